@@ -1,0 +1,3 @@
+"""pulserec: a recommender engine that captures what each user is interested in right now."""
+
+__version__ = "0.1.0"
