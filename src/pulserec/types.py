@@ -96,7 +96,9 @@ class Event:
         if isinstance(self.timestamp, bool) or not isinstance(self.timestamp, int | float):
             raise ValidationError("timestamp", "expected seconds since the epoch as a number")
         if not math.isfinite(self.timestamp) or self.timestamp < 0:
-            raise ValidationError("timestamp", f"must be a finite non-negative number, got {self.timestamp}")
+            raise ValidationError(
+                "timestamp", f"must be a finite non-negative number, got {self.timestamp}"
+            )
         if self.value is not None and not math.isfinite(self.value):
             raise ValidationError("value", f"must be a finite number, got {self.value}")
 

@@ -84,4 +84,6 @@ class Interactions:
         """The same interactions padded to a larger index space."""
         m = self.matrix.tocoo()
         matrix = sp.csr_matrix((m.data, (m.row, m.col)), shape=(n_users, n_items))
-        return Interactions(matrix, self.users, self.items, self.user_idx, self.item_idx, self.timestamp)
+        return Interactions(
+            matrix, self.users, self.items, self.user_idx, self.item_idx, self.timestamp
+        )
