@@ -1,0 +1,88 @@
+"""Every VectorIndex passes one suite; the ANN index is checked against exact search."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from pulserec.index import ExactIndex, HNSWIndex, VectorIndex
+
+FACTORIES: dict[str, Callable[[int], VectorIndex]] = {
+    "exact": ExactIndex,
+    # threshold 0 forces the faiss graph even on tiny data
+    "hnsw": lambda dim: HNSWIndex(dim, exact_threshold=0),
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def make(request: pytest.FixtureRequest) -> Callable[[int], VectorIndex]:
+    return FACTORIES[request.param]
+
+
+def unit(rows: list[list[float]]) -> np.ndarray:
+    x = np.asarray(rows, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_finds_nearest_and_pads(make: Callable[[int], VectorIndex]) -> None:
+    idx = make(2)
+    idx.add(np.array([10, 11, 12]), unit([[1, 0], [0, 1], [1, 1]]))
+    keys, scores = idx.search(unit([[1, 0.1]]), 5)
+    assert keys[0, :3].tolist() == [10, 12, 11]
+    assert keys[0, 3:].tolist() == [-1, -1]
+    assert np.all(np.isneginf(scores[0, 3:]))
+    assert np.all(np.diff(scores[0, :3]) <= 0)
+    assert len(idx) == 3
+
+
+def test_remove_and_replace(make: Callable[[int], VectorIndex]) -> None:
+    idx = make(2)
+    idx.add(np.array([1, 2, 3]), unit([[1, 0], [0, 1], [1, 1]]))
+    idx.remove(np.array([1, 99]))
+    assert len(idx) == 2
+    assert 1 not in idx.search(unit([[1, 0]]), 3)[0][0].tolist()
+    idx.add(np.array([2]), unit([[1, 0]]))  # key 2 now points along x
+    keys, _ = idx.search(unit([[1, 0]]), 1)
+    assert keys.tolist() == [[2]]
+    assert len(idx) == 2
+
+
+def test_rejects_wrong_dimension(make: Callable[[int], VectorIndex]) -> None:
+    idx = make(3)
+    with pytest.raises(ValueError, match=r"queries: expected shape \(n, 3\)"):
+        idx.search(np.zeros((1, 2)), 1)
+
+
+def clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, dim))
+    x = centres[rng.integers(0, 50, n)] + 0.5 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_hnsw_recall_at_10_against_exact_is_at_least_095() -> None:
+    x = clustered(20_000, 64, seed=1)
+    keys = np.arange(len(x))
+    exact, ann = ExactIndex(64), HNSWIndex(64, exact_threshold=0)
+    exact.add(keys, x)
+    ann.add(keys, x)
+    queries = clustered(300, 64, seed=2)
+    truth, _ = exact.search(queries, 10)
+    found, _ = ann.search(queries, 10)
+    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+    assert recall >= 0.95, recall
+
+
+def test_hnsw_switches_to_graph_past_threshold_and_survives_removals() -> None:
+    x = clustered(600, 16, seed=3)
+    idx = HNSWIndex(16, exact_threshold=500, rebuild_ratio=0.1)
+    idx.add(np.arange(400), x[:400])
+    assert not idx.uses_graph
+    idx.add(np.arange(400, 600), x[400:])
+    assert idx.uses_graph
+    idx.remove(np.arange(0, 100))  # past the rebuild ratio: graph rebuilt from live keys
+    keys, _ = idx.search(x[:5], 10)
+    assert not (set(keys.ravel().tolist()) & set(range(100)))
+    assert len(idx) == 500
