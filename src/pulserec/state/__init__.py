@@ -1,0 +1,21 @@
+"""Online user state: the update rule and the stores that hold it."""
+
+from pulserec.state.base import (
+    DEFAULT_TYPE_WEIGHTS,
+    StateConfig,
+    StateStore,
+    UserState,
+    apply_event,
+    event_weight,
+)
+from pulserec.state.memory import MemoryStateStore
+
+__all__ = [
+    "DEFAULT_TYPE_WEIGHTS",
+    "MemoryStateStore",
+    "StateConfig",
+    "StateStore",
+    "UserState",
+    "apply_event",
+    "event_weight",
+]
