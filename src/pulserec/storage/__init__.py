@@ -1,0 +1,7 @@
+"""Durable storage backends, chosen by URL."""
+
+from pulserec.storage.base import BACKENDS, Storage, StoredEvent, open_storage
+from pulserec.storage.memory import MemoryStorage
+from pulserec.storage.sqlite import SQLiteStorage
+
+__all__ = ["BACKENDS", "MemoryStorage", "SQLiteStorage", "Storage", "StoredEvent", "open_storage"]

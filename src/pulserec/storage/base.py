@@ -1,0 +1,84 @@
+"""Durable storage of events and items, chosen by URL.
+
+``memory://`` keeps everything in the process (tests, replay);
+``sqlite:///path/to/pulserec.db`` is the embedded default. Backends register
+their URL scheme in :data:`BACKENDS`, so the engine never names one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from pulserec.types import Event, Item
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the log holds it: with its sequence number and spam flag."""
+
+    seq: int
+    event: Event
+    spam: bool = False
+
+
+class Storage(ABC):
+    """The event log (append-only) and the item table of one deployment."""
+
+    url: str
+
+    @abstractmethod
+    def append(
+        self, events: Sequence[Event], spam: Sequence[bool] | None = None
+    ) -> list[int | None]:
+        """Append events durably (committed before returning).
+
+        Returns the new sequence number of each event, or ``None`` for an event
+        whose ``event_id`` is already in the log (an idempotent retry).
+        """
+
+    @abstractmethod
+    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+        """Stored events in sequence order, optionally of one user and after a sequence number."""
+
+    @abstractmethod
+    def delete_user(self, user_id: str) -> int:
+        """Remove every event of a user; returns how many were removed."""
+
+    @abstractmethod
+    def upsert_items(self, items: Iterable[Item]) -> int:
+        """Insert or replace items; returns how many were written."""
+
+    @abstractmethod
+    def delete_item(self, item_id: str) -> bool:
+        """Remove an item; True when it existed."""
+
+    @abstractmethod
+    def items(self) -> Iterator[Item]:
+        """Every stored item."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """``{"events": n, "users": n, "items": n}``."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+BACKENDS: dict[str, Callable[[str], Storage]] = {}
+"""URL scheme -> factory taking the full URL."""
+
+
+def open_storage(url: str) -> Storage:
+    """Open the storage a URL names, e.g. ``sqlite:///data/pulserec.db`` or ``memory://``."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if not BACKENDS:
+        import pulserec.storage.memory
+        import pulserec.storage.sqlite  # noqa: F401  (registers the backends)
+    factory = BACKENDS.get(scheme)
+    if factory is None:
+        raise ValueError(
+            f"storage_url: unknown scheme {scheme!r} in {url!r}; known: {sorted(BACKENDS)}"
+        )
+    return factory(url)

@@ -1,0 +1,66 @@
+"""Storage that lives in the process: for tests and offline replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from pulserec.storage.base import BACKENDS, Storage, StoredEvent
+from pulserec.types import Event, Item
+
+
+class MemoryStorage(Storage):
+    """Lists and dicts; nothing survives the process."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._events: list[StoredEvent] = []
+        self._event_ids: set[str] = set()
+        self._items: dict[str, Item] = {}
+        self._seq = 0
+
+    def append(
+        self, events: Sequence[Event], spam: Sequence[bool] | None = None
+    ) -> list[int | None]:
+        flags = list(spam) if spam is not None else [False] * len(events)
+        out: list[int | None] = []
+        for event, flag in zip(events, flags, strict=True):
+            if event.event_id is not None:
+                if event.event_id in self._event_ids:
+                    out.append(None)
+                    continue
+                self._event_ids.add(event.event_id)
+            self._seq += 1
+            self._events.append(StoredEvent(self._seq, event, flag))
+            out.append(self._seq)
+        return out
+
+    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+        for stored in list(self._events):
+            if stored.seq > after_seq and (user_id is None or stored.event.user_id == user_id):
+                yield stored
+
+    def delete_user(self, user_id: str) -> int:
+        keep = [s for s in self._events if s.event.user_id != user_id]
+        removed = len(self._events) - len(keep)
+        self._events = keep
+        return removed
+
+    def upsert_items(self, items: Iterable[Item]) -> int:
+        n = 0
+        for item in items:
+            self._items[item.item_id] = item
+            n += 1
+        return n
+
+    def delete_item(self, item_id: str) -> bool:
+        return self._items.pop(item_id, None) is not None
+
+    def items(self) -> Iterator[Item]:
+        return iter(list(self._items.values()))
+
+    def counts(self) -> dict[str, int]:
+        users = {s.event.user_id for s in self._events}
+        return {"events": len(self._events), "users": len(users), "items": len(self._items)}
+
+
+BACKENDS["memory"] = MemoryStorage

@@ -1,0 +1,162 @@
+"""The embedded default: one SQLite file in WAL mode.
+
+Every append is one transaction committed with ``synchronous=FULL`` before
+the call returns, so an acknowledged event survives a killed process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from pulserec.storage.base import BACKENDS, Storage, StoredEvent
+from pulserec.types import Event, Item
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT UNIQUE,
+    user_id TEXT NOT NULL,
+    item_id TEXT,
+    type TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    value REAL,
+    text TEXT,
+    spam INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_user ON events (user_id, seq);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    created_at REAL
+);
+"""
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///rel/path.db`` or ``sqlite:////abs/path.db`` -> the file path."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"storage_url: expected sqlite:///path, got {url!r}")
+    return Path(url[len("sqlite:///") :])
+
+
+class SQLiteStorage(Storage):
+    """Events and items in one SQLite database."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        self.url = url
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={synchronous}")
+        self._conn.executescript(SCHEMA)
+
+    def append(
+        self, events: Sequence[Event], spam: Sequence[bool] | None = None
+    ) -> list[int | None]:
+        flags = list(spam) if spam is not None else [False] * len(events)
+        out: list[int | None] = []
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for e, flag in zip(events, flags, strict=True):
+                    cur.execute(
+                        "INSERT OR IGNORE INTO events"
+                        " (event_id, user_id, item_id, type, timestamp, value, text, spam)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            e.event_id,
+                            e.user_id,
+                            e.item_id,
+                            e.type,
+                            e.timestamp,
+                            e.value,
+                            e.text,
+                            int(flag),
+                        ),
+                    )
+                    out.append(cur.lastrowid if cur.rowcount == 1 else None)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return out
+
+    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+        sql = (
+            "SELECT seq, event_id, user_id, item_id, type, timestamp, value, text, spam FROM events"
+        )
+        sql += " WHERE seq > ?"
+        args: list[object] = [after_seq]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            args.append(user_id)
+        sql += " ORDER BY seq"
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        for seq, event_id, uid, iid, typ, ts, value, text, spam in rows:
+            yield StoredEvent(seq, Event(uid, iid, typ, ts, value, text, event_id), bool(spam))
+
+    def delete_user(self, user_id: str) -> int:
+        with self._lock:
+            cur = self._conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
+            return cur.rowcount
+
+    def upsert_items(self, items: Iterable[Item]) -> int:
+        rows = [
+            (
+                it.item_id,
+                it.title,
+                it.text,
+                json.dumps(list(it.categories), ensure_ascii=False),
+                json.dumps(it.attributes, ensure_ascii=False, default=str),
+                it.created_at,
+            )
+            for it in items
+        ]
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?)", rows)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def delete_item(self, item_id: str) -> bool:
+        with self._lock:
+            return (
+                self._conn.execute("DELETE FROM items WHERE item_id = ?", (item_id,)).rowcount > 0
+            )
+
+    def items(self) -> Iterator[Item]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM items ORDER BY rowid").fetchall()
+        for item_id, title, text, cats, attrs, created in rows:
+            yield Item(item_id, title, text, tuple(json.loads(cats)), json.loads(attrs), created)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            n_events, n_users = self._conn.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT user_id) FROM events"
+            ).fetchone()
+            (n_items,) = self._conn.execute("SELECT COUNT(*) FROM items").fetchone()
+        return {"events": n_events, "users": n_users, "items": n_items}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+BACKENDS["sqlite"] = SQLiteStorage

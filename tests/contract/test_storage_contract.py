@@ -1,0 +1,76 @@
+"""One suite for every storage backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pulserec.storage import Storage, open_storage
+from pulserec.types import Event, Item
+
+Factory = Callable[[], Storage]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/p.db"
+    return lambda: open_storage(url)
+
+
+def ev(user: str, item: str | None, t: float, kind: str = "click", eid: str | None = None) -> Event:
+    return Event(user, item, kind, t, event_id=eid, text="q" if kind == "search" else None)
+
+
+def test_append_assigns_increasing_sequence_and_filters(make: Factory) -> None:
+    s = make()
+    seqs = s.append([ev("a", "x", 1), ev("b", "y", 2), ev("a", None, 3, "search")])
+    assert seqs == sorted(seqs) and None not in seqs
+    assert [e.event.item_id for e in s.events(user_id="a")] == ["x", None]
+    assert [e.event.user_id for e in s.events(after_seq=seqs[0])] == ["b", "a"]
+    assert s.counts() == {"events": 3, "users": 2, "items": 0}
+
+
+def test_event_id_makes_retries_idempotent(make: Factory) -> None:
+    s = make()
+    first = s.append([ev("a", "x", 1, eid="e1")])
+    again = s.append([ev("a", "x", 1, eid="e1"), ev("a", "y", 2, eid="e2")])
+    assert first[0] is not None and again[0] is None and again[1] is not None
+    assert s.counts()["events"] == 2
+
+
+def test_spam_flag_round_trips_and_user_delete(make: Factory) -> None:
+    s = make()
+    s.append([ev("a", "x", 1), ev("a", "y", 2), ev("b", "x", 3)], spam=[False, True, False])
+    assert [e.spam for e in s.events(user_id="a")] == [False, True]
+    assert s.delete_user("a") == 2
+    assert [e.event.user_id for e in s.events()] == ["b"]
+
+
+def test_items_upsert_replace_delete(make: Factory) -> None:
+    s = make()
+    s.upsert_items([Item("i1", "One", "first", ("a", "b"), {"price": 3}), Item("i2", "Two")])
+    s.upsert_items([Item("i1", "Uno", "primero", ("a",), {}, 5.0)])
+    items = {i.item_id: i for i in s.items()}
+    assert items["i1"] == Item("i1", "Uno", "primero", ("a",), {}, 5.0)
+    assert items["i2"].categories == ()
+    assert s.delete_item("i2") and not s.delete_item("i2")
+    assert s.counts()["items"] == 1
+
+
+def test_sqlite_survives_reopen(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/d/p.db"
+    s = open_storage(url)
+    s.append([ev("a", "x", 1, eid="e1")])
+    s.upsert_items([Item("x", "X", "text 中文")])
+    s.close()
+    back = open_storage(url)
+    assert [e.event.event_id for e in back.events()] == ["e1"]
+    assert next(back.items()).text == "text 中文"
+    assert back.append([ev("a", "x", 1, eid="e1")]) == [None]
+
+
+def test_unknown_scheme_is_named() -> None:
+    with pytest.raises(ValueError, match="storage_url: unknown scheme 'postgres'"):
+        open_storage("postgres://x")
