@@ -18,9 +18,9 @@ EVENT_COLUMNS: tuple[str, ...] = (
 )
 """Columns of the canonical event frame, in order.
 
-``user_id``/``item_id``/``type``/``text``/``event_id`` are strings (``None`` when
-absent), ``timestamp`` is float seconds since the epoch, ``value`` a float (NaN
-when absent). Rows are sorted by ``timestamp`` (stable) after loading.
+``user_id``/``item_id``/``type``/``text``/``event_id`` are strings (missing
+values are NA: ``item_id`` is NaN for a search), ``timestamp`` is float seconds
+since the epoch, ``value`` a float (NaN when absent). Rows are sorted by ``timestamp`` (stable) after loading.
 """
 
 ITEM_COLUMNS: tuple[str, ...] = (
