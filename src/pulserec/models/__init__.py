@@ -1,0 +1,53 @@
+"""Recommendation models and the registry that names them.
+
+Examples
+--------
+>>> make_model("ease", l2=500.0)
+EASE(l2=500.0)
+>>> sorted(MODELS)
+['als', 'bpr', 'ease', 'itemknn', 'pop']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulserec.models.base import ArtifactError, Recommender, top_k
+from pulserec.models.ease import EASE
+from pulserec.models.factor import ALS, BPR
+from pulserec.models.itemknn import ItemKNN
+from pulserec.models.popularity import Popularity
+
+MODELS: dict[str, type[Recommender]] = {
+    cls.name: cls for cls in (Popularity, ItemKNN, EASE, ALS, BPR)
+}
+"""Every model by its registry name; the contract suite runs over all of them."""
+
+
+def make_model(name: str, **params: Any) -> Recommender:
+    """A new, unfitted model by registry name, with the given hyperparameters.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not registered (the message lists the valid names) or a
+        hyperparameter is not one the model takes.
+    """
+    cls = MODELS.get(name)
+    if cls is None:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}")
+    return cls().set_params(**params)
+
+
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "MODELS",
+    "ArtifactError",
+    "ItemKNN",
+    "Popularity",
+    "Recommender",
+    "make_model",
+    "top_k",
+]

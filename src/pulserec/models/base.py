@@ -61,8 +61,10 @@ class Recommender(ABC):
 
     Subclasses implement :meth:`_fit` and :meth:`_score`, list their
     hyperparameters in ``__init__`` keyword arguments (stored as given), the
-    names of their learned arrays in ``_state``, and a small ``param_grid`` the
-    validation search tries.
+    names of their learned arrays in ``_state`` (dense arrays or scipy sparse
+    matrices, saved as CSR parts), and a small ``param_grid`` the validation
+    search tries. Models with learned per-user state also override
+    :meth:`_score_fold_in`.
     """
 
     name: ClassVar[str]
@@ -80,14 +82,23 @@ class Recommender(ABC):
         """Hyperparameters as passed to the constructor."""
         import inspect
 
+        # *args/**kwargs are not hyperparameters: a model without its own __init__
+        # inherits object's ``(self, /, *args, **kwargs)`` and has none.
         sig = inspect.signature(type(self).__init__)
-        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        return {
+            name: getattr(self, name)
+            for name, p in sig.parameters.items()
+            if name != "self" and p.kind not in variadic
+        }
 
     def set_params(self, **params: Any) -> Self:
         known = self.get_params()
         for key, value in params.items():
             if key not in known:
-                raise ValueError(f"{self.name}: unknown hyperparameter {key!r}; known: {sorted(known)}")
+                raise ValueError(
+                    f"{self.name}: unknown hyperparameter {key!r}; known: {sorted(known)}"
+                )
             setattr(self, key, value)
         return self
 
@@ -114,9 +125,19 @@ class Recommender(ABC):
     def _score(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         """Scores of all items, shape ``(len(user_idx), n_items_)``.
 
-        ``user_idx`` holds known indices only, except when ``user_items`` was
-        passed by the caller (fold-in), where it may hold ``-1``.
+        ``user_idx`` holds known indices only and ``user_items`` their training
+        rows, except when :meth:`_score_fold_in` delegates here (its default).
         """
+
+    def _score_fold_in(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Scores from histories the caller passed; ``user_idx`` may hold ``-1``.
+
+        Models whose scores come from the history row alone need not override
+        this. Models with learned per-user state (factor models) override it to
+        derive that state from ``user_items`` instead of the stored rows, since
+        the caller passes a history exactly when it differs from training.
+        """
+        return self._score(user_idx, user_items)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):
@@ -126,6 +147,9 @@ class Recommender(ABC):
         self, user_idx: np.ndarray | list[int], user_items: sp.csr_matrix | None = None
     ) -> np.ndarray:
         """Scores of every item for each user, float32 ``(n_users, n_items)``.
+
+        Users with no history to go on (unknown, or with an empty row) get the
+        item popularity.
 
         Parameters
         ----------
@@ -141,16 +165,24 @@ class Recommender(ABC):
         if user_items is not None:
             if user_items.shape != (len(users), self.n_items_):
                 raise ValueError(
-                    f"user_items: expected shape {(len(users), self.n_items_)}, got {user_items.shape}"
+                    f"user_items: expected shape {(len(users), self.n_items_)}, "
+                    f"got {user_items.shape}"
                 )
-            out[:] = self._score(users, sp.csr_matrix(user_items, dtype=np.float32))
-            return out
-        known = (users >= 0) & (users < self.n_users_)
-        if known.any():
-            ku = users[known]
-            out[known] = self._score(ku, self.user_items_[ku])
-        if not known.all():
-            out[~known] = self.item_popularity_
+            rows = sp.csr_matrix(user_items, dtype=np.float32)
+            has = np.diff(rows.indptr) > 0
+            if has.any():
+                out[has] = self._score_fold_in(users[has], rows[has])
+        else:
+            has = (users >= 0) & (users < self.n_users_)
+            ku = users[has]
+            # A known index with an empty training row (a user seen only in a
+            # later split) has nothing to personalise from either.
+            has[has] = np.diff(self.user_items_.indptr)[ku] > 0
+            if has.any():
+                ku = users[has]
+                out[has] = self._score(ku, self.user_items_[ku])
+        if not has.all():
+            out[~has] = self.item_popularity_
         return out
 
     def recommend(
@@ -203,15 +235,14 @@ class Recommender(ABC):
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, np.ndarray] = {
-            "user_items.data": self.user_items_.data,
-            "user_items.indices": self.user_items_.indices,
-            "user_items.indptr": self.user_items_.indptr,
-            "user_items.shape": np.asarray(self.user_items_.shape, dtype=np.int64),
-            "item_popularity": self.item_popularity_,
-        }
+        arrays: dict[str, np.ndarray] = {"item_popularity": self.item_popularity_}
+        _put_csr(arrays, "user_items", self.user_items_)
         for attr in self._state:
-            arrays[f"state.{attr}"] = np.asarray(getattr(self, attr))
+            value = getattr(self, attr)
+            if sp.issparse(value):
+                _put_csr(arrays, f"state.{attr}", value)
+            else:
+                arrays[f"state.{attr}"] = np.asarray(value)
         np.savez(path / "model.npz", **arrays)  # type: ignore[arg-type]
         params = self.get_params()
         manifest = {
@@ -251,23 +282,49 @@ class Recommender(ABC):
             raise ArtifactError(f"{manifest_path}: field 'class' must be a pulserec model")
         cls = getattr(importlib.import_module(module_name), cls_name, None)
         if not (isinstance(cls, type) and issubclass(cls, Recommender)):
-            raise ArtifactError(f"{manifest_path}: field 'class' {manifest['class']!r} is not a model")
-        model = cls(**manifest["params"])
-        with np.load(path / "model.npz", allow_pickle=False) as z:
-            shape = tuple(int(x) for x in z["user_items.shape"])
-            model.user_items_ = sp.csr_matrix(
-                (z["user_items.data"], z["user_items.indices"], z["user_items.indptr"]), shape=shape
+            raise ArtifactError(
+                f"{manifest_path}: field 'class' {manifest['class']!r} is not a model"
             )
+        model = cls(**manifest["params"])
+        npz_path = path / "model.npz"
+        if not npz_path.is_file():
+            raise ArtifactError(f"{npz_path}: the model arrays are missing")
+        with np.load(npz_path, allow_pickle=False) as z:
+            names = set(z.files)
+            model.user_items_ = _get_csr(z, "user_items")
             model.item_popularity_ = z["item_popularity"]
             for attr in model._state:
-                setattr(model, attr, z[f"state.{attr}"])
-        model.n_users_, model.n_items_ = shape
+                key = f"state.{attr}"
+                if key in names:
+                    setattr(model, attr, z[key])
+                elif f"{key}.indptr" in names:
+                    setattr(model, attr, _get_csr(z, key))
+                else:
+                    raise ArtifactError(f"{npz_path}: array {attr!r} of {cls_name} is missing")
+        model.n_users_, model.n_items_ = model.user_items_.shape
         model.fingerprint_ = str(manifest["data_fingerprint"])
         model._after_load()
         return model
 
     def _after_load(self) -> None:
         """Hook for models that derive caches from their saved arrays."""
+
+
+def _put_csr(arrays: dict[str, np.ndarray], prefix: str, matrix: Any) -> None:
+    """Store a sparse matrix as its CSR parts under ``prefix.*`` (npz holds no objects)."""
+    csr = sp.csr_matrix(matrix)
+    arrays[f"{prefix}.data"] = csr.data
+    arrays[f"{prefix}.indices"] = csr.indices
+    arrays[f"{prefix}.indptr"] = csr.indptr
+    arrays[f"{prefix}.shape"] = np.asarray(csr.shape, dtype=np.int64)
+
+
+def _get_csr(z: Any, prefix: str) -> sp.csr_matrix:
+    """The CSR matrix :func:`_put_csr` stored under ``prefix``."""
+    shape = tuple(int(x) for x in z[f"{prefix}.shape"])
+    return sp.csr_matrix(
+        (z[f"{prefix}.data"], z[f"{prefix}.indices"], z[f"{prefix}.indptr"]), shape=shape
+    )
 
 
 def _mask(scores: np.ndarray, rows: sp.csr_matrix) -> None:
