@@ -5,7 +5,7 @@ Examples
 >>> make_model("ease", l2=500.0)
 EASE(l2=500.0)
 >>> sorted(MODELS)
-['als', 'bpr', 'ease', 'itemknn', 'pop']
+['als', 'bpr', 'covisit', 'ease', 'itemknn', 'pop']
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from pulserec.models.base import ArtifactError, Recommender, top_k
+from pulserec.models.covisit import CoVisitation
 from pulserec.models.ease import EASE
 from pulserec.models.factor import ALS, BPR
 from pulserec.models.itemknn import ItemKNN
 from pulserec.models.popularity import Popularity
 
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (Popularity, ItemKNN, EASE, ALS, BPR)
+    cls.name: cls for cls in (Popularity, ItemKNN, EASE, ALS, BPR, CoVisitation)
 }
 """Every model by its registry name; the contract suite runs over all of them."""
 
@@ -45,6 +46,7 @@ __all__ = [
     "EASE",
     "MODELS",
     "ArtifactError",
+    "CoVisitation",
     "ItemKNN",
     "Popularity",
     "Recommender",

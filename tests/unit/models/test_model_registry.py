@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from pulserec.models import ALS, BPR, EASE, MODELS, ItemKNN, Popularity, make_model
+from pulserec.models import ALS, BPR, EASE, MODELS, CoVisitation, ItemKNN, Popularity, make_model
 
 
 def test_names_map_to_classes() -> None:
-    assert MODELS == {"pop": Popularity, "itemknn": ItemKNN, "ease": EASE, "als": ALS, "bpr": BPR}
+    assert MODELS == {
+        "pop": Popularity,
+        "itemknn": ItemKNN,
+        "ease": EASE,
+        "als": ALS,
+        "bpr": BPR,
+        "covisit": CoVisitation,
+    }
     assert all(cls.name == name for name, cls in MODELS.items())
 
 
@@ -19,7 +26,7 @@ def test_make_model_sets_params_and_keeps_defaults() -> None:
 
 
 def test_unknown_name_lists_valid_ones() -> None:
-    with pytest.raises(ValueError, match="unknown model 'knn'; valid names: als, bpr, ease"):
+    with pytest.raises(ValueError, match="unknown model 'knn'; valid names: als, bpr, covisit, ease"):
         make_model("knn")
 
 
