@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -179,6 +180,186 @@ def train(
     console.print(
         f"{model} fitted on {inter.nnz} interactions in {time.perf_counter() - t0:.2f}s -> {path}"
     )
+
+
+@app.command()
+def replay(
+    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "ml-100k",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Local folder or file of the dataset.")
+    ] = None,
+    realtime: Annotated[
+        str,
+        typer.Option(help="on, off, or both (state updated per event, or frozen at the cut-off)."),
+    ] = "both",
+    k: Annotated[int, typer.Option(min=1, max=1000, help="List length K.")] = 10,
+    train_fraction: Annotated[
+        float, typer.Option(help="Share of the timeline before the cut-off.")
+    ] = 0.8,
+    max_users: Annotated[
+        int | None, typer.Option(help="Replay only a seeded sample of test users.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the user sample.")] = 2026,
+    encoder: Annotated[str, typer.Option(help="Text encoder name, or none.")] = "none",
+    output: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
+) -> None:
+    """Streaming replay in time order: real-time interest capture on vs off, plus popularity."""
+    from pulserec.engine import Engine
+    from pulserec.evaluation.replay import replay as run_replay
+    from pulserec.events import load_dataset
+
+    modes = {"on": [True], "off": [False], "both": [True, False]}.get(realtime)
+    if modes is None:
+        raise typer.BadParameter("expected on, off or both", param_hint="--realtime")
+    ds = load_dataset(dataset, data_dir)
+
+    def make_engine() -> Engine:
+        if encoder == "none":
+            return Engine()
+        from pulserec.text import make_encoder
+
+        return Engine(encoder=make_encoder(encoder))
+
+    rows: list[dict[str, Any]] = []
+    baseline: dict[str, float] | None = None
+    for mode in modes:
+        with Progress(*_progress_columns(), console=console) as progress:
+            task = progress.add_task(f"realtime {'on' if mode else 'off'}", total=None)
+            ours, pop = run_replay(
+                ds, make_engine, train_fraction=train_fraction, k=k, realtime=mode,
+                max_users=max_users, seed=seed,
+                on_step=lambda n, total, task=task: progress.update(task, completed=n, total=total),
+            )  # fmt: skip
+        rows.append(
+            {
+                "name": f"realtime-{'on' if mode else 'off'}",
+                "metrics": ours.metrics(),
+                "seconds": ours.seconds,
+            }
+        )
+        baseline = pop.metrics()
+    assert baseline is not None
+    rows.append({"name": "popularity", "metrics": baseline, "seconds": 0.0})
+
+    table = Table(
+        title=f"{dataset} · streaming replay · cut at {train_fraction:.0%} of the timeline · K={k}"
+    )
+    for col in ("run", f"hit@{k}", f"ndcg@{k}", f"mrr@{k}", "events", "seconds"):
+        table.add_column(col, justify="left" if col == "run" else "right")
+    for r in rows:
+        m = r["metrics"]
+        table.add_row(
+            r["name"], f"{m[f'hit@{k}']:.4f}", f"{m[f'ndcg@{k}']:.4f}", f"{m[f'mrr@{k}']:.4f}",
+            f"{int(m['events'])}", f"{r['seconds']:.1f}",
+        )  # fmt: skip
+    console.print(table)
+    by_name = {r["name"]: r["metrics"][f"hit@{k}"] for r in rows}
+    if "realtime-on" in by_name and "realtime-off" in by_name and by_name["realtime-off"] > 0:
+        ratio = by_name["realtime-on"] / by_name["realtime-off"]
+        console.print(f"real-time on / off HitRate@{k}: {ratio:.2f}×")
+    if output is not None:
+        payload = {
+            "dataset": dataset, "protocol": "replay", "k": k, "train_fraction": train_fraction,
+            "max_users": max_users, "seed": seed, "encoder": encoder, "results": rows,
+        }  # fmt: skip
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(payload, indent=2))
+        console.print(f"results written to {output}")
+
+
+@app.command()
+def serve(
+    demo: Annotated[
+        bool, typer.Option(help="Seed the demo data and train when the storage is empty.")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default 127.0.0.1, or PULSEREC_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port to bind (default 8000, or PULSEREC_PORT)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Data directory: database, artifacts, embedding cache."),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Storage URL (default sqlite:///<data-dir>/pulserec.db)."),
+    ] = None,
+    encoder: Annotated[
+        str | None, typer.Option(help="Text encoder name (default use-m3; hashing for tests).")
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Run the HTTP service (FastAPI + uvicorn). Docs at /docs once it runs.
+
+    Without a configured API key (PULSEREC_API_KEYS / PULSEREC_API_KEYS_FILE) a local
+    development key with every scope is made and printed, and only a loopback address
+    may be bound.
+    """
+    import uvicorn
+    from pydantic import SecretStr
+
+    from pulserec.config import Settings
+    from pulserec.service import create_app
+    from pulserec.service.keys import generate_dev_key, is_loopback
+
+    given = {"host": host, "port": port, "data_dir": data_dir, "storage_url": storage,
+             "encoder": encoder}  # fmt: skip
+    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    if not settings.api_keys.get_secret_value() and settings.api_keys_file is None:
+        if not is_loopback(settings.host):
+            console.print(
+                f"[red]refusing to bind {settings.host}: no API key is configured.[/] Set "
+                "PULSEREC_API_KEYS='key:ingest+read+admin' (or PULSEREC_API_KEYS_FILE), or "
+                "bind 127.0.0.1 / ::1 / localhost to use a generated development key."
+            )
+            raise typer.Exit(2)
+        key = generate_dev_key()
+        settings = settings.model_copy(update={"api_keys": SecretStr(f"{key}:admin+ingest+read")})
+        console.print(
+            "no API key configured: made a development key with scopes admin+ingest+read, "
+            "valid until this server stops:"
+        )
+        console.print(f"  X-API-Key: {key}", soft_wrap=True, highlight=False)
+    on_empty = _demo_seeder() if demo else None
+    uvicorn.run(
+        create_app(settings, on_empty=on_empty),
+        host=settings.host,
+        port=settings.port,
+        access_log=access_log,
+        log_level="info",
+    )
+
+
+def _demo_seeder() -> Callable[[Any], None]:
+    """``seed_engine`` of the demo package, then a first training; fails loudly without it."""
+    try:
+        from pulserec.demo import seed_engine
+    except ImportError as exc:
+        console.print(
+            f"[red]--demo needs the demo data (pulserec.demo.seed_engine), "
+            f"which is not importable here: {exc}[/]"
+        )
+        raise typer.Exit(2) from exc
+
+    def seed(engine: Any) -> None:
+        console.print("empty storage: seeding the demo data")
+        seed_engine(engine)
+        if engine.models is None:
+            engine.train()
+
+    return seed
+
+
+def _progress_columns() -> list[Any]:
+    return [
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
 
 
 def main() -> None:

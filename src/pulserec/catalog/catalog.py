@@ -91,6 +91,12 @@ class Catalog:
         self.upsert(new)
         return self._ids.lookup(item_ids)
 
+    def at(self, idx: int) -> Item:
+        """The item at a dense index; ``IndexError`` naming the index when out of range."""
+        if not 0 <= idx < len(self._items):
+            raise IndexError(f"item index {idx} out of range 0..{len(self._items) - 1}")
+        return self._items[idx]
+
     def get(self, item_id: str) -> Item:
         """The item with this id; ``KeyError`` naming the id when unknown."""
         return self._items[self.idx(item_id)]

@@ -214,6 +214,10 @@ class StateStore(ABC):
         """The user's state, or ``None`` for a user never seen."""
 
     @abstractmethod
+    def peek(self, user_id: str) -> UserState | None:
+        """The state only if it is held right now (no restore from the log)."""
+
+    @abstractmethod
     def get_or_create(self, user_id: str) -> UserState:
         """The user's state, created empty when new (only writers call this)."""
 

@@ -60,6 +60,11 @@ class MemoryStateStore(StateStore):
             self._states.popitem(last=False)
             self.evictions += 1
 
+    def peek(self, user_id: str) -> UserState | None:
+        """The state if it is in memory now; never restores, never creates."""
+        held = self._states.get(user_id)
+        return held[0] if held is not None else None
+
     def get(self, user_id: str) -> UserState | None:
         held = self._states.get(user_id)
         if held is not None:

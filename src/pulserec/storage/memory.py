@@ -14,6 +14,7 @@ class MemoryStorage(Storage):
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._events: list[StoredEvent] = []
+        self._by_user: dict[str, list[StoredEvent]] = {}
         self._event_ids: set[str] = set()
         self._items: dict[str, Item] = {}
         self._seq = 0
@@ -30,19 +31,23 @@ class MemoryStorage(Storage):
                     continue
                 self._event_ids.add(event.event_id)
             self._seq += 1
-            self._events.append(StoredEvent(self._seq, event, flag))
+            stored = StoredEvent(self._seq, event, flag)
+            self._events.append(stored)
+            self._by_user.setdefault(event.user_id, []).append(stored)
             out.append(self._seq)
         return out
 
     def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
-        for stored in list(self._events):
-            if stored.seq > after_seq and (user_id is None or stored.event.user_id == user_id):
+        source = self._events if user_id is None else self._by_user.get(user_id, [])
+        for stored in list(source):
+            if stored.seq > after_seq:
                 yield stored
 
     def delete_user(self, user_id: str) -> int:
         keep = [s for s in self._events if s.event.user_id != user_id]
         removed = len(self._events) - len(keep)
         self._events = keep
+        self._by_user.pop(user_id, None)
         return removed
 
     def upsert_items(self, items: Iterable[Item]) -> int:
@@ -59,8 +64,7 @@ class MemoryStorage(Storage):
         return iter(list(self._items.values()))
 
     def counts(self) -> dict[str, int]:
-        users = {s.event.user_id for s in self._events}
-        return {"events": len(self._events), "users": len(users), "items": len(self._items)}
+        return {"events": len(self._events), "users": len(self._by_user), "items": len(self._items)}
 
 
 BACKENDS["memory"] = MemoryStorage

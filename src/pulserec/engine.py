@@ -1,0 +1,935 @@
+"""The loop: ingest events, keep each user's state current, recommend.
+
+The engine is the one place where the parts are wired together; the
+service and the CLI both drive it. Models are fitted beside the loop
+(:meth:`Engine.train`) and swapped in atomically; ingest and recommend keep
+working during a refit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from pulserec.catalog.catalog import Catalog
+from pulserec.catalog.idmap import IdMap
+from pulserec.events.interactions import Interactions
+from pulserec.index.hnsw import HNSWIndex
+from pulserec.models.covisit import covisitation
+from pulserec.models.factor import ALS
+from pulserec.ranking import DEFAULT_WEIGHTS, FEATURES, ChoiceData, fit_weights
+from pulserec.rerank.mmr import mmr
+from pulserec.state.base import StateConfig, UserState, apply_event
+from pulserec.state.memory import MemoryStateStore
+from pulserec.storage.base import Storage
+from pulserec.storage.memory import MemoryStorage
+from pulserec.text.base import TextEncoder
+from pulserec.types import NEGATIVE_TYPES, Event, Item, Recommendation, Scored
+
+SOURCES: tuple[str, ...] = ("ann", "factor", "covisit", "trending", "text")
+"""Candidate sources, each optional."""
+
+
+@dataclass
+class EngineConfig:
+    """How the engine retrieves, ranks and learns. Defaults live here only."""
+
+    sources: tuple[str, ...] = SOURCES
+    n_candidates: int = 100
+    n_factors: int = 64
+    als_regularization: float = 0.05
+    als_alpha: float = 2.0
+    als_epochs: int = 15
+    covisit_window: int = 10
+    covisit_top_n: int = 100
+    n_recent: int = 10
+    recency_decay: float = 0.85
+    trending_half_life_s: float = 3 * 86400.0
+    valid_fraction: float = 0.1
+    max_fit_lists: int = 4000
+    exact_threshold: int = 20_000
+    random_state: int = 2026
+    state: StateConfig = field(default_factory=StateConfig)
+
+
+@dataclass
+class ModelSet:
+    """Everything fitted at one training run; replaced whole, never mutated."""
+
+    version: str
+    users: IdMap
+    n_items: int
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    item_unit: np.ndarray
+    covisit: sp.csr_matrix
+    popularity: np.ndarray
+    weights: np.ndarray
+    cf_index: HNSWIndex
+    fitted_at: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.item_unit.shape[1])
+
+    def save(self, directory: Path) -> Path:
+        """Write ``models.npz`` and ``manifest.json`` (no pickle) into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        cov = self.covisit
+        np.savez(
+            directory / "models.npz",
+            user_factors=self.user_factors,
+            item_factors=self.item_factors,
+            covisit_data=cov.data,
+            covisit_indices=cov.indices,
+            covisit_indptr=cov.indptr,
+            popularity=self.popularity,
+            weights=self.weights,
+        )
+        manifest = {
+            "format": "pulserec-engine-models",
+            "format_version": 1,
+            "version": self.version,
+            "n_items": self.n_items,
+            "users": self.users.to_list(),
+            "features": list(FEATURES),
+            "fitted_at": self.fitted_at,
+            "metrics": self.metrics,
+        }
+        tmp = directory / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest))
+        tmp.replace(directory / "manifest.json")  # the manifest appears last, whole
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path, exact_threshold: int = 20_000) -> ModelSet:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        if manifest.get("format") != "pulserec-engine-models":
+            raise ValueError(
+                f"{directory}/manifest.json: field 'format' is not pulserec-engine-models"
+            )
+        n = int(manifest["n_items"])
+        with np.load(directory / "models.npz", allow_pickle=False) as z:
+            cov = sp.csr_matrix(
+                (z["covisit_data"], z["covisit_indices"], z["covisit_indptr"]), shape=(n, n)
+            )
+            item_f = z["item_factors"]
+            arrays = {k: z[k] for k in ("user_factors", "popularity", "weights")}
+        item_unit = _unit_rows(item_f)
+        index = HNSWIndex(item_unit.shape[1], exact_threshold=exact_threshold)
+        live = np.flatnonzero(np.linalg.norm(item_unit, axis=1) > 0)
+        index.add(live, item_unit[live])
+        return cls(
+            str(manifest["version"]), IdMap(manifest["users"]), n, arrays["user_factors"], item_f,
+            item_unit, cov, arrays["popularity"], arrays["weights"], index,
+            float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
+        )  # fmt: skip
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0).astype(np.float32)
+
+
+def _unit(v: np.ndarray | None) -> np.ndarray | None:
+    if v is None:
+        return None
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else None
+
+
+class Trending:
+    """Exponentially decayed interaction counts per item, updated per event."""
+
+    def __init__(self, half_life_s: float) -> None:
+        self.rate = math.log(2.0) / half_life_s
+        self.values = np.zeros(0, dtype=np.float64)
+        self.ref_ts = 0.0  # values are expressed at this reference time
+
+    def _grow(self, n: int) -> None:
+        if n > len(self.values):
+            self.values = np.r_[self.values, np.zeros(n - len(self.values))]
+
+    def add(self, item_idx: int, ts: float, weight: float = 1.0) -> None:
+        self._grow(item_idx + 1)
+        if ts > self.ref_ts:
+            # rebase so numbers stay bounded: everything decays to the new reference time
+            self.values *= math.exp(-self.rate * (ts - self.ref_ts))
+            self.ref_ts = ts
+        self.values[item_idx] += weight * math.exp(-self.rate * (self.ref_ts - ts))
+
+    def scores(self, n_items: int) -> np.ndarray:
+        self._grow(n_items)
+        return self.values[:n_items]
+
+
+class Engine:
+    """Ingests events and serves recommendations from one consistent state.
+
+    Parameters
+    ----------
+    storage : Storage, optional
+        Durable event log and item table (default: in memory).
+    encoder : TextEncoder, optional
+        Embeds item text and queries; without one the text source is off.
+    config : EngineConfig, optional
+    """
+
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        encoder: TextEncoder | None = None,
+        config: EngineConfig | None = None,
+        artifacts_dir: Path | None = None,
+    ) -> None:
+        # Serving multiplies tiny matrices; a multi-threaded BLAS only adds
+        # contention there (measured: 0.14 ms vs 3.5 ms per item search on two
+        # cores), so the engine's process runs BLAS on one thread.
+        threadpool_limits(1, user_api="blas")
+        self.storage = storage if storage is not None else MemoryStorage()
+        self.artifacts_dir = artifacts_dir
+        self.encoder = encoder
+        self.config = config or EngineConfig()
+        self.catalog = Catalog()
+        self.states = MemoryStateStore(self.config.state, restore=self._restore)
+        self.trending = Trending(self.config.trending_half_life_s)
+        self.models: ModelSet | None = None
+        self._text = np.zeros((0, encoder.dim if encoder else 0), dtype=np.float32)
+        self._text_index: HNSWIndex | None = None
+        self._interactions = np.zeros(0, dtype=np.int64)
+        self._pending: dict[str, set[str]] = {}  # unknown item id -> users waiting for it
+        self._lock = threading.RLock()
+        self._train_lock = threading.Lock()
+        self.events_ingested = 0
+        self.freeze_seq: int | None = None
+        self._cov_cache: tuple[tuple[int, str, int, int], np.ndarray | None] | None = None
+
+    # ------------------------------------------------------------------ items
+    def upsert_items(self, items: Sequence[Item]) -> np.ndarray:
+        """Add or replace items; their text is embedded and they are recommendable at once."""
+        items = list(items)
+        self.storage.upsert_items(items)
+        return self._index_items(items)
+
+    def _index_items(self, items: list[Item]) -> np.ndarray:
+        with self._lock:
+            idx = self.catalog.upsert(items)
+            self._grow_items()
+            if self.encoder is not None and items:
+                texts = [_item_text(it) for it in items]
+                vecs = self.encoder.encode(texts, kind="passage")
+                self._text[idx] = vecs
+                if self._text_index is None:
+                    self._text_index = HNSWIndex(
+                        self.encoder.dim, exact_threshold=self.config.exact_threshold
+                    )
+                has_text = np.linalg.norm(vecs, axis=1) > 0
+                if has_text.any():
+                    self._text_index.add(idx[has_text], vecs[has_text])
+            waiting = set().union(*(self._pending.pop(it.item_id, set()) for it in items))
+        for user_id in waiting:  # these users' events now move interests: rebuild them
+            self.states.delete(user_id)
+        return idx
+
+    def _grow_items(self) -> None:
+        n = len(self.catalog)
+        if self._text.shape[0] < n:
+            grown = np.zeros(
+                (max(n, 2 * self._text.shape[0]), self._text.shape[1]), dtype=np.float32
+            )
+            grown[: self._text.shape[0]] = self._text
+            self._text = grown
+        if len(self._interactions) < n:
+            self._interactions = np.r_[
+                self._interactions, np.zeros(n - len(self._interactions), np.int64)
+            ]
+
+    def delete_item(self, item_id: str) -> bool:
+        """Stop recommending an item (its events stay in the log)."""
+        existed = self.storage.delete_item(item_id)
+        with self._lock:
+            if item_id in self.catalog:
+                idx = self.catalog.idx(item_id)
+                self._deleted.add(idx)
+                if self._text_index is not None:
+                    self._text_index.remove(np.array([idx]))
+                existed = True
+        return existed
+
+    @property
+    def _deleted(self) -> set[int]:
+        if not hasattr(self, "_deleted_set"):
+            self._deleted_set: set[int] = set()
+        return self._deleted_set
+
+    def load_from_storage(self) -> None:
+        """Rebuild the catalog and counters from durable storage (server start)."""
+        self._index_items(list(self.storage.items()))
+        for stored in self.storage.events():
+            self._count(stored.event)
+
+    # ----------------------------------------------------------------- ingest
+    def ingest(self, event: Event, *, durable: bool = True, spam: bool = False) -> bool:
+        """Record one event and apply it to the user's state; O(dim), no refit.
+
+        Returns False when the event's ``event_id`` was already recorded (a retry).
+        """
+        return self.ingest_many([event], durable=durable, spam=[spam])[0]
+
+    def ingest_many(
+        self, events: Sequence[Event], *, durable: bool = True, spam: Sequence[bool] | None = None
+    ) -> list[bool]:
+        """Record events (one durable transaction) and apply each to its user's state."""
+        flags = list(spam) if spam is not None else [False] * len(events)
+        if durable:
+            seqs = self.storage.append(events, flags)
+            accepted = [s is not None for s in seqs]
+        else:
+            accepted = [True] * len(events)
+        with self._lock:
+            restored: set[str] = set()  # users rebuilt from a log that already holds this batch
+            for event, ok, flag in zip(events, accepted, flags, strict=True):
+                if not ok:
+                    continue
+                self.events_ingested += 1
+                self._count(event)
+                if event.user_id in restored:
+                    continue
+                state = self.states.peek(event.user_id)
+                if state is None:
+                    state = self.states.get(event.user_id) if durable else None
+                    if state is not None:
+                        restored.add(event.user_id)
+                        continue
+                    state = self.states.get_or_create(event.user_id)
+                self._apply(state, event, flag, realtime=self.freeze_seq is None)
+        return accepted
+
+    def bootstrap(self, events: Sequence[Event]) -> None:
+        """Append historical events to the log without touching any state (before training)."""
+        self.storage.append(events)
+        with self._lock:
+            for event in events:
+                self._count(event)
+
+    def freeze(self) -> None:
+        """Stop interests from moving: later events only mark items as seen.
+
+        The baseline of the streaming replay: state frozen at the cut-off.
+        """
+        last = 0
+        for stored in self.storage.events():
+            last = stored.seq
+        self.freeze_seq = last
+        self.states.clear()
+
+    def _count(self, event: Event) -> None:
+        if event.item_id is None or event.type in NEGATIVE_TYPES:
+            return
+        if event.item_id not in self.catalog:
+            return
+        idx = self.catalog.idx(event.item_id)
+        self.trending.add(idx, event.timestamp)
+        self._interactions[idx] += 1
+
+    def _apply(self, state: UserState, event: Event, spam: bool, *, realtime: bool = True) -> None:
+        item_idx = None
+        if event.item_id is not None:
+            if event.item_id in self.catalog:
+                item_idx = self.catalog.idx(event.item_id)
+            else:
+                self._pending.setdefault(event.item_id, set()).add(event.user_id)
+        if not realtime:
+            # frozen interests: only the bookkeeping of what the user has seen moves
+            if item_idx is not None and event.type not in NEGATIVE_TYPES:
+                state.seen[item_idx] = None
+            state.n_events += 1
+            return
+        models = self.models
+        item_cf = None
+        if item_idx is not None and models is not None and item_idx < models.n_items:
+            item_cf = models.item_unit[item_idx]
+        item_text = self._text[item_idx] if (item_idx is not None and self.encoder) else None
+        query_vec = None
+        if event.type == "search" and event.text and self.encoder is not None:
+            query_vec = self.encoder.encode([event.text], kind="query")[0]
+        sentiment = None
+        if event.type == "comment" and event.text and self.sentiment is not None:
+            sentiment = float(self.sentiment(event.text))
+        apply_event(
+            state,
+            self.config.state,
+            event_type=event.type,
+            timestamp=event.timestamp,
+            item_idx=item_idx,
+            value=event.value,
+            item_cf=item_cf,
+            item_text=item_text,
+            query_text=query_vec,
+            query=event.text if event.type == "search" else None,
+            sentiment=sentiment,
+            spam=spam,
+        )
+
+    sentiment: Any = None
+    """Optional callable text -> probability the comment is positive."""
+
+    def _restore(self, user_id: str) -> UserState | None:
+        """Rebuild a user's state from the durable log (after eviction, restart or refit)."""
+        stored = list(self.storage.events(user_id=user_id))
+        if not stored:
+            return None
+        state = UserState(user_id, self.config.state)
+        frozen = self.freeze_seq
+        for s in stored:
+            self._apply(state, s.event, s.spam, realtime=frozen is None or s.seq <= frozen)
+        return state
+
+    def delete_user(self, user_id: str) -> int:
+        """Forget a user: events, state and anything cached about them."""
+        removed = self.storage.delete_user(user_id)
+        with self._lock:
+            self.states.delete(user_id)
+            for waiting in self._pending.values():
+                waiting.discard(user_id)
+        return removed
+
+    # --------------------------------------------------------------- training
+    def train(self, *, fit_weights_on_valid: bool = True) -> ModelSet:
+        """Fit every model on the event log and swap the result in atomically."""
+        with self._train_lock:
+            frame = self._events_frame()
+            weights, metrics = DEFAULT_WEIGHTS.copy(), {}
+            if fit_weights_on_valid and len(frame) >= 50:
+                cut = frame["timestamp"].quantile(1.0 - self.config.valid_fraction)
+                before, after = frame[frame["timestamp"] < cut], frame[frame["timestamp"] >= cut]
+                if len(before) and len(after):
+                    early = self._fit_models(before, DEFAULT_WEIGHTS)
+                    choices = self._collect_choices(early, before, after)
+                    weights, metrics = fit_weights(choices)
+            models = self._fit_models(frame, weights)
+            models.metrics = {k: float(v) for k, v in metrics.items()}
+            if self.artifacts_dir is not None:
+                models.save(self.artifacts_dir / models.version)
+                _write_current(self.artifacts_dir, models.version)
+            self.swap(models)
+            return models
+
+    def swap(self, models: ModelSet) -> None:
+        """Serve from ``models`` from the next request on."""
+        with self._lock:
+            self.models = models
+            # short-term vectors live in the factor space, which a refit changes:
+            # states are rebuilt from the log on their next read
+            self.states.clear()
+
+    def load_latest_models(self) -> ModelSet | None:
+        """Swap in the newest saved models of ``artifacts_dir`` (server start)."""
+        if self.artifacts_dir is None:
+            return None
+        current = self.artifacts_dir / "current.json"
+        if not current.is_file():
+            return None
+        version = json.loads(current.read_text())["version"]
+        models = ModelSet.load(self.artifacts_dir / version, self.config.exact_threshold)
+        self.swap(models)
+        return models
+
+    def _events_frame(self) -> pd.DataFrame:
+        rows = [
+            (e.user_id, e.item_id, e.type, e.timestamp, e.value, e.text)
+            for s in self.storage.events()
+            if not s.spam
+            for e in (s.event,)
+        ]
+        return pd.DataFrame(
+            rows, columns=["user_id", "item_id", "type", "timestamp", "value", "text"]
+        )
+
+    def _fit_models(self, frame: pd.DataFrame, weights: np.ndarray) -> ModelSet:
+        cfg = self.config
+        pos = frame[frame["item_id"].notna() & ~frame["type"].isin(NEGATIVE_TYPES)]
+        with self._lock:
+            self.catalog.ensure(pos["item_id"].astype(str).unique().tolist())
+            self._grow_items()
+            n_items = len(self.catalog)
+            item_map = IdMap(self.catalog.item_ids())
+        inter = Interactions.from_events(pos, IdMap(), item_map)
+        n_items = max(n_items, inter.n_items)
+        matrix = sp.csr_matrix(inter.matrix, shape=(inter.n_users, n_items))
+        inter = Interactions(
+            matrix, inter.users, inter.items, inter.user_idx, inter.item_idx, inter.timestamp
+        )
+        als = ALS(
+            n_factors=cfg.n_factors,
+            regularization=cfg.als_regularization,
+            alpha=cfg.als_alpha,
+            n_epochs=cfg.als_epochs,
+            random_state=cfg.random_state,
+        )
+        if inter.nnz:
+            als.fit(inter)
+            user_f = np.asarray(als.user_factors_, dtype=np.float32)
+            item_f = np.asarray(als.item_factors_, dtype=np.float32)
+        else:
+            user_f = np.zeros((inter.n_users, cfg.n_factors), np.float32)
+            item_f = np.zeros((n_items, cfg.n_factors), np.float32)
+        item_unit = _unit_rows(item_f)
+        cov = covisitation(
+            inter.user_idx,
+            inter.item_idx,
+            inter.timestamp,
+            n_items,
+            window=cfg.covisit_window,
+            top_n=cfg.covisit_top_n,
+        )
+        index = HNSWIndex(item_unit.shape[1], exact_threshold=cfg.exact_threshold)
+        live = np.flatnonzero(np.linalg.norm(item_unit, axis=1) > 0)
+        index.add(live, item_unit[live])
+        popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float32)
+        version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{inter.nnz}"
+        return ModelSet(
+            version, inter.users, n_items, user_f, item_f, item_unit, cov, popularity,
+            np.asarray(weights, dtype=np.float64), index, time.time(),
+        )  # fmt: skip
+
+    def _collect_choices(
+        self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame
+    ) -> ChoiceData:
+        """Replay the validation window: candidate features and the item actually chosen."""
+        rng = np.random.default_rng(self.config.random_state)
+        states: dict[str, UserState] = {}
+        saved_models, self.models = self.models, models
+        try:
+            wanted = set(after["user_id"])
+            for row in before[before["user_id"].isin(wanted)].itertuples(index=False):
+                st = states.get(row.user_id)
+                if st is None:
+                    st = states[row.user_id] = UserState(row.user_id, self.config.state)
+                self._apply(st, _row_event(row), False)
+            data = ChoiceData([], [])
+            trend = Trending(self.config.trending_half_life_s)
+            for row in before.itertuples(index=False):
+                if (
+                    row.item_id is not None
+                    and row.item_id in self.catalog
+                    and row.type not in NEGATIVE_TYPES
+                ):
+                    trend.add(self.catalog.idx(row.item_id), row.timestamp)
+            after_rows = list(after.itertuples(index=False))
+            keep = np.ones(len(after_rows), dtype=bool)
+            if len(after_rows) > self.config.max_fit_lists * 3:
+                keep[:] = False
+                keep[rng.choice(len(after_rows), self.config.max_fit_lists * 3, replace=False)] = (
+                    True
+                )
+            for j, row in enumerate(after_rows):
+                st = states.get(row.user_id)
+                if st is None:
+                    st = states[row.user_id] = UserState(row.user_id, self.config.state)
+                positive = row.item_id is not None and row.type not in NEGATIVE_TYPES
+                if (
+                    keep[j]
+                    and positive
+                    and row.item_id in self.catalog
+                    and len(data) < self.config.max_fit_lists
+                ):
+                    target = self.catalog.idx(row.item_id)
+                    cands = self._candidates(models, st, row.user_id, trend.scores(models.n_items))
+                    cands = cands[~np.isin(cands, st.seen_items())]
+                    if target in set(cands.tolist()) and len(cands) > 1:
+                        feats = self._features(
+                            models, st, row.user_id, cands, trend.scores(models.n_items)
+                        )
+                        data.features.append(feats)
+                        data.chosen.append(int(np.flatnonzero(cands == target)[0]))
+                self._apply(st, _row_event(row), False)
+                if positive and row.item_id in self.catalog:
+                    trend.add(self.catalog.idx(row.item_id), row.timestamp)
+            return data
+        finally:
+            self.models = saved_models
+
+    # -------------------------------------------------------------- recommend
+    def recommend(
+        self,
+        user_id: str,
+        k: int = 10,
+        *,
+        diversity: float = 0.0,
+        category: str | None = None,
+        exclude: Iterable[str] = (),
+        exclude_seen: bool = True,
+    ) -> Recommendation:
+        """Top-``k`` items for a user, each with its score and the reason it was chosen."""
+        if not 0.0 <= diversity <= 1.0:
+            raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
+        with self._lock:
+            models = self.models
+            state = self.states.get(user_id)
+            n_items = len(self.catalog)
+            trending = self.trending.scores(n_items)
+            cands = self._candidates(models, state, user_id, trending)
+            mask = self._allowed(cands, state, category, exclude, exclude_seen)
+            cands = cands[mask]
+            if len(cands) < k:  # top up from trending, then from the whole catalog
+                extra = np.argsort(-trending, kind="stable")
+                allowed = extra[self._allowed(extra, state, category, exclude, exclude_seen)]
+                cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
+            feats = self._features(models, state, user_id, cands, trending)
+            weights = models.weights if models is not None else DEFAULT_WEIGHTS
+            scores = feats @ weights
+            vectors = self._rerank_vectors(models, cands)
+            order = mmr(scores, vectors, k, diversity)
+            picked = cands[order]
+            reasons = self._reasons(models, state, picked, feats[order] * weights)
+            ids = self.catalog.item_ids()
+            items = tuple(
+                Scored(ids[i], float(s), r)
+                for i, s, r in zip(picked, scores[order], reasons, strict=True)
+            )
+        return Recommendation(user_id, items, models.version if models else "untrained")
+
+    def score_items(self, user_id: str, item_ids: Sequence[str]) -> np.ndarray:
+        """Hybrid scores of given items for a user (unknown items score ``-inf``)."""
+        with self._lock:
+            models = self.models
+            state = self.states.get(user_id)
+            idx = self.catalog.id_map.lookup(item_ids)
+            known = idx >= 0
+            out = np.full(len(idx), -np.inf)
+            if known.any():
+                trending = self.trending.scores(len(self.catalog))
+                feats = self._features(models, state, user_id, idx[known], trending)
+                weights = models.weights if models is not None else DEFAULT_WEIGHTS
+                out[known] = feats @ weights
+        return out
+
+    def _allowed(
+        self,
+        cands: np.ndarray,
+        state: UserState | None,
+        category: str | None,
+        exclude: Iterable[str],
+        exclude_seen: bool,
+    ) -> np.ndarray:
+        mask = np.ones(len(cands), dtype=bool)
+        if exclude_seen and state is not None and state.seen:
+            mask &= ~np.isin(cands, state.seen_items())
+        banned = list(self._deleted)
+        ex = [e for e in exclude if e in self.catalog]
+        if ex:
+            banned += self.catalog.id_map.lookup(ex).tolist()
+        if banned:
+            mask &= ~np.isin(cands, np.asarray(banned, dtype=np.int64))
+        if category is not None:
+            at = self.catalog.at
+            mask &= np.array([category in at(int(c)).categories for c in cands], dtype=bool)
+        return mask
+
+    def _long_term(self, models: ModelSet | None, user_id: str) -> np.ndarray | None:
+        if models is None or user_id not in models.users:
+            return None
+        return models.user_factors[models.users.idx(user_id)]
+
+    def _candidates(
+        self, models: ModelSet | None, state: UserState | None, user_id: str, trending: np.ndarray
+    ) -> np.ndarray:
+        cfg = self.config
+        n = cfg.n_candidates
+        pools: list[np.ndarray] = []
+        lt = self._long_term(models, user_id)
+        st = _unit(state.short_cf) if state is not None else None
+        if models is not None:
+            lt_unit = _unit(lt)
+            if "ann" in cfg.sources and (st is not None or lt_unit is not None):
+                q = (st if st is not None else 0) + (lt_unit if lt_unit is not None else 0)
+                pools.append(models.cf_index.search(np.asarray(q, np.float32)[None], n)[0][0])
+            if "factor" in cfg.sources and lt is not None:
+                pools.append(models.cf_index.search(lt_unit[None], n)[0][0])  # type: ignore[index]
+            if "covisit" in cfg.sources and state is not None:
+                cov = self._covisit_scores(models, state)
+                if cov is not None:
+                    nz = np.flatnonzero(cov)
+                    pools.append(nz[_top_indices(cov[nz], n)])
+        if "text" in cfg.sources and state is not None and self._text_index is not None:
+            tq = _unit(state.short_text)
+            if tq is not None:
+                pools.append(self._text_index.search(tq[None].astype(np.float32), n)[0][0])
+        if "trending" in cfg.sources or not pools:
+            pools.append(_top_indices(trending, max(n // 2, 10)))
+        cands = np.unique(np.concatenate(pools)) if pools else np.zeros(0, np.int64)
+        return cands[cands >= 0].astype(np.int64)
+
+    def _covisit_scores(self, models: ModelSet | None, state: UserState) -> np.ndarray | None:
+        """Co-visitation votes of the user's latest items for every item (cached per request)."""
+        if models is None:
+            return None
+        key = (id(models), state.user_id, state.n_events, len(state.recent))
+        if self._cov_cache is not None and self._cov_cache[0] == key:
+            return self._cov_cache[1]
+        recent = [r for r in state.recent_items(self.config.n_recent) if r < models.n_items]
+        out = None
+        if recent:
+            # direct CSR row gather: scipy's fancy indexing costs ~100 us per call here
+            cov = models.covisit
+            rows = np.asarray(recent, dtype=np.int64)
+            starts, ends = cov.indptr[rows], cov.indptr[rows + 1]
+            lengths = ends - starts
+            pos = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(
+                lengths.sum()
+            )
+            w = np.repeat(self.config.recency_decay ** np.arange(len(rows)), lengths)
+            out = np.bincount(cov.indices[pos], weights=cov.data[pos] * w, minlength=models.n_items)
+        self._cov_cache = (key, out)
+        return out
+
+    def _features(
+        self,
+        models: ModelSet | None,
+        state: UserState | None,
+        user_id: str,
+        cands: np.ndarray,
+        trending: np.ndarray,
+    ) -> np.ndarray:
+        f = np.zeros((len(cands), len(FEATURES)), dtype=np.float64)
+        if models is not None:
+            in_model = cands < models.n_items
+            mc = cands[in_model]
+            lt = self._long_term(models, user_id)
+            if lt is not None:
+                f[in_model, 0] = models.item_factors[mc] @ lt
+            if state is not None:
+                st = _unit(state.short_cf)
+                if st is not None:
+                    f[in_model, 1] = models.item_unit[mc] @ st
+                cov = self._covisit_scores(models, state)
+                if cov is not None:
+                    f[in_model, 2] = cov[mc]
+        if state is not None and self.encoder is not None:
+            tq = _unit(state.short_text)
+            if tq is not None:
+                f[:, 3] = self._text[cands] @ tq
+        f[:, 4] = np.log1p(trending[cands]) if len(trending) else 0.0
+        if state is not None:
+            pen = state.penalties(self.config.state.impression_threshold)
+            if pen:
+                f[:, 5] = [pen.get(int(c), 0.0) for c in cands]
+        return f
+
+    def _rerank_vectors(self, models: ModelSet | None, cands: np.ndarray) -> np.ndarray:
+        parts = []
+        if models is not None:
+            v = np.zeros((len(cands), models.dim), np.float32)
+            ok = cands < models.n_items
+            v[ok] = models.item_unit[cands[ok]]
+            parts.append(v)
+        if self.encoder is not None:
+            parts.append(self._text[cands])
+        if not parts:
+            return np.zeros((len(cands), 1), np.float32)
+        return _unit_rows(np.concatenate(parts, axis=1))
+
+    def _reasons(
+        self,
+        models: ModelSet | None,
+        state: UserState | None,
+        picked: np.ndarray,
+        contrib: np.ndarray,
+    ) -> list[str]:
+        reasons = []
+        recent = state.recent_items(self.config.n_recent) if state is not None else []
+        for row, item in enumerate(picked.tolist()):
+            c = contrib[row]
+            best = int(np.argmax(c[:5])) if c[:5].max() > 0 else 4
+            new = self._interactions[item] == 0
+            if new and c[3] > 0:
+                reasons.append("new and close to your interests")
+            elif best in (1, 2) and recent and models is not None:
+                anchor = self._anchor(models, item, recent)
+                reasons.append(f"similar to {self._title(anchor)} you just engaged with")
+            elif best == 3 and state is not None:
+                if state.queries:
+                    reasons.append(f"matches your search for “{state.queries[-1][0]}”")
+                else:
+                    reasons.append(f"matches your interest in {self._topic(item, recent)}")
+            elif best == 0:
+                reasons.append("fits your long-term taste")
+            else:
+                reasons.append("popular now")
+        return reasons
+
+    def _anchor(self, models: ModelSet, item: int, recent: list[int]) -> int:
+        """The recent item that most explains a recommendation."""
+        rec = [r for r in recent if r < models.n_items]
+        if not rec or item >= models.n_items:
+            return recent[0]
+        cov = _csr_column_values(models.covisit, rec, item)
+        if cov.max() > 0:
+            return rec[int(np.argmax(cov))]
+        sims = models.item_unit[rec] @ models.item_unit[item]
+        return rec[int(np.argmax(sims))]
+
+    def _title(self, idx: int) -> str:
+        if not 0 <= idx < len(self.catalog):
+            return "an item"
+        item = self.catalog.at(idx)
+        return f"“{item.title}”" if item.title else f"item {item.item_id}"
+
+    def _topic(self, item: int, recent: list[int]) -> str:
+        at = self.catalog.at
+        cats = at(item).categories
+        recent_cats = {c for r in recent for c in at(r).categories}
+        shared = [c for c in cats if c in recent_cats]
+        if shared:
+            return shared[0]
+        return cats[0] if cats else "what you read"
+
+    def similar(self, item_id: str, k: int = 10) -> list[Scored]:
+        """Items like ``item_id``: co-visitation, factor-space and text similarity combined."""
+        with self._lock:
+            idx = self.catalog.idx(item_id)
+            models = self.models
+            n = self.config.n_candidates
+            pools, parts = [], []
+            if models is not None and idx < models.n_items:
+                v = models.item_unit[idx]
+                if np.linalg.norm(v) > 0:
+                    pools.append(models.cf_index.search(v[None], n)[0][0])
+                row = models.covisit[idx]
+                pools.append(row.indices[np.argsort(-row.data)[:n]])
+            tv = self._text[idx] if self.encoder is not None else None
+            if tv is not None and self._text_index is not None and np.linalg.norm(tv) > 0:
+                pools.append(self._text_index.search(tv[None], n)[0][0])
+            if not pools:
+                return []
+            cands = np.unique(np.concatenate(pools))
+            cands = cands[(cands >= 0) & (cands != idx)]
+            cands = cands[~np.isin(cands, np.asarray(sorted(self._deleted), dtype=np.int64))]
+            score = np.zeros(len(cands))
+            if models is not None and idx < models.n_items:
+                ok = cands < models.n_items
+                score[ok] += models.item_unit[cands[ok]] @ models.item_unit[idx]
+                cov = np.asarray(models.covisit[idx].todense()).ravel()
+                if cov.max() > 0:
+                    score[ok] += cov[cands[ok]] / cov.max()
+                parts.append("bought or viewed together")
+            if tv is not None:
+                score += self._text[cands] @ tv
+            order = np.argsort(-score, kind="stable")[:k]
+            ids = self.catalog.item_ids()
+            title = self._title(idx)
+            return [
+                Scored(ids[c], float(score[j]), f"similar to {title}")
+                for j, c in zip(order, cands[order], strict=True)
+            ]
+
+    def search(self, query: str, k: int = 10, *, user_id: str | None = None) -> list[Scored]:
+        """Semantic search over item text, personalised when a known user is given."""
+        if not query.strip():
+            raise ValueError("q: the query must not be empty")
+        if self.encoder is None or self._text_index is None:
+            raise RuntimeError("search needs a text encoder; configure one for the engine")
+        qv = self.encoder.encode([query], kind="query")[0]
+        with self._lock:
+            cands, sims = self._text_index.search(qv[None], max(k * 5, 50))
+            ok = (cands[0] >= 0) & ~np.isin(
+                cands[0], np.asarray(sorted(self._deleted), dtype=np.int64)
+            )
+            cands, sims = cands[0][ok], sims[0][ok].astype(np.float64)
+            score = sims.copy()
+            reason = [f"matches “{query}”"] * len(cands)
+            if user_id is not None and len(cands):
+                state = self.states.get(user_id)
+                if state is not None or (self.models is not None and user_id in self.models.users):
+                    trending = self.trending.scores(len(self.catalog))
+                    personal = self._features(self.models, state, user_id, cands, trending)
+                    weights = self.models.weights if self.models is not None else DEFAULT_WEIGHTS
+                    p = personal @ weights
+                    if p.max() > p.min():
+                        # a gentle personal tilt: text relevance stays first
+                        score = sims + 0.1 * (p - p.min()) / (p.max() - p.min())
+                        reason = [f"matches “{query}” and your interests"] * len(cands)
+            order = np.argsort(-score, kind="stable")[:k]
+            ids = self.catalog.item_ids()
+            return [Scored(ids[cands[j]], float(score[j]), reason[j]) for j in order]
+
+    # ------------------------------------------------------------- inspection
+    def interests(self, user_id: str) -> dict[str, Any] | None:
+        """What the engine believes the user is into: recent items, categories, queries."""
+        with self._lock:
+            state = self.states.get(user_id)
+            if state is None:
+                return None
+            at = self.catalog.at
+            weights: dict[str, float] = {}
+            now = state.last_ts or 0.0
+            for idx, w, ts in state.recent:
+                if w <= 0:
+                    continue
+                decay = 0.5 ** ((now - ts) / self.config.state.half_life_s)
+                for c in at(idx).categories:
+                    weights[c] = weights.get(c, 0.0) + w * decay
+            top = sorted(weights.items(), key=lambda kv: -kv[1])[:10]
+            return {
+                "user_id": user_id,
+                "recent_items": [at(i).item_id for i in state.recent_items(10)],
+                "short_term_categories": [{"category": c, "weight": round(v, 4)} for c, v in top],
+                "queries": [q for q, _ in state.queries],
+                "n_events": state.n_events,
+            }
+
+
+def _csr_column_values(matrix: sp.csr_matrix, rows: list[int], col: int) -> np.ndarray:
+    """``matrix[rows, col]`` for a CSR matrix with sorted indices, without scipy's indexing cost."""
+    out = np.zeros(len(rows))
+    for j, r in enumerate(rows):
+        lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
+        pos = lo + np.searchsorted(matrix.indices[lo:hi], col)
+        if pos < hi and matrix.indices[pos] == col:
+            out[j] = matrix.data[pos]
+    return out
+
+
+def _top_indices(values: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest values, best first (partial sort)."""
+    if len(values) <= n:
+        return np.argsort(-values, kind="stable")
+    part = np.argpartition(-values, n - 1)[:n]
+    return part[np.argsort(-values[part], kind="stable")]
+
+
+def _write_current(directory: Path, version: str) -> None:
+    tmp = directory / "current.json.tmp"
+    tmp.write_text(json.dumps({"version": version}))
+    tmp.replace(directory / "current.json")
+
+
+def _row_event(row: Any) -> Event:
+    value = None if row.value is None or pd.isna(row.value) else float(row.value)
+    text = row.text if isinstance(row.text, str) else None
+    item_id = row.item_id if isinstance(row.item_id, str) else None
+    return Event(str(row.user_id), item_id, row.type, float(row.timestamp), value, text)
+
+
+def _item_text(item: Item) -> str:
+    parts = [item.title, item.text]
+    if item.categories:
+        parts.append(" ".join(item.categories))
+    seen: list[str] = []
+    for p in parts:
+        if p and p not in seen and not any(p in s for s in seen):
+            seen.append(p)
+    return ". ".join(seen)

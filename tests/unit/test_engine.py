@@ -1,0 +1,148 @@
+"""The loop end to end on a small synthetic shop with two topics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pulserec.engine import Engine, EngineConfig
+from pulserec.storage import open_storage
+from pulserec.text import make_encoder
+from pulserec.types import Event, Item
+
+N_PER_TOPIC = 30
+
+
+def catalog() -> list[Item]:
+    items = []
+    for topic, words in (("jazz", "saxophone trumpet swing"), ("hiking", "trail boots mountain")):
+        for j in range(N_PER_TOPIC):
+            items.append(Item(f"{topic}-{j}", f"{topic.title()} {j}", f"{words} {j}", (topic,)))
+    return items
+
+
+def history(n_users: int = 60, per_user: int = 12, seed: int = 0) -> list[Event]:
+    """Half the users only touch jazz, half only hiking, in runs of neighbouring items."""
+    rng = np.random.default_rng(seed)
+    events, t = [], 1_000_000.0
+    for u in range(n_users):
+        topic = "jazz" if u % 2 == 0 else "hiking"
+        start = int(rng.integers(0, N_PER_TOPIC))
+        for j in range(per_user):
+            t += 60
+            events.append(Event(f"u{u}", f"{topic}-{(start + j) % N_PER_TOPIC}", "click", t))
+    return events
+
+
+@pytest.fixture
+def engine() -> Engine:
+    eng = Engine(encoder=make_encoder("hashing"), config=EngineConfig(n_factors=8, als_epochs=5))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    return eng
+
+
+def topics(rec: object) -> list[str]:
+    return [s.item_id.split("-")[0] for s in rec.items]  # type: ignore[attr-defined]
+
+
+def test_three_clicks_of_one_topic_move_the_next_recommendations(engine: Engine) -> None:
+    t = 2_000_000.0
+    before = topics(engine.recommend("newbie", 10))
+    for j in (3, 4, 5):
+        engine.ingest(Event("newbie", f"hiking-{j}", "click", t + j))
+    after = engine.recommend("newbie", 10)
+    assert topics(after).count("hiking") >= 8 > before.count("hiking")
+    assert all(s.reason for s in after.items)
+    assert not {"hiking-3", "hiking-4", "hiking-5"} & {s.item_id for s in after.items}
+    # and the other way: a jazz run turns the same user around at once
+    for j in range(6, 12):
+        engine.ingest(Event("newbie", f"jazz-{j}", "purchase", t + 100 + j))
+    assert topics(engine.recommend("newbie", 5)).count("jazz") >= 4
+
+
+def test_reads_never_create_state(engine: Engine) -> None:
+    n = len(engine.states)
+    rec = engine.recommend("ghost", 5)
+    assert len(rec.items) == 5 and len(engine.states) == n
+    assert engine.interests("ghost") is None and len(engine.states) == n
+
+
+def test_filters_exclusions_and_deleted_items(engine: Engine) -> None:
+    rec = engine.recommend("u0", 10, category="hiking", exclude=["hiking-1"])
+    assert topics(rec) == ["hiking"] * 10 and "hiking-1" not in [s.item_id for s in rec.items]
+    top = engine.recommend("u0", 1).items[0].item_id
+    assert engine.delete_item(top)
+    assert top not in [s.item_id for s in engine.recommend("u0", 20).items]
+
+
+def test_diversity_brings_in_the_other_topic(engine: Engine) -> None:
+    plain = topics(engine.recommend("u0", 10, diversity=0.0))
+    varied = topics(engine.recommend("u0", 10, diversity=0.8))
+    assert len(set(varied)) == 2 and varied.count("jazz") < plain.count("jazz")
+    with pytest.raises(ValueError, match="diversity"):
+        engine.recommend("u0", 10, diversity=2.0)
+
+
+def test_search_query_moves_interest_by_text(engine: Engine) -> None:
+    engine.ingest(Event("seeker", None, "search", 3_000_000.0, text="mountain trail boots"))
+    rec = engine.recommend("seeker", 5)
+    assert topics(rec).count("hiking") >= 4
+    assert any("search" in s.reason for s in rec.items)
+
+
+def test_new_item_is_recommendable_at_once_by_its_text(engine: Engine) -> None:
+    for j in range(3):
+        engine.ingest(Event("fan", f"jazz-{j}", "click", 4_000_000.0 + j))
+    engine.upsert_items([Item("jazz-new", "Fresh swing", "saxophone trumpet swing", ("jazz",))])
+    rec = engine.recommend("fan", 30)
+    new = [s for s in rec.items if s.item_id == "jazz-new"]
+    assert new and new[0].reason == "new and close to your interests"
+
+
+def test_event_for_unknown_item_counts_once_the_item_arrives(engine: Engine) -> None:
+    engine.ingest(Event("early", "later-item", "click", 5_000_000.0))
+    assert engine.storage.counts()["events"] == len(history()) + 1
+    assert engine.interests("early")["recent_items"] == []  # type: ignore[index]
+    engine.upsert_items([Item("later-item", "Later", "swing", ("jazz",))])
+    assert engine.interests("early")["recent_items"] == ["later-item"]  # type: ignore[index]
+
+
+def test_restart_restores_the_same_recommendations(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path}/p.db"
+    cfg = EngineConfig(n_factors=8, als_epochs=5)
+    first = Engine(open_storage(url), make_encoder("hashing"), cfg, artifacts_dir=tmp_path / "a")
+    first.upsert_items(catalog())
+    first.bootstrap(history())
+    first.train()
+    first.ingest(Event("u1", "jazz-7", "click", 9_000_000.0, event_id="e-1"))
+    expected = first.recommend("u1", 10)
+    first.storage.close()
+
+    second = Engine(open_storage(url), make_encoder("hashing"), cfg, artifacts_dir=tmp_path / "a")
+    second.load_from_storage()
+    assert second.load_latest_models() is not None
+    assert second.recommend("u1", 10).items == expected.items
+    assert second.ingest(Event("u1", "jazz-7", "click", 9_000_000.0, event_id="e-1")) is False
+
+
+def test_validation_fit_learns_weights(engine: Engine) -> None:
+    models = engine.models
+    assert models is not None and models.metrics.get("lists", 0) > 0
+    assert models.metrics["nll_after"] < models.metrics["nll_before"]
+
+
+def test_similar_items_stay_in_topic(engine: Engine) -> None:
+    sims = engine.similar("jazz-3", 5)
+    assert len(sims) == 5 and all(s.item_id.startswith("jazz") for s in sims)
+    assert "jazz-3" not in [s.item_id for s in sims]
+
+
+def test_search_finds_by_text_and_rejects_empty(engine: Engine) -> None:
+    hits = engine.search("saxophone swing", 5)
+    assert [h.item_id.split("-")[0] for h in hits] == ["jazz"] * 5
+    personal = engine.search("saxophone swing", 5, user_id="u0")
+    assert len(personal) == 5
+    with pytest.raises(ValueError, match="q: the query must not be empty"):
+        engine.search("  ")
