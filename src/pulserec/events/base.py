@@ -20,7 +20,8 @@ EVENT_COLUMNS: tuple[str, ...] = (
 
 ``user_id``/``item_id``/``type``/``text``/``event_id`` are strings (missing
 values are NA: ``item_id`` is NaN for a search), ``timestamp`` is float seconds
-since the epoch, ``value`` a float (NaN when absent). Rows are sorted by ``timestamp`` (stable) after loading.
+since the epoch, ``value`` a float (NaN when absent). Rows are sorted by
+``timestamp`` (stable) after loading.
 """
 
 ITEM_COLUMNS: tuple[str, ...] = (

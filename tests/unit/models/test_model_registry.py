@@ -26,7 +26,8 @@ def test_make_model_sets_params_and_keeps_defaults() -> None:
 
 
 def test_unknown_name_lists_valid_ones() -> None:
-    with pytest.raises(ValueError, match="unknown model 'knn'; valid names: als, bpr, covisit, ease"):
+    expected = "unknown model 'knn'; valid names: als, bpr, covisit, ease"
+    with pytest.raises(ValueError, match=expected):
         make_model("knn")
 
 
