@@ -19,6 +19,10 @@ from pulserec.text.encoders import (
     USEEncoder,
     make_encoder,
 )
+from pulserec.text.keywords import candidate_phrases, extract_keywords, mmr_select, user_keywords
+from pulserec.text.sentiment import SentimentModel, star_labels
+from pulserec.text.spam import SpamFilter, SpamVerdict
+from pulserec.text.topics import Topics, fit_topics
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -29,7 +33,17 @@ __all__ = [
     "HashingEncoder",
     "Kind",
     "MiniLMEncoder",
+    "SentimentModel",
+    "SpamFilter",
+    "SpamVerdict",
     "TextEncoder",
+    "Topics",
     "USEEncoder",
+    "candidate_phrases",
+    "extract_keywords",
+    "fit_topics",
     "make_encoder",
+    "mmr_select",
+    "star_labels",
+    "user_keywords",
 ]

@@ -1,0 +1,192 @@
+"""Keyword extraction: candidate phrases, MMR and the user-level aggregation, with known answers."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from pulserec.text import HashingEncoder, TextEncoder
+from pulserec.text.base import DEFAULT_BATCH_SIZE, FloatMatrix, Kind, l2_normalise
+from pulserec.text.keywords import (
+    CHINESE_STOPWORDS,
+    ENGLISH_STOPWORDS,
+    candidate_phrases,
+    extract_keywords,
+    has_han,
+    mmr_select,
+    user_keywords,
+)
+
+# Concept directions of a hand-built encoder: a text is the normalised sum of its words'
+# vectors, so cosines between phrases and texts are known exactly.
+CONCEPTS = {
+    "shoes": [1.0, 0.0, 0.0],
+    "sneakers": [0.98, 0.2, 0.0],
+    "boots": [0.97, 0.0, 0.25],
+    "tea": [0.0, 1.0, 0.0],
+    "matcha": [0.1, 0.99, 0.0],
+    "poetry": [0.0, 0.0, 1.0],
+}
+
+
+class ConceptEncoder(TextEncoder):
+    """Known-answer encoder: bag of concept vectors; unknown words contribute nothing."""
+
+    name = "concept"
+    dim = 3
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        kind: Kind = "passage",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: bool = False,
+    ) -> FloatMatrix:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace(",", " ").split():
+                out[row] += np.asarray(CONCEPTS.get(word, [0.0, 0.0, 0.0]), dtype=np.float32)
+        return l2_normalise(out)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def test_english_candidates_have_no_stopword_or_number_at_an_edge() -> None:
+    phrases = candidate_phrases("The best shampoo for curly hair in 2018, and it smells great!")
+    assert "best shampoo" in phrases
+    assert "curly hair" in phrases
+    assert "shampoo for curly hair" not in phrases  # four words: longer than 3
+    assert "shampoo for curly" in phrases  # a stopword inside a phrase is fine
+    for phrase in phrases:
+        words = phrase.split()
+        assert words[0] not in ENGLISH_STOPWORDS and words[-1] not in ENGLISH_STOPWORDS
+        assert not words[0].isdigit() and not words[-1].isdigit()
+    # No n-gram crosses the comma.
+    assert not any("2018" in p or "hair smells" in p for p in phrases)
+
+
+def test_candidates_are_ranked_by_frequency_then_position_and_capped() -> None:
+    phrases = candidate_phrases("Tea time. Green tea, black tea, tea cakes.", max_candidates=3)
+    assert phrases == ["tea", "time", "tea time"]
+
+
+def test_chinese_candidates_are_jieba_words_without_stopword_edges() -> None:
+    text = "这部电影的剧情很精彩，演员的演技也非常好，特效令人震撼"
+    phrases = candidate_phrases(text)
+    for word in ("电影", "剧情", "精彩", "演员", "演技", "特效"):
+        assert word in phrases
+    for phrase in phrases:
+        assert phrase in text  # real phrases of the text, written without spaces
+        assert not phrase.startswith(tuple(w for w in CHINESE_STOPWORDS if len(w) > 1))
+        assert len(phrase) >= 2
+
+
+def test_has_han_selects_the_chinese_path() -> None:
+    assert has_han("好看") and has_han("iPhone 手机")
+    assert not has_han("Good movie") and not has_han("")
+
+
+def test_text_without_candidates_gives_no_keywords() -> None:
+    encoder = HashingEncoder(dim=16)
+    assert candidate_phrases("") == []
+    assert extract_keywords("the and of 2020!!", encoder) == []
+    assert extract_keywords("", encoder) == []
+
+
+# --------------------------------------------------------------------------- MMR
+
+
+def test_mmr_skips_a_near_copy_when_diversity_is_high() -> None:
+    vectors = np.array([[1.0, 0.0], [0.999, 0.045], [0.0, 1.0]])
+    relevance = np.array([0.9, 0.89, 0.6])
+    assert mmr_select(relevance, vectors, k=2, diversity=0.0).tolist() == [0, 1]
+    assert mmr_select(relevance, vectors, k=2, diversity=0.5).tolist() == [0, 2]
+    assert mmr_select(relevance, vectors, k=10, diversity=0.5).tolist() == [0, 2, 1]
+    with pytest.raises(ValueError, match="diversity"):
+        mmr_select(relevance, vectors, k=2, diversity=1.5)
+
+
+def test_extract_keywords_mmr_picks_diverse_phrases() -> None:
+    encoder = ConceptEncoder()
+    text = "shoes, sneakers, boots, tea"
+    by_relevance = [p for p, _ in extract_keywords(text, encoder, k=2, diversity=0.0)]
+    diverse = [p for p, _ in extract_keywords(text, encoder, k=2, diversity=0.7)]
+    # The text is mostly about footwear: with no diversity the two footwear words win;
+    # with diversity the second pick is the other topic.
+    assert by_relevance == ["shoes", "sneakers"] or by_relevance == ["sneakers", "shoes"]
+    assert diverse[1] == "tea"
+    assert diverse[0] in {"shoes", "sneakers", "boots"}
+
+
+def test_extract_keywords_scores_are_cosines_to_the_text() -> None:
+    encoder = ConceptEncoder()
+    text = "shoes, tea"
+    result = dict(extract_keywords(text, encoder, k=2, diversity=0.0))
+    expected = float(encoder.encode(["shoes"])[0] @ encoder.encode([text])[0])
+    assert result["shoes"] == pytest.approx(expected, abs=1e-6)
+    assert result["tea"] == pytest.approx(np.sqrt(0.5), abs=1e-6)
+
+
+# --------------------------------------------------------------------------- user level
+
+
+def test_user_keywords_follow_the_weights() -> None:
+    encoder = ConceptEncoder()
+    texts = ["comfortable shoes and boots", "matcha tea"]
+    shoes_first = user_keywords(list(zip(texts, [1.0, 0.05], strict=True)), encoder, k=2)
+    tea_first = user_keywords(list(zip(texts, [0.05, 1.0], strict=True)), encoder, k=2)
+    footwear, drinks = {"shoes", "boots"}, {"tea", "matcha"}
+    assert set(shoes_first[0][0].split()) & footwear
+    assert not set(shoes_first[0][0].split()) & drinks
+    assert set(tea_first[0][0].split()) <= drinks
+
+
+def test_user_keywords_ignore_zero_weight_texts_and_reject_negative_weights() -> None:
+    encoder = ConceptEncoder()
+    result = user_keywords([("shoes", 1.0), ("poetry tea", 0.0)], encoder, k=5)
+    assert [p for p, _ in result] == ["shoes"]
+    assert user_keywords([("shoes", 0.0)], encoder) == []
+    with pytest.raises(ValueError, match="non-negative"):
+        user_keywords([("shoes", -1.0)], encoder)
+
+
+# --------------------------------------------------------------------------- jieba
+
+
+def test_jieba_is_quiet() -> None:
+    candidate_phrases("好看的电影")
+    assert logging.getLogger("jieba").level >= logging.WARNING
+
+
+def test_jieba_first_use_prints_nothing_and_warns_nothing() -> None:
+    # A fresh interpreter: the import and the dictionary load happen here for the first time.
+    code = (
+        "from pulserec.text.keywords import candidate_phrases\n"
+        "print(candidate_phrases('这部电影的剧情很精彩'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "剧情" in done.stdout
+
+
+def test_user_keyword_scores_are_weight_averaged_cosines() -> None:
+    result = dict(user_keywords([("shoes", 3.0), ("shoes tea", 1.0)], ConceptEncoder(), k=5,
+                                diversity=0.0))
+    half = np.sqrt(0.5)  # cosine of "shoes" (or "tea") to "shoes tea"
+    assert result["shoes"] == pytest.approx(0.75 * 1.0 + 0.25 * half, abs=1e-6)
+    assert result["tea"] == pytest.approx(0.25 * half, abs=1e-6)
+    assert result["shoes tea"] == pytest.approx(0.25 * 1.0, abs=1e-6)
