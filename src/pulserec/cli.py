@@ -43,6 +43,16 @@ def category_features(items: Any, item_ids: list[str]) -> sp.csr_matrix | None:
     return sp.csr_matrix((data, (rows, cols)), shape=(len(item_ids), len(names)))
 
 
+def embed_items(items: Any, item_ids: list[str], encoder: str, cache_dir: Path) -> np.ndarray:
+    """Text embeddings of items aligned with ``item_ids``, through the on-disk cache."""
+    from pulserec.models.content import item_texts_for
+    from pulserec.text import CachedEncoder, make_encoder
+
+    texts = item_texts_for(items, item_ids)
+    cached = CachedEncoder(make_encoder(encoder), cache_dir / encoder)
+    return cached.encode(texts, progress=True)
+
+
 @app.command()
 def evaluate(
     dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "ml-100k",
@@ -64,6 +74,10 @@ def evaluate(
         bool, typer.Option(help="Mask the user's train (and validation) items when testing.")
     ] = True,
     output: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
+    encoder: Annotated[str, typer.Option(help="Text encoder for content models.")] = "use-m3",
+    cache_dir: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path(
+        ".data/embeddings"
+    ),
 ) -> None:
     """Full-ranking evaluation of models on a dataset; prints a table, writes JSON."""
     from pulserec.evaluation import make_split, read_split, run_model, to_split_data, write_split
@@ -92,6 +106,10 @@ def evaluate(
     if save_split is not None:
         write_split(split, save_split)
     data = to_split_data(split)
+    if "content" in names:
+        data.train = data.train.with_item_vectors(
+            embed_items(ds.items, data.train.items.to_list(), encoder, cache_dir)
+        )
     features = category_features(ds.items, data.train.items.to_list())
     console.print(
         f"[bold]{dataset}[/]: {data.n_users} users, {data.n_items} items, "
@@ -165,6 +183,10 @@ def train(
     output: Annotated[
         Path, typer.Option(help="Artifact folder (model.npz + manifest.json).")
     ] = Path("artifacts/model"),
+    encoder: Annotated[str, typer.Option(help="Text encoder for content models.")] = "use-m3",
+    cache_dir: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path(
+        ".data/embeddings"
+    ),
 ) -> None:
     """Fit one model on all positive interactions of a dataset and save it."""
     from pulserec.events import Interactions, load_dataset
@@ -172,6 +194,10 @@ def train(
 
     ds = load_dataset(dataset, data_dir)
     inter = Interactions.from_events(ds.events)
+    if model == "content":
+        inter = inter.with_item_vectors(
+            embed_items(ds.items, inter.items.to_list(), encoder, cache_dir)
+        )
     t0 = time.perf_counter()
     fitted = make_model(model).fit(inter)
     path = fitted.save(output)

@@ -72,7 +72,10 @@ def group_items(inter: Interactions, group: int) -> set[int]:
 
 @pytest.fixture(scope="module")
 def data() -> Interactions:
-    return checkerboard()
+    inter = checkerboard()
+    # item content for models that read it: one direction per item group
+    groups = np.array([int(i) // GROUP for i in inter.items.to_list()])
+    return inter.with_item_vectors(np.eye(2, dtype=np.float32)[groups])
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))

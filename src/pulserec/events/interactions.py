@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ class Interactions:
     user_idx, item_idx, timestamp : ndarray
         The underlying events in time order (duplicates kept), for models
         that read sequences.
+    item_vectors : ndarray (n_items, dim), optional
+        Text embeddings of the items, one row per item index, for models that
+        read item content (attach with :meth:`with_item_vectors`).
     """
 
     matrix: sp.csr_matrix
@@ -35,6 +38,15 @@ class Interactions:
     user_idx: np.ndarray
     item_idx: np.ndarray
     timestamp: np.ndarray
+    item_vectors: np.ndarray | None = None
+
+    def with_item_vectors(self, vectors: np.ndarray) -> Interactions:
+        """The same interactions carrying item embeddings aligned with ``items``."""
+        if vectors.shape[0] != self.n_items:
+            raise ValueError(
+                f"vectors: {vectors.shape[0]} rows for {self.n_items} items; align them with items"
+            )
+        return replace(self, item_vectors=np.asarray(vectors, dtype=np.float32))
 
     @property
     def n_users(self) -> int:

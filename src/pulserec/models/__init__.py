@@ -5,7 +5,7 @@ Examples
 >>> make_model("ease", l2=500.0)
 EASE(l2=500.0)
 >>> sorted(MODELS)
-['als', 'bpr', 'covisit', 'ease', 'itemknn', 'pop']
+['als', 'bpr', 'content', 'covisit', 'ease', 'itemknn', 'pop']
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from pulserec.models.base import ArtifactError, Recommender, top_k
+from pulserec.models.content import ContentModel
 from pulserec.models.covisit import CoVisitation
 from pulserec.models.ease import EASE
 from pulserec.models.factor import ALS, BPR
@@ -20,7 +21,7 @@ from pulserec.models.itemknn import ItemKNN
 from pulserec.models.popularity import Popularity
 
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (Popularity, ItemKNN, EASE, ALS, BPR, CoVisitation)
+    cls.name: cls for cls in (Popularity, ItemKNN, EASE, ALS, BPR, CoVisitation, ContentModel)
 }
 """Every model by its registry name; the contract suite runs over all of them."""
 
@@ -47,6 +48,7 @@ __all__ = [
     "MODELS",
     "ArtifactError",
     "CoVisitation",
+    "ContentModel",
     "ItemKNN",
     "Popularity",
     "Recommender",

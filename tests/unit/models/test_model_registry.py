@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from pulserec.models import ALS, BPR, EASE, MODELS, CoVisitation, ItemKNN, Popularity, make_model
+from pulserec.models import (
+    ALS,
+    BPR,
+    EASE,
+    MODELS,
+    ContentModel,
+    CoVisitation,
+    ItemKNN,
+    Popularity,
+    make_model,
+)
 
 
 def test_names_map_to_classes() -> None:
@@ -15,6 +25,7 @@ def test_names_map_to_classes() -> None:
         "als": ALS,
         "bpr": BPR,
         "covisit": CoVisitation,
+        "content": ContentModel,
     }
     assert all(cls.name == name for name, cls in MODELS.items())
 
@@ -26,7 +37,7 @@ def test_make_model_sets_params_and_keeps_defaults() -> None:
 
 
 def test_unknown_name_lists_valid_ones() -> None:
-    expected = "unknown model 'knn'; valid names: als, bpr, covisit, ease"
+    expected = "unknown model 'knn'; valid names: als, bpr, content, covisit, ease"
     with pytest.raises(ValueError, match=expected):
         make_model("knn")
 
