@@ -193,6 +193,9 @@ class Engine:
         encoder: TextEncoder | None = None,
         config: EngineConfig | None = None,
         artifacts_dir: Path | None = None,
+        *,
+        sentiment: Any = None,
+        spam_filter: Any = None,
     ) -> None:
         # Serving multiplies tiny matrices; a multi-threaded BLAS only adds
         # contention there (measured: 0.14 ms vs 3.5 ms per item search on two
@@ -200,13 +203,18 @@ class Engine:
         threadpool_limits(1, user_api="blas")
         self.storage = storage if storage is not None else MemoryStorage()
         self.artifacts_dir = artifacts_dir
+        self.sentiment = sentiment
+        self.spam_filter = spam_filter
+        self.topics: Any = None
+        self._item_topic = np.zeros(0, dtype=np.int64)
+        self._kw_cache: dict[str, tuple[int, dict[str, Any]]] = {}
         self.encoder = encoder
         self.config = config or EngineConfig()
         self.catalog = Catalog()
         self.states = MemoryStateStore(self.config.state, restore=self._restore)
         self.trending = Trending(self.config.trending_half_life_s)
         self.models: ModelSet | None = None
-        self._text = np.zeros((0, encoder.dim if encoder else 0), dtype=np.float32)
+        self._text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
         self._text_index: HNSWIndex | None = None
         self._interactions = np.zeros(0, dtype=np.int64)
         self._pending: dict[str, set[str]] = {}  # unknown item id -> users waiting for it
@@ -239,8 +247,9 @@ class Engine:
                 if has_text.any():
                     self._text_index.add(idx[has_text], vecs[has_text])
             waiting = set().union(*(self._pending.pop(it.item_id, set()) for it in items))
-        for user_id in waiting:  # these users' events now move interests: rebuild them
-            self.states.delete(user_id)
+            for user_id in waiting:  # these users' events now move interests: rebuild them
+                self.states.delete(user_id)
+                self._kw_cache.pop(user_id, None)
         return idx
 
     def _grow_items(self) -> None:
@@ -281,18 +290,19 @@ class Engine:
             self._count(stored.event)
 
     # ----------------------------------------------------------------- ingest
-    def ingest(self, event: Event, *, durable: bool = True, spam: bool = False) -> bool:
+    def ingest(self, event: Event, *, durable: bool = True, spam: bool | None = None) -> bool:
         """Record one event and apply it to the user's state; O(dim), no refit.
 
         Returns False when the event's ``event_id`` was already recorded (a retry).
         """
-        return self.ingest_many([event], durable=durable, spam=[spam])[0]
+        flags = None if spam is None else [spam]
+        return self.ingest_many([event], durable=durable, spam=flags)[0]
 
     def ingest_many(
         self, events: Sequence[Event], *, durable: bool = True, spam: Sequence[bool] | None = None
     ) -> list[bool]:
         """Record events (one durable transaction) and apply each to its user's state."""
-        flags = list(spam) if spam is not None else [False] * len(events)
+        flags = list(spam) if spam is not None else self.spam_flags(events)
         if durable:
             seqs = self.storage.append(events, flags)
             accepted = [s is not None for s in seqs]
@@ -316,6 +326,15 @@ class Engine:
                     state = self.states.get_or_create(event.user_id)
                 self._apply(state, event, flag, realtime=self.freeze_seq is None)
         return accepted
+
+    def spam_flags(self, events: Sequence[Event]) -> list[bool]:
+        """Which comments the spam filter flags (kept in the log, moving no interests)."""
+        if self.spam_filter is None:
+            return [False] * len(events)
+        return [
+            bool(e.type == "comment" and e.text and self.spam_filter.check(e.text).spam)
+            for e in events
+        ]
 
     def bootstrap(self, events: Sequence[Event]) -> None:
         """Append historical events to the log without touching any state (before training)."""
@@ -361,13 +380,14 @@ class Engine:
         item_cf = None
         if item_idx is not None and models is not None and item_idx < models.n_items:
             item_cf = models.item_unit[item_idx]
-        item_text = self._text[item_idx] if (item_idx is not None and self.encoder) else None
+        has_text = item_idx is not None and self.encoder is not None
+        item_text = self._text[item_idx] if has_text else None
         query_vec = None
         if event.type == "search" and event.text and self.encoder is not None:
             query_vec = self.encoder.encode([event.text], kind="query")[0]
         sentiment = None
         if event.type == "comment" and event.text and self.sentiment is not None:
-            sentiment = float(self.sentiment(event.text))
+            sentiment = float(self.sentiment.predict_proba([event.text])[0])
         apply_event(
             state,
             self.config.state,
@@ -382,9 +402,6 @@ class Engine:
             sentiment=sentiment,
             spam=spam,
         )
-
-    sentiment: Any = None
-    """Optional callable text -> probability the comment is positive."""
 
     def _restore(self, user_id: str) -> UserState | None:
         """Rebuild a user's state from the durable log (after eviction, restart or refit)."""
@@ -402,6 +419,7 @@ class Engine:
         removed = self.storage.delete_user(user_id)
         with self._lock:
             self.states.delete(user_id)
+            self._kw_cache.pop(user_id, None)
             for waiting in self._pending.values():
                 waiting.discard(user_id)
         return removed
@@ -425,7 +443,32 @@ class Engine:
                 models.save(self.artifacts_dir / models.version)
                 _write_current(self.artifacts_dir, models.version)
             self.swap(models)
+            self.fit_topics()
             return models
+
+    def fit_topics(self, n_topics: int | None = None) -> None:
+        """Cluster the catalog by item text and label each topic with its keywords."""
+        if self.encoder is None or len(self.catalog) < 4:
+            return
+        from pulserec.text.topics import fit_topics
+
+        with self._lock:
+            n = len(self.catalog)
+            vectors = self._text[:n].copy()
+            texts = [_item_text(it) for it in self.catalog]
+        has_text = np.linalg.norm(vectors, axis=1) > 0
+        if has_text.sum() < 4:
+            return
+        k = n_topics or int(np.clip(has_text.sum() // 25, 2, 30))
+        topics = fit_topics(
+            vectors[has_text], [t for t, ok in zip(texts, has_text, strict=True) if ok], k,
+            random_state=self.config.random_state,
+        )  # fmt: skip
+        assigned = np.full(n, -1, dtype=np.int64)
+        assigned[has_text] = topics.assign(vectors[has_text])
+        with self._lock:
+            self.topics, self._item_topic = topics, assigned
+            self._kw_cache.clear()
 
     def swap(self, models: ModelSet) -> None:
         """Serve from ``models`` from the next request on."""
@@ -434,6 +477,7 @@ class Engine:
             # short-term vectors live in the factor space, which a refit changes:
             # states are rebuilt from the log on their next read
             self.states.clear()
+            self._kw_cache.clear()
 
     def load_latest_models(self) -> ModelSet | None:
         """Swap in the newest saved models of ``artifacts_dir`` (server start)."""
@@ -764,7 +808,9 @@ class Engine:
                 if state.queries:
                     reasons.append(f"matches your search for “{state.queries[-1][0]}”")
                 else:
-                    reasons.append(f"matches your interest in {self._topic(item, recent)}")
+                    reasons.append(
+                        f"matches your interest in {self._interest_word(item, state, recent)}"
+                    )
             elif best == 0:
                 reasons.append("fits your long-term taste")
             else:
@@ -787,6 +833,21 @@ class Engine:
             return "an item"
         item = self.catalog.at(idx)
         return f"“{item.title}”" if item.title else f"item {item.item_id}"
+
+    def _interest_word(self, item: int, state: UserState, recent: list[int]) -> str:
+        """Why an item matches, in a word: one of the user's keywords found in its text,
+        else a keyword of its topic, else a category it shares with recent items."""
+        text = _item_text(self.catalog.at(item)).lower()
+        cached = self._kw_cache.get(state.user_id)
+        if cached is not None:
+            for kw in cached[1]["short_term"]["keywords"]:
+                if kw["keyword"].lower() in text:
+                    return str(kw["keyword"])
+        if self.topics is not None and item < len(self._item_topic) and self._item_topic[item] >= 0:
+            for word in self.topics.keywords[int(self._item_topic[item])]:
+                if word.lower() in text:
+                    return str(word)
+        return self._topic(item, recent)
 
     def _topic(self, item: int, recent: list[int]) -> str:
         at = self.catalog.at
@@ -868,28 +929,118 @@ class Engine:
 
     # ------------------------------------------------------------- inspection
     def interests(self, user_id: str) -> dict[str, Any] | None:
-        """What the engine believes the user is into: recent items, categories, queries."""
+        """What the engine believes the user is into, short and long term, in words.
+
+        Keywords come from the text of what the user engaged with (and their
+        searches), weighted by recency for the short term and evenly over a long
+        horizon for the long term; topics are the catalog's text clusters. The
+        ``timeline`` gives the short-term topic mix after each of the last events.
+        """
         with self._lock:
             state = self.states.get(user_id)
             if state is None:
                 return None
+            cached = self._kw_cache.get(user_id)
+            if cached is not None and cached[0] == state.n_events:
+                return cached[1]
             at = self.catalog.at
-            weights: dict[str, float] = {}
+            half_life = self.config.state.half_life_s
             now = state.last_ts or 0.0
-            for idx, w, ts in state.recent:
-                if w <= 0:
-                    continue
-                decay = 0.5 ** ((now - ts) / self.config.state.half_life_s)
+            recent = [(i, w, ts) for i, w, ts in state.recent if w > 0]
+            short_texts: list[tuple[str, float]] = []
+            cats: dict[str, float] = {}
+            for idx, w, ts in recent[-10:]:
+                decay = 0.5 ** ((now - ts) / half_life)
+                short_texts.append((_item_text(at(idx)), w * decay))
                 for c in at(idx).categories:
-                    weights[c] = weights.get(c, 0.0) + w * decay
-            top = sorted(weights.items(), key=lambda kv: -kv[1])[:10]
-            return {
-                "user_id": user_id,
-                "recent_items": [at(i).item_id for i in state.recent_items(10)],
-                "short_term_categories": [{"category": c, "weight": round(v, 4)} for c, v in top],
-                "queries": [q for q, _ in state.queries],
-                "n_events": state.n_events,
-            }
+                    cats[c] = cats.get(c, 0.0) + w * decay
+            for query, ts in state.queries:
+                short_texts.append((query, 2.0 * 0.5 ** ((now - ts) / half_life)))
+            seen = state.seen_items()[-100:]
+            long_texts = [(_item_text(at(int(i))), 1.0) for i in seen]
+            timeline = self._topic_timeline(recent[-20:])
+            topics = self.topics
+            item_topic = self._item_topic
+        result: dict[str, Any] = {
+            "user_id": user_id,
+            "n_events": state.n_events,
+            "recent_items": [at(i).item_id for i, _, _ in reversed(recent[-10:])],
+            "queries": [q for q, _ in state.queries],
+            "short_term": {
+                "keywords": self._keywords(short_texts),
+                "categories": [
+                    {"category": c, "weight": round(v, 4)}
+                    for c, v in sorted(cats.items(), key=lambda kv: -kv[1])[:10]
+                ],
+                "topics": _topic_shares(
+                    topics,
+                    item_topic,
+                    [(i, w * 0.5 ** ((now - ts) / half_life)) for i, w, ts in recent],
+                ),
+            },
+            "long_term": {
+                "keywords": self._keywords(long_texts),
+                "topics": _topic_shares(topics, item_topic, [(int(i), 1.0) for i in seen]),
+            },
+            "timeline": timeline,
+        }
+        with self._lock:
+            self._kw_cache[user_id] = (state.n_events, result)
+            if len(self._kw_cache) > 10_000:
+                self._kw_cache.pop(next(iter(self._kw_cache)))
+        return result
+
+    def _keywords(self, texts: list[tuple[str, float]], k: int = 8) -> list[dict[str, Any]]:
+        texts = [(t, w) for t, w in texts if t.strip() and w > 0]
+        if self.encoder is None or not texts:
+            return []
+        from pulserec.text.keywords import user_keywords
+
+        return [
+            {"keyword": kw, "weight": round(float(score), 4)}
+            for kw, score in user_keywords(texts, self.encoder, k=k)
+        ]
+
+    def _topic_timeline(self, recent: list[tuple[int, float, float]]) -> list[dict[str, Any]]:
+        """Short-term topic mix after each of the given events (oldest first)."""
+        if self.topics is None or not recent:
+            return []
+        labels = self.topics.labels
+        mix = np.zeros(len(labels))
+        out = []
+        last_ts = recent[0][2]
+        for idx, w, ts in recent:
+            mix *= 0.5 ** (max(0.0, ts - last_ts) / self.config.state.half_life_s)
+            mix *= self.config.state.event_decay
+            last_ts = ts
+            t = int(self._item_topic[idx]) if idx < len(self._item_topic) else -1
+            if t >= 0:
+                mix[t] += w
+            total = mix.sum()
+            shares = {labels[j]: round(float(mix[j] / total), 4) for j in np.flatnonzero(mix > 0)}
+            out.append({"item_id": self.catalog.at(idx).item_id, "timestamp": ts, "topics": shares})
+        return out
+
+
+def _topic_shares(
+    topics: Any, item_topic: np.ndarray, weighted: list[tuple[int, float]]
+) -> list[dict[str, Any]]:
+    if topics is None or not weighted:
+        return []
+    mix = np.zeros(topics.n_topics)
+    for idx, w in weighted:
+        t = int(item_topic[idx]) if idx < len(item_topic) else -1
+        if t >= 0:
+            mix[t] += w
+    total = mix.sum()
+    if total <= 0:
+        return []
+    order = np.argsort(-mix)[:5]
+    return [
+        {"topic": int(j), "label": topics.labels[j], "share": round(float(mix[j] / total), 4)}
+        for j in order
+        if mix[j] > 0
+    ]
 
 
 def _csr_column_values(matrix: sp.csr_matrix, rows: list[int], col: int) -> np.ndarray:

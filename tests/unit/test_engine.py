@@ -146,3 +146,42 @@ def test_search_finds_by_text_and_rejects_empty(engine: Engine) -> None:
     assert len(personal) == 5
     with pytest.raises(ValueError, match="q: the query must not be empty"):
         engine.search("  ")
+
+
+def test_interests_in_words_topics_and_timeline(engine: Engine) -> None:
+    for j in range(4):
+        engine.ingest(Event("reader", f"hiking-{j}", "click", 6_000_000.0 + j))
+    engine.ingest(Event("reader", None, "search", 6_000_010.0, text="mountain boots"))
+    found = engine.interests("reader")
+    assert found is not None
+    words = " ".join(k["keyword"] for k in found["short_term"]["keywords"])
+    assert any(w in words for w in ("trail", "boots", "mountain", "hiking"))
+    assert found["short_term"]["categories"][0]["category"] == "hiking"
+    assert found["queries"] == ["mountain boots"]
+    assert len(found["timeline"]) == 4 and found["timeline"][-1]["topics"]
+    assert found["short_term"]["topics"] and found["long_term"]["topics"]
+
+
+def test_spam_comments_are_logged_but_move_nothing() -> None:
+    from pulserec.text import SpamFilter
+
+    eng = Engine(encoder=make_encoder("hashing"), spam_filter=SpamFilter())
+    eng.upsert_items(catalog())
+    spam = Event("s", "jazz-1", "comment", 1.0, text="BUY NOW http://spam.example !!!!!!!!")
+    assert eng.ingest(spam)
+    assert [e.spam for e in eng.storage.events(user_id="s")] == [True]
+    assert eng.interests("s")["recent_items"] == []  # type: ignore[index]
+
+
+def test_comment_sentiment_pushes_away_or_pulls_in() -> None:
+    class Fixed:
+        def predict_proba(self, texts: list[str]) -> np.ndarray:
+            return np.array([0.05 if "awful" in t else 0.95 for t in texts])
+
+    eng = Engine(encoder=make_encoder("hashing"), sentiment=Fixed())
+    eng.upsert_items(catalog())
+    eng.ingest(Event("c", "jazz-1", "comment", 1.0, text="awful record"))
+    eng.ingest(Event("c", "hiking-1", "comment", 2.0, text="lovely trail"))
+    state = eng.states.get("c")
+    assert state is not None and eng.catalog.idx("jazz-1") in state.negatives
+    assert eng.interests("c")["recent_items"] == ["hiking-1"]  # type: ignore[index]
