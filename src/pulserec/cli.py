@@ -379,6 +379,67 @@ def _demo_seeder() -> Callable[[Any], None]:
     return seed
 
 
+@app.command()
+def keywords(
+    text: Annotated[str, typer.Argument(help="Text in English or Chinese.")],
+    k: Annotated[int, typer.Option(min=1, max=50, help="How many keywords.")] = 5,
+    diversity: Annotated[float, typer.Option(min=0.0, max=1.0, help="MMR diversity.")] = 0.5,
+    encoder: Annotated[str, typer.Option(help="Text encoder name.")] = "use-m3",
+) -> None:
+    """Key phrases of a text, scored by a language model and made diverse."""
+    from pulserec.text import extract_keywords, make_encoder
+
+    for phrase, score in extract_keywords(text, make_encoder(encoder), k=k, diversity=diversity):
+        console.print(f"{score:.3f}  {phrase}")
+
+
+@app.command("similar-items")
+def similar_items(
+    item_id: Annotated[str, typer.Argument(help="The item to find neighbours of.")],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help=f"demo (built in, English and Chinese) or one of: {', '.join(DATASETS)}."
+        ),
+    ] = "demo",
+    data_dir: Annotated[Path | None, typer.Option(help="Local folder of the dataset.")] = None,
+    k: Annotated[int, typer.Option(min=1, max=100, help="How many items.")] = 10,
+    encoder: Annotated[str, typer.Option(help="Text encoder name.")] = "use-m3",
+    cache_dir: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path(
+        ".data/embeddings"
+    ),
+) -> None:
+    """Items like ITEM_ID: co-visitation, factor and text similarity from a dataset."""
+    from pulserec.catalog import Catalog
+    from pulserec.engine import Engine
+    from pulserec.evaluation.replay import to_events
+    from pulserec.events import load_dataset
+    from pulserec.text import CachedEncoder, make_encoder
+
+    engine = Engine(encoder=CachedEncoder(make_encoder(encoder), cache_dir / encoder))
+    if dataset == "demo":
+        from pulserec.demo import generate_history, load_demo_items
+
+        items = load_demo_items()
+        engine.upsert_items(items)
+        history = generate_history(items)
+    else:
+        ds = load_dataset(dataset, data_dir, verbose=False)
+        engine.upsert_items(list(Catalog.from_frame(ds.items)))
+        history = list(to_events(ds.events))
+    if item_id not in engine.catalog:
+        raise typer.BadParameter(f"unknown item id {item_id!r} in {dataset}", param_hint="ITEM_ID")
+    engine.bootstrap(history)
+    engine.train(fit_weights_on_valid=False)
+    item = engine.catalog.get(item_id)
+    table = Table(title=f"items similar to {item.title or item_id}")
+    for col in ("item_id", "title", "score"):
+        table.add_column(col)
+    for s in engine.similar(item_id, k):
+        table.add_row(s.item_id, engine.catalog.get(s.item_id).title, f"{s.score:.3f}")
+    console.print(table)
+
+
 def _progress_columns() -> list[Any]:
     return [
         TextColumn("{task.description:<14}"),
