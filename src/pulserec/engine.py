@@ -363,7 +363,15 @@ class Engine:
         self.trending.add(idx, event.timestamp)
         self._interactions[idx] += 1
 
-    def _apply(self, state: UserState, event: Event, spam: bool, *, realtime: bool = True) -> None:
+    def _apply(
+        self,
+        state: UserState,
+        event: Event,
+        spam: bool,
+        *,
+        realtime: bool = True,
+        models: ModelSet | None = None,
+    ) -> None:
         item_idx = None
         if event.item_id is not None:
             if event.item_id in self.catalog:
@@ -376,7 +384,7 @@ class Engine:
                 state.seen[item_idx] = None
             state.n_events += 1
             return
-        models = self.models
+        models = models if models is not None else self.models
         item_cf = None
         if item_idx is not None and models is not None and item_idx < models.n_items:
             item_cf = models.item_unit[item_idx]
@@ -470,6 +478,30 @@ class Engine:
             self.topics, self._item_topic = topics, assigned
             self._kw_cache.clear()
 
+    def train_async(self) -> threading.Thread | None:
+        """Refit in a background thread; None when a refit is already running.
+
+        Ingest and recommend keep working meanwhile: training reads the log,
+        and the new models are swapped in whole when they are ready.
+        """
+        if self._train_lock.locked():
+            return None
+        thread = threading.Thread(target=self._train_quietly, name="pulserec-train", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def training(self) -> bool:
+        return self._train_lock.locked()
+
+    def _train_quietly(self) -> None:
+        try:
+            self.train()
+        except Exception as exc:  # a failed refit must not take serving down
+            self.last_train_error = repr(exc)
+
+    last_train_error: str | None = None
+
     def swap(self, models: ModelSet) -> None:
         """Serve from ``models`` from the next request on."""
         with self._lock:
@@ -555,56 +587,50 @@ class Engine:
         """Replay the validation window: candidate features and the item actually chosen."""
         rng = np.random.default_rng(self.config.random_state)
         states: dict[str, UserState] = {}
-        saved_models, self.models = self.models, models
-        try:
-            wanted = set(after["user_id"])
-            for row in before[before["user_id"].isin(wanted)].itertuples(index=False):
-                st = states.get(row.user_id)
-                if st is None:
-                    st = states[row.user_id] = UserState(row.user_id, self.config.state)
-                self._apply(st, _row_event(row), False)
-            data = ChoiceData([], [])
-            trend = Trending(self.config.trending_half_life_s)
-            for row in before.itertuples(index=False):
-                if (
-                    row.item_id is not None
-                    and row.item_id in self.catalog
-                    and row.type not in NEGATIVE_TYPES
-                ):
-                    trend.add(self.catalog.idx(row.item_id), row.timestamp)
-            after_rows = list(after.itertuples(index=False))
-            keep = np.ones(len(after_rows), dtype=bool)
-            if len(after_rows) > self.config.max_fit_lists * 3:
-                keep[:] = False
-                keep[rng.choice(len(after_rows), self.config.max_fit_lists * 3, replace=False)] = (
-                    True
-                )
-            for j, row in enumerate(after_rows):
-                st = states.get(row.user_id)
-                if st is None:
-                    st = states[row.user_id] = UserState(row.user_id, self.config.state)
-                positive = row.item_id is not None and row.type not in NEGATIVE_TYPES
-                if (
-                    keep[j]
-                    and positive
-                    and row.item_id in self.catalog
-                    and len(data) < self.config.max_fit_lists
-                ):
-                    target = self.catalog.idx(row.item_id)
-                    cands = self._candidates(models, st, row.user_id, trend.scores(models.n_items))
-                    cands = cands[~np.isin(cands, st.seen_items())]
-                    if target in set(cands.tolist()) and len(cands) > 1:
-                        feats = self._features(
-                            models, st, row.user_id, cands, trend.scores(models.n_items)
-                        )
-                        data.features.append(feats)
-                        data.chosen.append(int(np.flatnonzero(cands == target)[0]))
-                self._apply(st, _row_event(row), False)
-                if positive and row.item_id in self.catalog:
-                    trend.add(self.catalog.idx(row.item_id), row.timestamp)
-            return data
-        finally:
-            self.models = saved_models
+        wanted = set(after["user_id"])
+        for row in before[before["user_id"].isin(wanted)].itertuples(index=False):
+            st = states.get(row.user_id)
+            if st is None:
+                st = states[row.user_id] = UserState(row.user_id, self.config.state)
+            self._apply(st, _row_event(row), False, models=models)
+        data = ChoiceData([], [])
+        trend = Trending(self.config.trending_half_life_s)
+        for row in before.itertuples(index=False):
+            if (
+                row.item_id is not None
+                and row.item_id in self.catalog
+                and row.type not in NEGATIVE_TYPES
+            ):
+                trend.add(self.catalog.idx(row.item_id), row.timestamp)
+        after_rows = list(after.itertuples(index=False))
+        keep = np.ones(len(after_rows), dtype=bool)
+        if len(after_rows) > self.config.max_fit_lists * 3:
+            keep[:] = False
+            keep[rng.choice(len(after_rows), self.config.max_fit_lists * 3, replace=False)] = True
+        for j, row in enumerate(after_rows):
+            st = states.get(row.user_id)
+            if st is None:
+                st = states[row.user_id] = UserState(row.user_id, self.config.state)
+            positive = row.item_id is not None and row.type not in NEGATIVE_TYPES
+            if (
+                keep[j]
+                and positive
+                and row.item_id in self.catalog
+                and len(data) < self.config.max_fit_lists
+            ):
+                target = self.catalog.idx(row.item_id)
+                cands = self._candidates(models, st, row.user_id, trend.scores(models.n_items))
+                cands = cands[~np.isin(cands, st.seen_items())]
+                if target in set(cands.tolist()) and len(cands) > 1:
+                    feats = self._features(
+                        models, st, row.user_id, cands, trend.scores(models.n_items)
+                    )
+                    data.features.append(feats)
+                    data.chosen.append(int(np.flatnonzero(cands == target)[0]))
+            self._apply(st, _row_event(row), False, models=models)
+            if positive and row.item_id in self.catalog:
+                trend.add(self.catalog.idx(row.item_id), row.timestamp)
+        return data
 
     # -------------------------------------------------------------- recommend
     def recommend(

@@ -185,3 +185,20 @@ def test_comment_sentiment_pushes_away_or_pulls_in() -> None:
     state = eng.states.get("c")
     assert state is not None and eng.catalog.idx("jazz-1") in state.negatives
     assert eng.interests("c")["recent_items"] == ["hiking-1"]  # type: ignore[index]
+
+
+def test_background_refit_keeps_ingest_and_recommend_working(engine: Engine) -> None:
+    old = engine.models
+    thread = engine.train_async()
+    assert thread is not None
+    served = 0
+    t = 7_000_000.0
+    while thread.is_alive() or served < 3:
+        engine.ingest(Event("busy", f"jazz-{served % N_PER_TOPIC}", "click", t + served))
+        assert len(engine.recommend("busy", 5).items) == 5
+        served += 1
+    thread.join()
+    assert engine.models is not old and engine.last_train_error is None
+    # events that arrived during the refit are in the state of the new models
+    state = engine.states.get("busy")
+    assert state is not None and state.n_events == served
