@@ -151,7 +151,11 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [run(d, p, args.data_root, Path(tmp), args.k) for d in DATASETS for p in PROTOCOLS]
+        runs = [
+            run(d, p, args.data_root, Path(tmp), args.k, args.seeds)
+            for d in DATASETS
+            for p in PROTOCOLS
+        ]
     args.output.write_text(render(runs, args.k, time.perf_counter() - t0))
     print(f"wrote {args.output}")
 
