@@ -61,8 +61,8 @@ class IdMap:
 
     def ids(self, indices: Iterable[int] | np.ndarray) -> np.ndarray:
         """Raw ids of the given indices, as an object array."""
-        arr = np.asarray(self._ids, dtype=object)
-        return arr[np.asarray(indices, dtype=np.int64)]
+        ids = self._ids  # index the list: converting all ids per call costs O(n)
+        return np.array([ids[i] for i in np.asarray(indices, dtype=np.int64).ravel()], dtype=object)
 
     def to_list(self) -> list[str]:
         return list(self._ids)

@@ -24,7 +24,7 @@ class HNSWIndex(VectorIndex):
         *,
         m: int = 32,
         ef_construction: int = 100,
-        ef_search: int = 512,
+        ef_search: int = 256,
         exact_threshold: int = 20_000,
         rebuild_ratio: float = 0.2,
     ) -> None:
