@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,8 @@ from pulserec.ranking import DEFAULT_WEIGHTS, FEATURES, ChoiceData, fit_weights
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import StateConfig, UserState, apply_event
 from pulserec.state.memory import MemoryStateStore
-from pulserec.storage.base import Storage
+from pulserec.state.shared import LogTailStateStore
+from pulserec.storage.base import Storage, StorageUnavailable, StoredEvent
 from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
 from pulserec.types import NEGATIVE_TYPES, Event, Item, Recommendation, Scored
@@ -79,6 +80,8 @@ class ModelSet:
     cf_index: HNSWIndex
     fitted_at: float
     metrics: dict[str, float] = field(default_factory=dict)
+    item_ids: list[str] = field(default_factory=list)
+    """Raw id of each model item index: loading remaps onto the catalog's order."""
 
     @property
     def dim(self) -> int:
@@ -107,6 +110,7 @@ class ModelSet:
             "features": list(FEATURES),
             "fitted_at": self.fitted_at,
             "metrics": self.metrics,
+            "items": self.item_ids,
         }
         tmp = directory / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest))
@@ -135,6 +139,33 @@ class ModelSet:
             str(manifest["version"]), IdMap(manifest["users"]), n, arrays["user_factors"], item_f,
             item_unit, cov, arrays["popularity"], arrays["weights"], index,
             float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
+            list(manifest.get("items", [])),
+        )  # fmt: skip
+
+    def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:
+        """The same models with item ``i`` moved to index ``positions[i]`` of ``n_items``."""
+        pos = np.asarray(positions, dtype=np.int64)
+        if len(pos) == n_items and np.array_equal(pos, np.arange(n_items)):
+            return self
+        item_f = np.zeros((n_items, self.item_factors.shape[1]), np.float32)
+        item_f[pos] = self.item_factors
+        pop = np.zeros(n_items, np.float32)
+        pop[pos] = self.popularity
+        move = sp.csr_matrix(
+            (np.ones(len(pos), np.float32), (np.arange(len(pos)), pos)), shape=(len(pos), n_items)
+        )
+        cov = sp.csr_matrix(move.T @ self.covisit @ move)
+        cov.sort_indices()
+        unit = _unit_rows(item_f)
+        index = HNSWIndex(unit.shape[1], exact_threshold=exact_threshold)
+        live = np.flatnonzero(np.linalg.norm(unit, axis=1) > 0)
+        index.add(live, unit[live])
+        ids = [""] * n_items
+        for old, new in enumerate(pos.tolist()):
+            ids[new] = self.item_ids[old] if old < len(self.item_ids) else ""
+        return replace(
+            self, n_items=n_items, item_factors=item_f, item_unit=unit, covisit=cov,
+            popularity=pop, cf_index=index, item_ids=ids,
         )  # fmt: skip
 
 
@@ -222,7 +253,19 @@ class Engine:
         self.encoder = encoder
         self.config = config or EngineConfig()
         self.catalog = Catalog()
-        self.states = MemoryStateStore(self.config.state, restore=self._restore)
+        self.shared = bool(getattr(self.storage, "shared", False))
+        self.states: MemoryStateStore
+        if self.shared:
+            # several processes append to this log: read each user's tail before serving
+            self.states = LogTailStateStore(
+                self.config.state,
+                restore=self._restore,
+                tail=self._log_tail,
+                apply=self._apply_stored,
+            )
+        else:
+            self.states = MemoryStateStore(self.config.state, restore=self._restore)
+        self._log_seq = 0  # shared log: the newest sequence number counted into trending
         self.trending = Trending(self.config.trending_half_life_s)
         self.models: ModelSet | None = None
         self._text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
@@ -231,6 +274,7 @@ class Engine:
         self._pending: dict[str, set[str]] = {}  # unknown item id -> users waiting for it
         self._lock = threading.RLock()
         self._train_lock = threading.Lock()
+        self._spam_lock = threading.Lock()
         self.events_ingested = 0
         self.freeze_seq: int | None = None
         self._cov_cache: (
@@ -247,6 +291,7 @@ class Engine:
     def _index_items(self, items: list[Item]) -> np.ndarray:
         with self._lock:
             idx = self.catalog.upsert(items)
+            self._deleted.difference_update(idx.tolist())  # re-upserting brings an item back
             self._grow_items()
             if self.encoder is not None and items:
                 texts = [_item_text(it) for it in items]
@@ -290,6 +335,12 @@ class Engine:
                 existed = True
         return existed
 
+    def is_deleted(self, item_id: str) -> bool:
+        """True for an item that was deleted (and not upserted again) or never known."""
+        if item_id not in self.catalog:
+            return True
+        return self.catalog.idx(item_id) in self._deleted
+
     @property
     def _deleted(self) -> set[int]:
         if not hasattr(self, "_deleted_set"):
@@ -301,6 +352,38 @@ class Engine:
         self._index_items(list(self.storage.items()))
         for stored in self.storage.events():
             self._count(stored.event)
+            self._log_seq = stored.seq
+
+    def sync_items(self) -> int:
+        """Index the stored items this process does not know yet (shared storage).
+
+        Items are added in the storage's order, so every process numbers them alike.
+        Returns how many were added.
+        """
+        new = [it for it in self.storage.items() if it.item_id not in self.catalog]
+        if new:
+            self._index_items(new)
+        return len(new)
+
+    def catch_up(self) -> int:
+        """Count what other processes appended to a shared log into trending.
+
+        A no-op for a log this process alone writes. Returns the events read.
+        """
+        if not self.shared:
+            return 0
+        with self._lock:
+            n, unknown = 0, False
+            for stored in self.storage.events(after_seq=self._log_seq):
+                item_id = stored.event.item_id
+                if item_id is not None and item_id not in self.catalog:
+                    unknown = True
+                self._count(stored.event)
+                self._log_seq = stored.seq
+                n += 1
+            if unknown:  # an item another process added: learn it before serving it
+                self.sync_items()
+            return n
 
     # ----------------------------------------------------------------- ingest
     def ingest(self, event: Event, *, durable: bool = True, spam: bool | None = None) -> bool:
@@ -321,6 +404,8 @@ class Engine:
             accepted = [s is not None for s in seqs]
         else:
             accepted = [True] * len(events)
+        if durable and self.shared:
+            return self._ingest_shared(events, accepted)
         with self._lock:
             restored: set[str] = set()  # users rebuilt from a log that already holds this batch
             for event, ok, flag in zip(events, accepted, flags, strict=True):
@@ -340,14 +425,35 @@ class Engine:
                 self._apply(state, event, flag, realtime=self.freeze_seq is None)
         return accepted
 
+    def _ingest_shared(self, events: Sequence[Event], accepted: list[bool]) -> list[bool]:
+        """After a shared append: catch held states up with the log (this batch included).
+
+        A state not held is rebuilt on its next read, and trending is counted from the
+        log tail on the next recommendation (:meth:`catch_up`), so ingest costs one range
+        read at most. The events are acknowledged already: should the store vanish right
+        now, the held states are dropped and rebuilt from the log on their next read.
+        """
+        users = list(dict.fromkeys(e.user_id for e, ok in zip(events, accepted, strict=True) if ok))
+        with self._lock:
+            self.events_ingested += sum(accepted)
+            held = [u for u in users if self.states.peek(u) is not None]
+            try:
+                for user_id in held:
+                    self.states.get(user_id)
+            except StorageUnavailable:
+                for user_id in held:
+                    self.states.delete(user_id)
+        return accepted
+
     def spam_flags(self, events: Sequence[Event]) -> list[bool]:
         """Which comments the spam filter flags (kept in the log, moving no interests)."""
         if self.spam_filter is None:
             return [False] * len(events)
-        return [
-            bool(e.type == "comment" and e.text and self.spam_filter.check(e.text).spam)
-            for e in events
-        ]
+        with self._spam_lock:  # the filter remembers recent comments: one writer at a time
+            return [
+                bool(e.type == "comment" and e.text and self.spam_filter.check(e.text).spam)
+                for e in events
+            ]
 
     def bootstrap(self, events: Sequence[Event]) -> None:
         """Append historical events to the log without touching any state (before training)."""
@@ -430,10 +536,26 @@ class Engine:
         if not stored:
             return None
         state = UserState(user_id, self.config.state)
-        frozen = self.freeze_seq
         for s in stored:
-            self._apply(state, s.event, s.spam, realtime=frozen is None or s.seq <= frozen)
+            self._apply_stored(state, s)
         return state
+
+    def _log_tail(self, user_id: str, after_seq: int) -> Iterable[StoredEvent] | None:
+        """A user's events after ``after_seq`` in a shared log; None once deleted meanwhile."""
+        tail = getattr(self.storage, "tail", None)
+        if tail is None:
+            return self.storage.events(user_id=user_id, after_seq=after_seq)
+        found: list[StoredEvent] | None = tail(user_id, after_seq)
+        if found is None:
+            self._kw_cache.pop(user_id, None)
+        return found
+
+    def _apply_stored(self, state: UserState, stored: StoredEvent) -> None:
+        """Fold one logged event into a state and remember its sequence number."""
+        frozen = self.freeze_seq
+        realtime = frozen is None or stored.seq <= frozen
+        self._apply(state, stored.event, stored.spam, realtime=realtime)
+        state.seq = stored.seq
 
     def delete_user(self, user_id: str) -> int:
         """Forget a user: events, state and anything cached about them."""
@@ -533,6 +655,13 @@ class Engine:
             return None
         version = json.loads(current.read_text())["version"]
         models = ModelSet.load(self.artifacts_dir / version, self.config.exact_threshold)
+        if models.item_ids:
+            # the catalog rebuilt from storage may number items differently from training
+            with self._lock:
+                positions = self.catalog.ensure(models.item_ids)
+                self._grow_items()
+                n = len(self.catalog)
+            models = models.aligned_to(positions, n, self.config.exact_threshold)
         self.swap(models)
         return models
 
@@ -592,6 +721,7 @@ class Engine:
         return ModelSet(
             version, inter.users, n_items, user_f, item_f, item_unit, cov, popularity,
             np.asarray(weights, dtype=np.float64), index, time.time(),
+            item_ids=item_map.to_list()[:n_items],
         )  # fmt: skip
 
     def _collect_choices(
@@ -660,6 +790,7 @@ class Engine:
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
         with self._lock:
+            self.catch_up()
             models = self.models
             state = self.states.get(user_id)
             n_items = len(self.catalog)
@@ -849,6 +980,12 @@ class Engine:
     ) -> list[str]:
         reasons = []
         recent = state.recent_items(self.config.n_recent) if state is not None else []
+        # a query explains text matches only while it is the user's latest move
+        searched_last = bool(
+            state is not None
+            and state.queries
+            and (not state.recent or state.queries[-1][1] >= state.recent[-1][2])
+        )
         for row, item in enumerate(picked.tolist()):
             c = contrib[row]
             best = int(np.argmax(c[:5])) if c[:5].max() > 0 else 4
@@ -859,7 +996,7 @@ class Engine:
                 anchor = self._anchor(models, item, recent)
                 reasons.append(f"similar to {self._title(anchor)} you just engaged with")
             elif best == 3 and state is not None:
-                if state.queries:
+                if searched_last:
                     reasons.append(f"matches your search for “{state.queries[-1][0]}”")
                 else:
                     reasons.append(
@@ -954,8 +1091,10 @@ class Engine:
         """Semantic search over item text, personalised when a known user is given."""
         if not query.strip():
             raise ValueError("q: the query must not be empty")
-        if self.encoder is None or self._text_index is None:
+        if self.encoder is None:
             raise RuntimeError("search needs a text encoder; configure one for the engine")
+        if self._text_index is None:  # no item with text yet
+            return []
         qv = self.encoder.encode([query], kind="query")[0]
         with self._lock:
             cands, sims = self._text_index.search(qv[None], max(k * 5, 50))

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pulserec.storage import Storage, open_storage
+from pulserec.storage import Storage, StorageUnavailable, open_storage
 from pulserec.types import Event, Item
+from redisproc import RedisServer, free_port
 
 Factory = Callable[[], Storage]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/p.db"
-    return lambda: open_storage(url)
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    if request.param == "redis":
+        base = request.getfixturevalue("redis_url")
+        url = f"{base}?prefix={request.getfixturevalue('redis_prefix')}"
+    elif request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/p.db"
+    else:
+        url = "memory://"
+    opened: list[Storage] = []
+
+    def factory() -> Storage:
+        opened.append(open_storage(url))
+        return opened[-1]
+
+    yield factory
+    for storage in opened:
+        storage.close()
 
 
 def ev(user: str, item: str | None, t: float, kind: str = "click", eid: str | None = None) -> Event:
@@ -74,3 +90,28 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
 def test_unknown_scheme_is_named() -> None:
     with pytest.raises(ValueError, match="storage_url: unknown scheme 'postgres'"):
         open_storage("postgres://x")
+
+
+def test_redis_survives_restart_through_its_aof(redis_server: RedisServer) -> None:
+    s = open_storage(redis_server.url)
+    s.append([ev("a", "x", 1, eid="e1"), ev("b", "y", 2)])
+    s.upsert_items([Item("y", "Y"), Item("x", "X", "text 中文")])
+    redis_server.stop()
+    redis_server.start()
+    back = open_storage(redis_server.url)
+    assert [e.event.event_id for e in back.events()] == ["e1", None]
+    assert [i.item_id for i in back.items()] == ["y", "x"]  # first-arrival order
+    assert back.append([ev("a", "x", 1, eid="e1"), ev("a", "z", 3)]) == [None, 3]
+    s.close()
+    back.close()
+
+
+def test_redis_unreachable_fails_fast_and_names_the_server() -> None:
+    s = open_storage(f"redis://127.0.0.1:{free_port()}/0?timeout=0.5")
+    t0 = time.monotonic()
+    with pytest.raises(StorageUnavailable, match="unreachable"):
+        s.append([ev("a", "x", 1)])
+    with pytest.raises(StorageUnavailable):
+        list(s.events(user_id="a"))
+    assert time.monotonic() - t0 < 3
+    s.close()

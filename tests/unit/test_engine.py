@@ -202,3 +202,27 @@ def test_background_refit_keeps_ingest_and_recommend_working(engine: Engine) -> 
     # events that arrived during the refit are in the state of the new models
     state = engine.states.get("busy")
     assert state is not None and state.n_events == served
+
+
+def test_restart_with_a_reordered_catalog_keeps_models_aligned(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path}/p.db"
+    cfg = EngineConfig(n_factors=8, als_epochs=5)
+    first = Engine(open_storage(url), make_encoder("hashing"), cfg, artifacts_dir=tmp_path / "a")
+    first.upsert_items(catalog())
+    first.bootstrap([*history(), Event("x", "only-in-events", "click", 9.9e6)])
+    first.train()
+    expected = first.similar("jazz-4", 5)
+    first.storage.close()
+    # a fresh process whose catalog numbers the items in another order
+    second = Engine(open_storage(url), make_encoder("hashing"), cfg, artifacts_dir=tmp_path / "a")
+    second.upsert_items(list(reversed(catalog())))
+    second.load_from_storage()
+    assert second.catalog.idx("jazz-4") != first.catalog.idx("jazz-4")
+    assert second.load_latest_models() is not None
+    assert [s.item_id for s in second.similar("jazz-4", 5)] == [s.item_id for s in expected]
+
+
+def test_deleted_item_comes_back_when_upserted_again(engine: Engine) -> None:
+    assert engine.delete_item("jazz-2") and engine.is_deleted("jazz-2")
+    engine.upsert_items([Item("jazz-2", "Jazz 2", "saxophone trumpet swing 2", ("jazz",))])
+    assert not engine.is_deleted("jazz-2") and engine.is_deleted("never-seen")

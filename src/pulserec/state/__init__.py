@@ -9,9 +9,11 @@ from pulserec.state.base import (
     event_weight,
 )
 from pulserec.state.memory import MemoryStateStore
+from pulserec.state.shared import LogTailStateStore
 
 __all__ = [
     "DEFAULT_TYPE_WEIGHTS",
+    "LogTailStateStore",
     "MemoryStateStore",
     "StateConfig",
     "StateStore",

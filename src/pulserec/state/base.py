@@ -61,6 +61,7 @@ class UserState:
         "rating_sum",
         "recent",
         "seen",
+        "seq",
         "short_cf",
         "short_text",
         "user_id",
@@ -79,6 +80,7 @@ class UserState:
         self.n_events = 0
         self.rating_sum = 0.0
         self.rating_count = 0
+        self.seq = 0  # the newest log sequence number folded in (0: not tracked)
 
     def seen_items(self) -> np.ndarray:
         return np.fromiter(self.seen.keys(), dtype=np.int64, count=len(self.seen))

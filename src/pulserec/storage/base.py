@@ -23,10 +23,25 @@ class StoredEvent:
     spam: bool = False
 
 
+class StorageUnavailable(RuntimeError):
+    """The storage server cannot be reached now; the request may be retried later.
+
+    Raised instead of a driver's connection or timeout error, so callers (the
+    HTTP service answers 503) need not know which backend is in use. A write
+    that raised this was not acknowledged.
+    """
+
+
 class Storage(ABC):
-    """The event log (append-only) and the item table of one deployment."""
+    """The event log (append-only) and the item table of one deployment.
+
+    ``shared`` is True for a backend that several processes write at once
+    (Redis): a process must then read a user's log tail before trusting the
+    state it holds for that user.
+    """
 
     url: str
+    shared: bool = False
 
     @abstractmethod
     def append(
@@ -73,8 +88,9 @@ BACKENDS: dict[str, Callable[[str], Storage]] = {}
 def open_storage(url: str) -> Storage:
     """Open the storage a URL names, e.g. ``sqlite:///data/pulserec.db`` or ``memory://``."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    if not BACKENDS:
+    if scheme not in BACKENDS:
         import pulserec.storage.memory
+        import pulserec.storage.redis
         import pulserec.storage.sqlite  # noqa: F401  (registers the backends)
     factory = BACKENDS.get(scheme)
     if factory is None:

@@ -127,7 +127,14 @@ class SQLiteStorage(Storage):
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                cur.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?)", rows)
+                # an upsert keeps the row (and so the catalog order every restart rebuilds);
+                # INSERT OR REPLACE would move a replaced item to the end
+                cur.executemany(
+                    "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id) DO UPDATE SET"
+                    " title=excluded.title, text=excluded.text, categories=excluded.categories,"
+                    " attributes=excluded.attributes, created_at=excluded.created_at",
+                    rows,
+                )
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

@@ -1,0 +1,264 @@
+"""Storage shared by several API processes: one Redis server.
+
+``redis://host:port/db`` selects it. Keys, all under the prefix ``pulserec:``:
+
+- ``seq``: the log's sequence counter (``INCR``);
+- ``log``: the event log, a Redis Stream whose entry id is ``<seq>-0``, so a
+  sequence number *is* the stream id and the two can never disagree;
+- ``u:<user_id>``: the same entries again, in a per-user stream, so one user's
+  events are one ``XRANGE`` away; deleting a user leaves one marker entry there
+  (field ``x``), which tells other processes to drop the state they hold;
+- ``users``: the set of users with events; ``eids``: event id -> seq;
+- ``items``: item id -> JSON; ``item_order``: a sorted set keeping the order in
+  which items first arrived (every process then numbers the catalog alike).
+
+An append is one Lua script: the idempotency check (``HSETNX`` on the event
+id), the ``INCR`` and both ``XADD``s run atomically, so a retried request
+never appends twice and no reader sees half an event.
+
+Durability: run Redis with ``appendonly yes`` and ``appendfsync always``; then
+the script's effects are fsynced to the append-only file before Redis answers,
+and an acknowledged event survives a crash of Redis. Commands are never
+retried by the client (a retried append without an event id could land
+twice): an unreachable server raises :class:`StorageUnavailable` within about
+``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pulserec.storage.base import BACKENDS, Storage, StorageUnavailable, StoredEvent
+from pulserec.types import Event, Item
+
+PREFIX = "pulserec"
+"""Key prefix of every key this backend writes."""
+
+_APPEND = """
+local p = ARGV[1]
+local n = tonumber(ARGV[2])
+local out = {}
+for i = 0, n - 1 do
+  local eid = ARGV[3 + 3 * i]
+  local uid = ARGV[4 + 3 * i]
+  local data = ARGV[5 + 3 * i]
+  if eid ~= '' and redis.call('HEXISTS', p .. ':eids', eid) == 1 then
+    out[#out + 1] = -1
+  else
+    local seq = redis.call('INCR', p .. ':seq')
+    local id = seq .. '-0'
+    redis.call('XADD', p .. ':log', id, 'e', data)
+    redis.call('XADD', p .. ':u:' .. uid, id, 'e', data)
+    redis.call('SADD', p .. ':users', uid)
+    if eid ~= '' then redis.call('HSET', p .. ':eids', eid, seq) end
+    out[#out + 1] = seq
+  end
+end
+return out
+"""
+
+_DELETE_USER = """
+local p = ARGV[1]
+local ukey = p .. ':u:' .. ARGV[2]
+local entries = redis.call('XRANGE', ukey, '-', '+')
+local n = 0
+for _, entry in ipairs(entries) do
+  if entry[2][1] == 'e' then
+    redis.call('XDEL', p .. ':log', entry[1])
+    n = n + 1
+  end
+end
+redis.call('DEL', ukey)
+redis.call('SREM', p .. ':users', ARGV[2])
+if n > 0 then
+  local seq = redis.call('INCR', p .. ':seq')
+  redis.call('XADD', ukey, seq .. '-0', 'x', '1')
+end
+return n
+"""
+
+_UPSERT_ITEMS = """
+local p = ARGV[1]
+local n = tonumber(ARGV[2])
+for i = 0, n - 1 do
+  local id = ARGV[3 + 2 * i]
+  redis.call('HSET', p .. ':items', id, ARGV[4 + 2 * i])
+  if not redis.call('ZSCORE', p .. ':item_order', id) then
+    redis.call('ZADD', p .. ':item_order', redis.call('INCR', p .. ':item_ctr'), id)
+  end
+end
+return n
+"""
+
+_DELETE_ITEM = """
+local p = ARGV[1]
+redis.call('ZREM', p .. ':item_order', ARGV[2])
+return redis.call('HDEL', p .. ':items', ARGV[2])
+"""
+
+_PAGE = 1000
+
+
+def _encode_event(event: Event, spam: bool) -> str:
+    e = event
+    return json.dumps(
+        [e.event_id, e.user_id, e.item_id, e.type, e.timestamp, e.value, e.text, spam],
+        ensure_ascii=False,
+    )
+
+
+def _decode_event(entry_id: bytes | str, data: bytes | str) -> StoredEvent:
+    sid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    eid, uid, iid, typ, ts, value, text, spam = json.loads(data)
+    event = Event(uid, iid, typ, float(ts), value, text, eid)
+    return StoredEvent(int(sid.split("-", 1)[0]), event, bool(spam))
+
+
+class RedisStorage(Storage):
+    """Event log and items in one Redis server, shared by every API process.
+
+    Parameters
+    ----------
+    url : str
+        ``redis://host:port/db``; ``?timeout=SECONDS`` sets the socket timeouts
+        (default 1 s) and ``?prefix=NAME`` the key prefix (default ``pulserec``).
+    """
+
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        query = parse_qs(urlsplit(url).query)
+        self.timeout = float(query.pop("timeout", ["1.0"])[0])
+        self.prefix = query.pop("prefix", [PREFIX])[0]
+        base = url.split("?", 1)[0]
+        self._errors: tuple[type[Exception], ...] = (
+            redis.ConnectionError,
+            redis.TimeoutError,
+            redis.exceptions.BusyLoadingError,
+            OSError,
+        )
+        self.client: Any = redis.Redis.from_url(
+            base,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+            health_check_interval=0,
+        )
+        self._append = self.client.register_script(_APPEND)
+        self._delete_user = self.client.register_script(_DELETE_USER)
+        self._upsert = self.client.register_script(_UPSERT_ITEMS)
+        self._delete_item = self.client.register_script(_DELETE_ITEM)
+
+    def key(self, name: str) -> str:
+        """The full key of ``name``, e.g. ``pulserec:log``."""
+        return f"{self.prefix}:{name}"
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except self._errors as exc:
+            raise StorageUnavailable(
+                f"redis at {self.url.split('?', 1)[0]} is unreachable: {exc}"
+            ) from exc
+
+    def ping(self) -> bool:
+        """True when the server answers; raises :class:`StorageUnavailable` otherwise."""
+        return bool(self._call(self.client.ping))
+
+    def append(
+        self, events: Sequence[Event], spam: Sequence[bool] | None = None
+    ) -> list[int | None]:
+        flags = list(spam) if spam is not None else [False] * len(events)
+        if not events:
+            return []
+        args: list[Any] = [self.prefix, len(events)]
+        for e, flag in zip(events, flags, strict=True):
+            args += [e.event_id or "", e.user_id, _encode_event(e, bool(flag))]
+        seqs = self._call(self._append, keys=[], args=args)
+        return [int(s) if int(s) > 0 else None for s in seqs]
+
+    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+        for entry_id, fields in self._entries(user_id, after_seq):
+            if b"e" in fields:  # not a deletion marker
+                yield _decode_event(entry_id, fields[b"e"])
+
+    def _entries(self, user_id: str | None, after_seq: int) -> Iterator[tuple[bytes, Any]]:
+        key = self.key("log" if user_id is None else f"u:{user_id}")
+        start = f"{after_seq + 1}-0"
+        while True:
+            page = self._call(self.client.xrange, key, start, "+", count=_PAGE)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            last = page[-1][0].decode()
+            start = f"{int(last.split('-', 1)[0]) + 1}-0"
+
+    def tail(self, user_id: str, after_seq: int) -> list[StoredEvent] | None:
+        """A user's events after ``after_seq``; None when the user was deleted meanwhile.
+
+        A state built before the deletion must then be dropped, not extended.
+        """
+        out = []
+        for entry_id, fields in self._entries(user_id, after_seq):
+            if b"e" not in fields:
+                return None
+            out.append(_decode_event(entry_id, fields[b"e"]))
+        return out
+
+    def last_seq(self, user_id: str | None = None) -> int:
+        """The newest sequence number in the log (or in one user's events); 0 when empty."""
+        key = self.key("log" if user_id is None else f"u:{user_id}")
+        page = self._call(self.client.xrevrange, key, "+", "-", count=1)
+        return int(page[0][0].decode().split("-", 1)[0]) if page else 0
+
+    def delete_user(self, user_id: str) -> int:
+        return int(self._call(self._delete_user, keys=[], args=[self.prefix, user_id]))
+
+    def upsert_items(self, items: Iterable[Item]) -> int:
+        args: list[Any] = [self.prefix, 0]
+        n = 0
+        for it in items:
+            value = [it.title, it.text, list(it.categories), it.attributes, it.created_at]
+            args += [it.item_id, json.dumps(value, ensure_ascii=False, default=str)]
+            n += 1
+        if n == 0:
+            return 0
+        args[1] = n
+        return int(self._call(self._upsert, keys=[], args=args))
+
+    def delete_item(self, item_id: str) -> bool:
+        return int(self._call(self._delete_item, keys=[], args=[self.prefix, item_id])) > 0
+
+    def items(self) -> Iterator[Item]:
+        ids = self._call(self.client.zrange, self.key("item_order"), 0, -1)
+        for lo in range(0, len(ids), _PAGE):
+            chunk = ids[lo : lo + _PAGE]
+            values = self._call(self.client.hmget, self.key("items"), chunk)
+            for item_id, raw in zip(chunk, values, strict=True):
+                if raw is None:
+                    continue
+                title, text, cats, attrs, created = json.loads(raw)
+                yield Item(item_id.decode(), title, text, tuple(cats), attrs, created)
+
+    def counts(self) -> dict[str, int]:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xlen(self.key("log"))
+        pipe.scard(self.key("users"))
+        pipe.hlen(self.key("items"))
+        n_events, n_users, n_items = self._call(pipe.execute)
+        return {"events": int(n_events), "users": int(n_users), "items": int(n_items)}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+BACKENDS["redis"] = RedisStorage
