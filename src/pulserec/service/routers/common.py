@@ -1,0 +1,152 @@
+"""Helpers the routers share: id checks, JSON bodies, scored items, documented errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
+
+from pulserec.config import LimitSettings
+from pulserec.engine import Engine
+from pulserec.service.errors import ApiError
+from pulserec.service.schemas import ID_PATTERN, ErrorBody, ScoredItem, check_id
+from pulserec.types import Scored
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or unknown API key."},
+    403: {"model": ErrorBody, "description": "The API key lacks this route's scope."},
+    422: {"model": ErrorBody, "description": "A field is invalid; `field` names it."},
+}
+"""Error answers every authenticated route may give."""
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such user or item."}
+}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "The body exceeds max_body_bytes."}
+}
+
+
+def valid_id(value: str, field: str, limits: LimitSettings) -> str:
+    """``value`` when it is a well-formed id, else a 422 naming ``field``."""
+    try:
+        return check_id(value, limits.max_id_len)
+    except PydanticCustomError as exc:
+        raise ApiError(422, field, exc.message()) from None
+
+
+def valid_ids(values: Iterable[str], field: str, limits: LimitSettings) -> list[str]:
+    """Each of ``values`` checked as an id; the error names ``field.<index>``."""
+    return [valid_id(v, f"{field}.{i}", limits) for i, v in enumerate(values)]
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON document of a request body, or a 422 saying why it is not one."""
+    if not raw.strip():
+        raise ApiError(422, "body", "expected a JSON body")
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise ApiError(422, "body", f"the body is not valid JSON: {exc}") from None
+    if b"\\u" in raw:
+        # JSON may escape an unpaired surrogate ("\\ud800"): no valid text holds one, and
+        # nothing downstream (SQLite, encoders) could store or read it
+        try:
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                422, "body", "the body holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)"
+            ) from None
+    return payload
+
+
+def is_live(engine: Engine, item_id: str) -> bool:
+    """Whether ``item_id`` is in the catalog and not deleted."""
+    return not engine.is_deleted(item_id)
+
+
+def scored_items(engine: Engine, items: Iterable[Scored]) -> list[ScoredItem]:
+    """Scored items with their catalog titles."""
+    out = []
+    for s in items:
+        title = engine.catalog.get(s.item_id).title if s.item_id in engine.catalog else ""
+        out.append(ScoredItem(item_id=s.item_id, score=s.score, reason=s.reason, title=title))
+    return out
+
+
+def bounded_schema(
+    model: type[BaseModel], limits: LimitSettings, ids: Iterable[str], texts: Iterable[str]
+) -> dict[str, Any]:
+    """``model``'s JSON schema with this app's string bounds written in."""
+    schema = model.model_json_schema()
+    props: dict[str, Any] = schema["properties"]
+    for name in ids:
+        _bound(props[name], limits.max_id_len, ID_PATTERN)
+    for name in texts:
+        _bound(props[name], limits.max_text_len, None)
+    return schema
+
+
+def _bound(prop: dict[str, Any], max_len: int, pattern: str | None) -> None:
+    if prop.get("type") == "string":
+        prop["maxLength"] = max_len
+        if pattern is not None:
+            prop["pattern"] = pattern
+    if prop.get("type") == "array":
+        _bound(prop["items"], max_len, pattern)
+    for option in prop.get("anyOf", ()):
+        _bound(option, max_len, pattern)
+
+
+def one_or_batch_body(
+    single: Mapping[str, Any], batch_key: str, limits: LimitSettings
+) -> dict[str, Any]:
+    """OpenAPI ``requestBody`` of a route taking one object or ``{batch_key: [objects]}``."""
+    batch = {
+        "type": "object",
+        "title": f"{batch_key.title()}Batch",
+        "properties": {
+            batch_key: {
+                "type": "array",
+                "items": dict(single),
+                "minItems": 1,
+                "maxItems": limits.max_batch,
+            }
+        },
+        "required": [batch_key],
+        "additionalProperties": False,
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"anyOf": [batch, dict(single)]}}},
+        }
+    }
+
+
+def entries(payload: Any, batch_key: str, limits: LimitSettings) -> tuple[list[Any], bool]:
+    """The entries of a one-or-batch body, and whether it was a batch.
+
+    A body holding ``batch_key`` is a batch of 1..max_batch entries; any other object
+    is one entry.
+    """
+    if not isinstance(payload, dict):
+        raise ApiError(
+            422, "body", f"expected a JSON object: one entry, or {{{batch_key!r}: [...]}}"
+        )
+    if batch_key not in payload:
+        return [payload], False
+    extra = sorted(set(payload) - {batch_key})
+    if extra:
+        raise ApiError(422, extra[0], "unexpected field next to a batch")
+    batch = payload[batch_key]
+    if not isinstance(batch, list):
+        raise ApiError(422, batch_key, "expected a list")
+    if not 1 <= len(batch) <= limits.max_batch:
+        raise ApiError(
+            422, batch_key, f"expected 1 to {limits.max_batch} entries, got {len(batch)}"
+        )
+    return batch, True

@@ -1,0 +1,177 @@
+"""Catalog routes: upsert, read, browse, delete, and items similar to one item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from pulserec.config import LimitSettings
+from pulserec.engine import Engine
+from pulserec.service.deps import EngineDep, require
+from pulserec.service.errors import ApiError
+from pulserec.service.routers.common import (
+    ERRORS,
+    NOT_FOUND,
+    TOO_LARGE,
+    bounded_schema,
+    entries,
+    is_live,
+    one_or_batch_body,
+    parse_json,
+    scored_items,
+    valid_id,
+)
+from pulserec.service.schemas import (
+    DeletedItem,
+    FieldError,
+    ItemIn,
+    ItemOut,
+    ItemPage,
+    SimilarOut,
+    UpsertResult,
+    field_errors,
+)
+from pulserec.types import Item
+
+
+def to_out(item: Item) -> ItemOut:
+    """The API view of a catalog item."""
+    return ItemOut(
+        item_id=item.item_id,
+        title=item.title,
+        text=item.text,
+        categories=list(item.categories),
+        attributes=dict(item.attributes),
+        created_at=item.created_at,
+    )
+
+
+def validate_items(raw: list[Any], batch: bool, limits: LimitSettings) -> list[Item]:
+    """Every entry as an Item, or a 422 listing every bad field (nothing is written then)."""
+    context = {"limits": limits}
+    items: list[Item] = []
+    errors: list[FieldError] = []
+    for index, entry in enumerate(raw):
+        prefix = f"items.{index}." if batch else ""
+        try:
+            parsed = ItemIn.model_validate(entry, context=context)
+        except pydantic.ValidationError as exc:
+            errors += field_errors(exc, prefix)
+            continue
+        items.append(
+            Item(
+                parsed.item_id,
+                parsed.title,
+                parsed.text,
+                tuple(parsed.categories),
+                dict(parsed.attributes),
+                parsed.created_at,
+            )
+        )
+    if errors:
+        raise ApiError(422, None, "invalid items", errors=errors)
+    return items
+
+
+def upsert(engine: Engine, raw: list[Any], batch: bool, limits: LimitSettings) -> UpsertResult:
+    """Validate all, then write all: the text is embedded and the items are live at once."""
+    items = validate_items(raw, batch, limits)
+    engine.upsert_items(items)
+    return UpsertResult(upserted=len(items))
+
+
+def build_router(limits: LimitSettings) -> APIRouter:
+    """The items router of an app with these limits."""
+    router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERRORS)
+    item_schema = bounded_schema(ItemIn, limits, ("item_id", "categories"), ("title", "text"))
+    item_path = Path(
+        min_length=1, max_length=limits.max_id_len, description="The item's external id."
+    )
+
+    @router.put(
+        "",
+        response_model=UpsertResult,
+        dependencies=[Depends(require("ingest"))],
+        openapi_extra=one_or_batch_body(item_schema, "items", limits),
+        responses=TOO_LARGE,
+        summary="Add or replace items (one, or a batch)",
+    )
+    async def put_items(request: Request, engine: EngineDep) -> UpsertResult:
+        """Add or replace items; their text is embedded and they are recommendable and
+        searchable from the next request on. The batch is all or nothing: one invalid item
+        fails the request (422 naming each bad field) and nothing is written.
+        """
+        raw, batch = entries(parse_json(await request.body()), "items", limits)
+        return await run_in_threadpool(upsert, engine, raw, batch, limits)
+
+    @router.get("", response_model=ItemPage, dependencies=[Depends(require("read"))])
+    async def list_items(
+        engine: EngineDep,
+        offset: int = Query(0, ge=0, le=2**31, description="Items to skip."),
+        limit: int = Query(20, ge=1, le=limits.max_k, description="Items per page."),
+        category: str | None = Query(
+            None, max_length=limits.max_id_len, description="Only items of this category."
+        ),
+    ) -> ItemPage:
+        """Browse the catalog in insertion order, optionally one category."""
+        if category is not None:
+            valid_id(category, "category", limits)
+        live = [
+            item
+            for item in list(engine.catalog)
+            if is_live(engine, item.item_id) and (category is None or category in item.categories)
+        ]
+        page = live[offset : offset + limit]
+        return ItemPage(
+            total=len(live), offset=offset, limit=limit, items=[to_out(i) for i in page]
+        )
+
+    @router.get(
+        "/{item_id:path}/similar",
+        response_model=SimilarOut,
+        dependencies=[Depends(require("read"))],
+        responses=NOT_FOUND,
+    )
+    async def similar(
+        engine: EngineDep,
+        item_id: str = item_path,
+        k: int = Query(10, ge=1, le=limits.max_k, description="How many items."),
+    ) -> SimilarOut:
+        """Items like this one: co-visitation, factor and text similarity combined."""
+        valid_id(item_id, "item_id", limits)
+        if not is_live(engine, item_id):
+            raise ApiError(404, "item_id", f"no item {item_id!r}")
+        found = await run_in_threadpool(engine.similar, item_id, k)
+        return SimilarOut(item_id=item_id, items=scored_items(engine, found))
+
+    @router.get(
+        "/{item_id:path}",
+        response_model=ItemOut,
+        dependencies=[Depends(require("read"))],
+        responses=NOT_FOUND,
+    )
+    async def get_item(engine: EngineDep, item_id: str = item_path) -> ItemOut:
+        """One item of the catalog."""
+        valid_id(item_id, "item_id", limits)
+        if not is_live(engine, item_id):
+            raise ApiError(404, "item_id", f"no item {item_id!r}")
+        return to_out(engine.catalog.get(item_id))
+
+    @router.delete(
+        "/{item_id:path}",
+        response_model=DeletedItem,
+        dependencies=[Depends(require("ingest"))],
+        responses=NOT_FOUND,
+    )
+    async def delete_item(engine: EngineDep, item_id: str = item_path) -> DeletedItem:
+        """Stop recommending an item (its events stay in the log); 404 when unknown."""
+        valid_id(item_id, "item_id", limits)
+        if not is_live(engine, item_id):
+            raise ApiError(404, "item_id", f"no item {item_id!r}")
+        await run_in_threadpool(engine.delete_item, item_id)
+        return DeletedItem(item_id=item_id, deleted=True)
+
+    return router

@@ -1,0 +1,153 @@
+/* The operator dashboard: polls the admin routes every few seconds. */
+"use strict";
+
+(() => {
+  const { el, svg, api, status, fmt } = Pulse;
+  const $ = (id) => document.getElementById(id);
+  const POLL_MS = 3000;
+  const samples = []; // [seconds, events_ingested]
+  const rates = [];
+  let timer = null;
+
+  function sparkline(values) {
+    const width = 160;
+    const height = 32;
+    if (values.length < 2) return svg("svg", { viewBox: `0 0 ${width} ${height}` });
+    const top = Math.max(...values, 1e-9);
+    const step = width / (values.length - 1);
+    const points = values.map((v, i) =>
+      `${(i * step).toFixed(1)},${(height - 2 - (v / top) * (height - 4)).toFixed(1)}`);
+    return svg("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none" },
+      svg("polyline", { points: points.join(" "), class: "spark-line" }));
+  }
+
+  function renderStatus(s) {
+    const now = performance.now() / 1000;
+    samples.push([now, s.events_ingested]);
+    while (samples.length > 2 && now - samples[0][0] > 300) samples.shift();
+    if (samples.length >= 2) {
+      const [t0, e0] = samples[samples.length - 2];
+      const rate = Math.max(0, (s.events_ingested - e0) / Math.max(1e-3, now - t0));
+      rates.push(rate);
+      if (rates.length > 100) rates.shift();
+      $("rate").textContent = rate.toFixed(rate < 10 ? 2 : 0);
+    }
+    $("rate-chart").replaceChildren(sparkline(rates));
+    $("items").textContent = fmt(s.items);
+    $("events").textContent = fmt(s.events);
+    $("ingested").textContent = `${fmt(s.events_ingested)} since the server started`;
+    $("users").textContent = `${fmt(s.users)} users in the log`;
+    $("training").textContent = s.training ? "training…" : "idle";
+    $("training").className = "badge" + (s.training ? " busy" : "");
+    $("train").disabled = s.training;
+    const last = s.last_training;
+    $("model").replaceChildren(
+      el("dt", {}, "Serving"), el("dd", { class: "mono" }, s.model_version),
+      el("dt", {}, "Last fit"), el("dd", { class: "mono" }, last ? last.model_version : "—"),
+      el("dt", {}, "Fitted at"),
+      el("dd", {}, last ? new Date(last.trained_at * 1000).toLocaleString() : "—"),
+      el("dt", {}, "Took"),
+      el("dd", {}, last && last.seconds != null ? `${last.seconds.toFixed(1)} s` : "—"));
+    const metrics = last ? Object.entries(last.metrics) : [];
+    $("metrics").replaceChildren(...(metrics.length
+      ? metrics.map(([name, value]) =>
+        el("tr", {}, el("th", {}, name), el("td", { class: "num" }, fmt(value, 4))))
+      : [el("tr", {}, el("td", { class: "muted" }, "no metrics yet"))]));
+    $("train-error").textContent = s.last_error ? `last refit failed: ${s.last_error}` : "";
+  }
+
+  function renderReplay(replay) {
+    const box = $("replay");
+    if (!replay) {
+      $("replay-meta").textContent = "";
+      box.replaceChildren(el("p", { class: "muted", id: "no-replay" },
+        "No replay yet. Run `pulserec replay … --output <data-dir>/replay.json`."));
+      return;
+    }
+    const rows = Array.isArray(replay.results) ? replay.results : [];
+    $("replay-meta").textContent = [replay.dataset, replay.k ? `K=${replay.k}` : null]
+      .filter(Boolean).join(" · ");
+    const names = [...new Set(rows.flatMap((r) => Object.keys(r.metrics || {})))];
+    const best = {};
+    for (const name of names) {
+      best[name] = Math.max(...rows.map((r) => (r.metrics || {})[name] ?? -Infinity));
+    }
+    const on = rows.find((r) => r.name === "realtime-on");
+    const off = rows.find((r) => r.name === "realtime-off");
+    const hitKey = names.find((n) => n.startsWith("hit@"));
+    const lift = on && off && hitKey && off.metrics[hitKey] > 0
+      ? on.metrics[hitKey] / off.metrics[hitKey] : null;
+    box.replaceChildren(
+      lift !== null ? el("p", { class: "lift" }, el("strong", {}, `${lift.toFixed(1)}×`),
+        ` ${hitKey} with real-time updates on vs off`) : null,
+      el("table", { class: "table" },
+        el("tr", {}, el("th", {}, "run"), names.map((n) => el("th", { class: "num" }, n))),
+        rows.map((r) => el("tr", {}, el("th", {}, r.name), names.map((n) => {
+          const v = (r.metrics || {})[n];
+          const strong = n !== "events" && v === best[n] && rows.length > 1;
+          return el("td", { class: "num" + (strong ? " best" : "") },
+            v === undefined ? "" : n === "events" ? fmt(Math.round(v)) : fmt(v, 4));
+        })))));
+  }
+
+  function renderTrending(trending) {
+    const list = $("trending");
+    list.replaceChildren(...trending.items.map((it) => el("li", { class: "rec" },
+      el("div", { class: "rec-title" }, it.title || it.item_id),
+      el("div", { class: "rec-meta" },
+        el("span", { class: "chips" }, it.categories.map((c) => el("span", { class: "chip" }, c))),
+        el("span", { class: "muted small", title: "decayed event weight" },
+          it.score >= 10 ? it.score.toFixed(0) : it.score.toPrecision(2))))));
+    if (!trending.items.length) list.append(el("li", { class: "muted" }, "Nothing yet."));
+  }
+
+  async function poll() {
+    try {
+      const [s, active, trending, replay] = await Promise.all([
+        api("/v1/admin/status"),
+        api("/v1/admin/active-users?window_s=900"),
+        api("/v1/admin/trending?n=10"),
+        api("/v1/admin/replay").catch((err) => {
+          if (err.status === 404) return null;
+          throw err;
+        }),
+      ]);
+      renderStatus(s);
+      $("active").textContent = fmt(active.active_users);
+      renderTrending(trending);
+      renderReplay(replay);
+      document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
+      status(`updated ${new Date().toLocaleTimeString()}`);
+    } catch (err) {
+      status(err.message, "error");
+    }
+  }
+
+  async function train() {
+    try {
+      const started = await api("/v1/admin/train", { method: "POST" });
+      status(`refit started (serving ${started.model_version} meanwhile)`);
+    } catch (err) {
+      status(err.message, "error");
+    }
+    poll();
+  }
+
+  function start() {
+    if (timer) clearInterval(timer);
+    if (!Pulse.key()) {
+      status("enter an admin API key", "error");
+      return;
+    }
+    poll();
+    timer = setInterval(poll, POLL_MS);
+  }
+
+  Pulse.initKey($("api-key"));
+  $("api-key").addEventListener("change", () => {
+    Pulse.saveKey($("api-key").value);
+    start();
+  });
+  $("train").addEventListener("click", train);
+  start();
+})();
