@@ -132,9 +132,7 @@ class ModelSet:
             item_f = z["item_factors"]
             arrays = {k: z[k] for k in ("user_factors", "popularity", "weights")}
         item_unit = _unit_rows(item_f)
-        index = HNSWIndex(item_unit.shape[1], exact_threshold=exact_threshold)
-        live = np.flatnonzero(np.linalg.norm(item_unit, axis=1) > 0)
-        index.add(live, item_unit[live])
+        index = _vector_index(item_unit, exact_threshold)
         return cls(
             str(manifest["version"]), IdMap(manifest["users"]), n, arrays["user_factors"], item_f,
             item_unit, cov, arrays["popularity"], arrays["weights"], index,
@@ -157,9 +155,7 @@ class ModelSet:
         cov = sp.csr_matrix(move.T @ self.covisit @ move)
         cov.sort_indices()
         unit = _unit_rows(item_f)
-        index = HNSWIndex(unit.shape[1], exact_threshold=exact_threshold)
-        live = np.flatnonzero(np.linalg.norm(unit, axis=1) > 0)
-        index.add(live, unit[live])
+        index = _vector_index(unit, exact_threshold)
         ids = [""] * n_items
         for old, new in enumerate(pos.tolist()):
             ids[new] = self.item_ids[old] if old < len(self.item_ids) else ""
@@ -167,6 +163,14 @@ class ModelSet:
             self, n_items=n_items, item_factors=item_f, item_unit=unit, covisit=cov,
             popularity=pop, cf_index=index, item_ids=ids,
         )  # fmt: skip
+
+
+def _vector_index(unit: np.ndarray, exact_threshold: int) -> HNSWIndex:
+    """An index over the rows of ``unit`` that have a vector (zero rows are left out)."""
+    index = HNSWIndex(unit.shape[1], exact_threshold=exact_threshold)
+    live = np.flatnonzero(np.linalg.norm(unit, axis=1) > 0)
+    index.add(live, unit[live])
+    return index
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -713,9 +717,7 @@ class Engine:
             window=cfg.covisit_window,
             top_n=cfg.covisit_top_n,
         )
-        index = HNSWIndex(item_unit.shape[1], exact_threshold=cfg.exact_threshold)
-        live = np.flatnonzero(np.linalg.norm(item_unit, axis=1) > 0)
-        index.add(live, item_unit[live])
+        index = _vector_index(item_unit, cfg.exact_threshold)
         popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float32)
         version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{inter.nnz}"
         return ModelSet(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ from pulserec.storage.redis import RedisStorage
 from pulserec.text import make_encoder
 from pulserec.types import Event
 from redisproc import RedisServer, free_port
+from serverproc import ServerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -123,42 +121,13 @@ def test_worker_trains_and_every_subscriber_swaps_in(
         subscriber.stop()
 
 
-class Api:
+class Api(ServerProcess):
     """``pulserec serve --storage redis://...`` on a free loopback port."""
 
     def __init__(self, storage_url: str, data_dir: Path, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        env = os.environ | {"PULSEREC_API_KEYS": API_KEYS, "PULSEREC_ENCODER": "hashing"}
-        self._log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pulserec.cli", "serve", "--port", str(self.port),
-             "--data-dir", str(data_dir), "--storage", storage_url, "--no-access-log"],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited early:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"server not ready:\n{log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
+        env = {"PULSEREC_API_KEYS": API_KEYS, "PULSEREC_ENCODER": "hashing"}
+        args = ["--data-dir", str(data_dir), "--storage", storage_url, "--no-access-log"]
+        super().__init__(args, log, env)
 
 
 @pytest.fixture

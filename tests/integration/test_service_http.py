@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,64 +17,21 @@ import httpx
 import pytest
 from service_data import ADMIN_KEY, API_KEYS, catalog
 
+from redisproc import free_port
+from serverproc import ServerProcess
+
 pytestmark = pytest.mark.integration
 
 HEADERS = {"X-API-Key": ADMIN_KEY}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
+class Server(ServerProcess):
     """``pulserec serve`` on a free loopback port, over ``data_dir``."""
 
     def __init__(self, data_dir: Path, log: Path) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = os.environ | {"PULSEREC_API_KEYS": API_KEYS, "PULSEREC_ENCODER": "hashing"}
-        self._log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pulserec.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--data-dir", str(data_dir), "--no-access-log"],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self._wait_ready(log)
-
-    def _wait_ready(self, log: Path, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited early:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise AssertionError(f"server not ready after {timeout}s:\n{log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown handler runs, nothing is flushed on the way out."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self._log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
+        env = {"PULSEREC_API_KEYS": API_KEYS, "PULSEREC_ENCODER": "hashing"}
+        super().__init__(["--data-dir", str(data_dir), "--no-access-log"], log, env)
 
 
 @pytest.fixture
