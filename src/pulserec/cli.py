@@ -106,7 +106,7 @@ def evaluate(
     if save_split is not None:
         write_split(split, save_split)
     data = to_split_data(split)
-    if "content" in names:
+    if {"content", "sequential", "hybrid"} & set(names):  # models that read item text
         data.train = data.train.with_item_vectors(
             embed_items(ds.items, data.train.items.to_list(), encoder, cache_dir)
         )

@@ -24,10 +24,19 @@ from pulserec.models.base import Recommender
 N_USERS = N_ITEMS = 20
 GROUP = 10
 
+_FAST_SEQUENTIAL = {
+    # Ten items per user and one small block: a fit takes about a second on the checkerboard.
+    "max_len": 10, "n_factors": 16, "n_layers": 1, "n_epochs": 40, "patience": 10,
+    "learning_rate": 5e-3, "dropout": 0.1,
+}  # fmt: skip
+_FAST_ALS = {"n_factors": 2, "n_epochs": 10, "regularization": 0.1, "alpha": 2.0}
+
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     # Two groups need two factors; more let ALS memorise which items each user lacks.
-    "als": {"n_factors": 2, "n_epochs": 10, "regularization": 0.1, "alpha": 2.0},
+    "als": _FAST_ALS,
     "bpr": {"n_factors": 4, "n_epochs": 50, "learning_rate": 0.05, "regularization": 0.01},
+    "sequential": _FAST_SEQUENTIAL,
+    "hybrid": {"base_params": {"sequential": _FAST_SEQUENTIAL, "als": _FAST_ALS}},
 }
 """Small, quick settings for slow models; every other model runs with its defaults."""
 

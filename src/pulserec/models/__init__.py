@@ -5,7 +5,7 @@ Examples
 >>> make_model("ease", l2=500.0)
 EASE(l2=500.0)
 >>> sorted(MODELS)
-['als', 'bpr', 'content', 'covisit', 'ease', 'itemknn', 'pop']
+['als', 'bpr', 'content', 'covisit', 'ease', 'hybrid', 'itemknn', 'pop', 'sequential']
 """
 
 from __future__ import annotations
@@ -17,11 +17,24 @@ from pulserec.models.content import ContentModel
 from pulserec.models.covisit import CoVisitation
 from pulserec.models.ease import EASE
 from pulserec.models.factor import ALS, BPR
+from pulserec.models.hybrid import Hybrid
 from pulserec.models.itemknn import ItemKNN
 from pulserec.models.popularity import Popularity
+from pulserec.models.sequential import SequentialTransformer
 
 MODELS: dict[str, type[Recommender]] = {
-    cls.name: cls for cls in (Popularity, ItemKNN, EASE, ALS, BPR, CoVisitation, ContentModel)
+    cls.name: cls
+    for cls in (
+        Popularity,
+        ItemKNN,
+        EASE,
+        ALS,
+        BPR,
+        CoVisitation,
+        ContentModel,
+        SequentialTransformer,
+        Hybrid,
+    )
 }
 """Every model by its registry name; the contract suite runs over all of them."""
 
@@ -49,9 +62,11 @@ __all__ = [
     "ArtifactError",
     "CoVisitation",
     "ContentModel",
+    "Hybrid",
     "ItemKNN",
     "Popularity",
     "Recommender",
+    "SequentialTransformer",
     "make_model",
     "top_k",
 ]

@@ -11,8 +11,10 @@ from pulserec.models import (
     MODELS,
     ContentModel,
     CoVisitation,
+    Hybrid,
     ItemKNN,
     Popularity,
+    SequentialTransformer,
     make_model,
 )
 
@@ -26,6 +28,8 @@ def test_names_map_to_classes() -> None:
         "bpr": BPR,
         "covisit": CoVisitation,
         "content": ContentModel,
+        "sequential": SequentialTransformer,
+        "hybrid": Hybrid,
     }
     assert all(cls.name == name for name, cls in MODELS.items())
 
@@ -37,7 +41,7 @@ def test_make_model_sets_params_and_keeps_defaults() -> None:
 
 
 def test_unknown_name_lists_valid_ones() -> None:
-    expected = "unknown model 'knn'; valid names: als, bpr, content, covisit, ease"
+    expected = "unknown model 'knn'; valid names: als, bpr, content, covisit, ease, hybrid"
     with pytest.raises(ValueError, match=expected):
         make_model("knn")
 

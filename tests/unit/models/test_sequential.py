@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from pulserec.catalog.idmap import IdMap
+from pulserec.events.interactions import Interactions
+from pulserec.models.base import Recommender
+from pulserec.models.sequential import (
+    SequentialTransformer,
+    hold_out_last,
+    pad_last,
+    training_windows,
+    user_sequences,
+)
+
+N_CHAIN = 24
+"""Items of the chain data set: item ``i`` is always followed by item ``i + 1`` (mod 24)."""
+
+CHAIN_PARAMS = {
+    "max_len": 8, "n_factors": 32, "n_layers": 1, "n_heads": 2, "dropout": 0.0,
+    "learning_rate": 1e-2, "n_epochs": 30, "patience": 5, "random_state": 0,
+}  # fmt: skip
+
+
+def events_frame(sequences: list[list[int]]) -> pd.DataFrame:
+    """One user per sequence, items in the given order, ids ``u{n}`` / ``i{n}``."""
+    users, items = [], []
+    for u, seq in enumerate(sequences):
+        users += [f"u{u}"] * len(seq)
+        items += [f"i{i}" for i in seq]
+    return pd.DataFrame(
+        {"user_id": users, "item_id": items, "timestamp": np.arange(len(users), dtype=float)}
+    )
+
+
+def interactions(sequences: list[list[int]], n_items: int) -> Interactions:
+    """Dense item index ``n`` is item ``i{n}``, user index ``u`` is sequence ``u``."""
+    users = IdMap(f"u{u}" for u in range(len(sequences)))
+    items = IdMap(f"i{i}" for i in range(n_items))
+    return Interactions.from_events(events_frame(sequences), users, items)
+
+
+@pytest.fixture(scope="module")
+def chain() -> tuple[Interactions, SequentialTransformer]:
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, N_CHAIN, size=60)
+    seqs = [[(s + j) % N_CHAIN for j in range(10)] for s in starts]
+    train = interactions(seqs, N_CHAIN)
+    return train, SequentialTransformer(**CHAIN_PARAMS).fit(train)
+
+
+def test_learns_the_next_item_of_a_chain(chain: tuple[Interactions, SequentialTransformer]) -> None:
+    _, model = chain
+    prefixes = [[(s + j) % N_CHAIN for j in range(length)]
+                for s in range(N_CHAIN) for length in (2, 5, 8)]  # fmt: skip
+    top1 = model.score_sequences(prefixes).argmax(axis=1)
+    wanted = np.array([(p[-1] + 1) % N_CHAIN for p in prefixes])
+    assert np.mean(top1 == wanted) >= 0.95, np.mean(top1 == wanted)
+    # Early stopping ran and kept its best epoch.
+    assert 1 <= model.best_epoch_ <= model.fit_epochs_ <= CHAIN_PARAMS["n_epochs"]
+    assert model.valid_ndcg_.max() > 0.9
+
+
+def test_repeat_bias_is_learned_negative_when_nobody_repeats(
+    chain: tuple[Interactions, SequentialTransformer],
+) -> None:
+    _, model = chain
+    assert model.repeat_bias_ < 0
+
+
+def test_score_sequences_equals_score_of_the_training_sequence(
+    chain: tuple[Interactions, SequentialTransformer],
+) -> None:
+    train, model = chain
+    seqs = user_sequences(train.user_idx, train.item_idx, train.timestamp, train.n_users)
+    users = np.array([0, 3, 17])
+    np.testing.assert_array_equal(
+        model.score_sequences([seqs[u].tolist() for u in users]), model.score(users)
+    )
+
+
+def test_score_sequences_reads_only_the_last_max_len_known_items(
+    chain: tuple[Interactions, SequentialTransformer],
+) -> None:
+    _, model = chain
+    tail = list(range(3, 11))  # max_len = 8 items
+    long = [20, 21, 22, 23, 0, 1, 2, *tail]
+    # The repeat bias marks every item given, so compare the last hidden state's ranking of
+    # items outside both sequences.
+    a, b = model.score_sequences([long, [-5, 99, *tail]])
+    rest = sorted(set(range(N_CHAIN)) - set(long))
+    np.testing.assert_array_equal(a[rest], b[rest])
+    np.testing.assert_array_equal(model.score_sequences([[]])[0], model.item_popularity_)
+
+
+def test_fold_in_reads_a_row_in_ascending_value_order(
+    chain: tuple[Interactions, SequentialTransformer],
+) -> None:
+    _, model = chain
+    # Recency weights: item 7 newest, then 6, 5; item 2 carries a dislike (ignored).
+    row = sp.csr_matrix(
+        (np.array([0.25, 0.5, 1.0, -1.0], dtype=np.float32), ([0, 0, 0, 0], [5, 6, 7, 2])),
+        shape=(1, N_CHAIN),
+    )
+    np.testing.assert_array_equal(model.score([-1], row), model.score_sequences([[5, 6, 7]]))
+    assert model.recommend([-1], 1, user_items=row)[0][0, 0] == 8
+
+
+def test_save_load_gives_identical_scores(
+    chain: tuple[Interactions, SequentialTransformer], tmp_path: Path
+) -> None:
+    train, model = chain
+    model.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    assert isinstance(loaded, SequentialTransformer)
+    users = np.arange(train.n_users)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    np.testing.assert_array_equal(
+        loaded.score_sequences([[1, 2, 3], [9]]), model.score_sequences([[1, 2, 3], [9]])
+    )
+    np.testing.assert_array_equal(loaded.valid_ndcg_, model.valid_ndcg_)
+
+
+def test_different_seed_gives_a_different_model() -> None:
+    train = interactions([[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1]], 4)
+    params = {"max_len": 4, "n_factors": 8, "n_epochs": 2, "patience": None}
+    a = SequentialTransformer(**params, random_state=1).fit(train).score([0])
+    b = SequentialTransformer(**params, random_state=1).fit(train).score([0])
+    c = SequentialTransformer(**params, random_state=2).fit(train).score([0])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_cold_item_is_scored_from_its_text() -> None:
+    # Two tastes: items 0-5 (text direction x), items 6-11 (direction y). Users stay within
+    # one taste. Items 12 (text x) and 13 (text y) have no interactions at all.
+    rng = np.random.default_rng(1)
+    seqs = []
+    for u in range(40):
+        base = 0 if u % 2 == 0 else 6
+        seqs.append((base + rng.permutation(6)).tolist())
+    n_items = 14
+    taste = np.array([0] * 6 + [1] * 6 + [0, 1])
+    vectors = np.eye(2, dtype=np.float32)[taste] + 0.05 * rng.standard_normal((n_items, 2))
+    train = interactions(seqs, n_items).with_item_vectors(vectors.astype(np.float32))
+    params = {
+        "max_len": 6, "n_factors": 16, "n_layers": 1, "dropout": 0.0,
+        "learning_rate": 1e-2, "n_epochs": 20, "patience": 5,
+    }  # fmt: skip
+    model = SequentialTransformer(**params).fit(train)
+    assert not model.id_mask_[12] and not model.id_mask_[13]
+    scores = model.score_sequences([[0, 1, 2], [6, 7, 8]])
+    assert scores[0, 12] > scores[0, 13]
+    assert scores[1, 13] > scores[1, 12]
+    # The cold item of the user's taste ranks among that taste's items, above the other taste.
+    assert scores[0, 12] > scores[0, 6:12].max()
+    assert scores[1, 13] > scores[1, :6].max()
+    # Without text a cold item has no vector at all: both score exactly the same.
+    blind = SequentialTransformer(**params, use_text=False).fit(train)
+    no_text = blind.score_sequences([[0, 1, 2]])
+    assert no_text[0, 12] == no_text[0, 13]
+
+
+def test_hold_out_last_takes_each_long_enough_users_latest_event() -> None:
+    events = pd.DataFrame({
+        "user_id": ["a", "b", "a", "a", "b", "c", "c", "c", "a"],
+        "item_id": ["x", "y", "y", "z", "x", "x", "y", "z", "w"],
+        "timestamp": [1.0, 1.0, 2.0, 3.0, 2.0, 5.0, 5.0, 5.0, 4.0],
+    })  # fmt: skip
+    train = Interactions.from_events(events)
+    inner, users, items = hold_out_last(train)
+    user_ids, item_ids = train.users.to_list(), train.items.to_list()
+    held = {(user_ids[u], item_ids[i]) for u, i in zip(users, items, strict=True)}
+    # b has two events only; c's three share a timestamp: the last row counts as latest.
+    assert held == {("a", "w"), ("c", "z")}
+    assert len(inner.user_idx) == len(train.user_idx) - 2
+    assert inner.matrix.sum() == train.matrix.sum() - 2
+
+
+def test_training_windows_cover_each_target_once() -> None:
+    inputs, targets, prefix = training_windows([np.arange(7), np.array([9]), np.array([4, 5])],
+                                               max_len=3, n_items=10)  # fmt: skip
+    assert inputs.tolist() == [[3, 4, 5], [0, 1, 2], [4, -1, -1]]
+    assert targets.tolist() == [[4, 5, 6], [1, 2, 3], [5, -1, -1]]
+    assert prefix.toarray()[0].nonzero()[0].tolist() == [0, 1, 2]
+    assert prefix.nnz == 3
+    assert pad_last([np.arange(5)], 3).tolist() == [[2, 3, 4]]
+
+
+def test_rejects_impossible_settings() -> None:
+    train = interactions([[0, 1, 2]], 3)
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        SequentialTransformer(n_factors=10, n_heads=3).fit(train)
+    with pytest.raises(ValueError, match="patience"):
+        SequentialTransformer(patience=0).fit(train)
