@@ -72,7 +72,9 @@ class EASE(Recommender):
     """
 
     name: ClassVar[str] = "ease"
-    param_grid: ClassVar[dict[str, list[Any]]] = {"l2": [50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0]}
+    param_grid: ClassVar[dict[str, list[Any]]] = {
+        "l2": [50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 700.0, 1000.0, 2000.0]
+    }
     _state: ClassVar[tuple[str, ...]] = ("weights_",)
 
     weights_: np.ndarray
