@@ -85,6 +85,13 @@ def upsert(engine: Engine, raw: list[Any], batch: bool, limits: LimitSettings) -
 
 def build_router(limits: LimitSettings) -> APIRouter:
     """The items router of an app with these limits."""
+
+    def require_live(engine: Engine, item_id: str) -> None:
+        """A well-formed id of a live item, else the 4xx naming ``item_id``."""
+        valid_id(item_id, "item_id", limits)
+        if not is_live(engine, item_id):
+            raise ApiError(404, "item_id", f"no item {item_id!r}")
+
     router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERRORS)
     item_schema = bounded_schema(ItemIn, limits, ("item_id", "categories"), ("title", "text"))
     item_path = Path(
@@ -141,9 +148,7 @@ def build_router(limits: LimitSettings) -> APIRouter:
         k: int = Query(10, ge=1, le=limits.max_k, description="How many items."),
     ) -> SimilarOut:
         """Items like this one: co-visitation, factor and text similarity combined."""
-        valid_id(item_id, "item_id", limits)
-        if not is_live(engine, item_id):
-            raise ApiError(404, "item_id", f"no item {item_id!r}")
+        require_live(engine, item_id)
         found = await run_in_threadpool(engine.similar, item_id, k)
         return SimilarOut(item_id=item_id, items=scored_items(engine, found))
 
@@ -155,9 +160,7 @@ def build_router(limits: LimitSettings) -> APIRouter:
     )
     async def get_item(engine: EngineDep, item_id: str = item_path) -> ItemOut:
         """One item of the catalog."""
-        valid_id(item_id, "item_id", limits)
-        if not is_live(engine, item_id):
-            raise ApiError(404, "item_id", f"no item {item_id!r}")
+        require_live(engine, item_id)
         return to_out(engine.catalog.get(item_id))
 
     @router.delete(
@@ -168,9 +171,7 @@ def build_router(limits: LimitSettings) -> APIRouter:
     )
     async def delete_item(engine: EngineDep, item_id: str = item_path) -> DeletedItem:
         """Stop recommending an item (its events stay in the log); 404 when unknown."""
-        valid_id(item_id, "item_id", limits)
-        if not is_live(engine, item_id):
-            raise ApiError(404, "item_id", f"no item {item_id!r}")
+        require_live(engine, item_id)
         await run_in_threadpool(engine.delete_item, item_id)
         return DeletedItem(item_id=item_id, deleted=True)
 
