@@ -1,6 +1,13 @@
 """Splits, full-ranking metrics and the tuning / evaluation loop."""
 
-from pulserec.evaluation.evaluator import EvalResult, evaluate, param_combinations, run_model, tune
+from pulserec.evaluation.evaluator import (
+    EvalResult,
+    evaluate,
+    fit_model,
+    param_combinations,
+    run_model,
+    tune,
+)
 from pulserec.evaluation.splits import (
     PROTOCOLS,
     Split,
@@ -20,6 +27,7 @@ __all__ = [
     "Split",
     "SplitData",
     "evaluate",
+    "fit_model",
     "leave_one_out",
     "make_split",
     "param_combinations",

@@ -137,6 +137,35 @@ def tune(
     return best[1], trials
 
 
+def fit_model(
+    name: str,
+    data: SplitData,
+    *,
+    k: int = 10,
+    tune_params: bool = True,
+    params: dict[str, Any] | None = None,
+    on_trial: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[Recommender, float, list[dict[str, Any]]]:
+    """Fit a model on the train split, tuned (optionally) on validation.
+
+    Returns the fitted model, the seconds of its one fit and the tuning trials. The model
+    the grid search kept is returned as it is: it was fitted on the same train split with
+    the chosen parameters, so fitting it again would only repeat the work.
+    """
+    from pulserec.models import make_model
+
+    trials: list[dict[str, Any]] = []
+    if tune_params:
+        model, trials = tune(name, data, k=k, base_params=params, on_trial=on_trial)
+        chosen = model.get_params()
+        fit_s = next(t["fit_seconds"] for t in trials if t["params"].items() <= chosen.items())
+        return model, float(fit_s), trials
+    model = make_model(name, **(params or {}))
+    t0 = time.perf_counter()
+    model.fit(data.train)
+    return model, time.perf_counter() - t0, trials
+
+
 def run_model(
     name: str,
     data: SplitData,
@@ -152,21 +181,12 @@ def run_model(
 
     ``fit_seconds`` is the time of one fit with the chosen parameters.
     """
-    from pulserec.models import make_model
-
-    trials: list[dict[str, Any]] = []
-    if tune_params:
-        model, trials = tune(name, data, k=k, base_params=params, on_trial=on_trial)
-    else:
-        model = make_model(name, **(params or {}))
-    chosen = model.get_params()
-    model = make_model(name, **chosen)
-    t0 = time.perf_counter()
-    model.fit(data.train)
-    fit_s = time.perf_counter() - t0
+    model, fit_s, trials = fit_model(
+        name, data, k=k, tune_params=tune_params, params=params, on_trial=on_trial
+    )
     t0 = time.perf_counter()
     scores, n_users = evaluate(
         model, data, k=k, on="test", mask_history=mask_history, item_features=item_features
     )
     eval_s = time.perf_counter() - t0
-    return EvalResult(name, scores, chosen, fit_s, eval_s, n_users, trials)
+    return EvalResult(name, scores, model.get_params(), fit_s, eval_s, n_users, trials)
