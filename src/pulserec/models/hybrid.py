@@ -88,9 +88,7 @@ def fit_blend_weights(
         grad = (expected - target_features).mean(axis=0)
         return nll + 0.5 * l2 * float(w @ w), grad + l2 * w
 
-    result = scipy.optimize.minimize(
-        objective, np.zeros(n_features), jac=True, method="L-BFGS-B"
-    )
+    result = scipy.optimize.minimize(objective, np.zeros(n_features), jac=True, method="L-BFGS-B")
     return np.asarray(result.x, dtype=np.float64), float(result.fun)
 
 
@@ -235,6 +233,13 @@ class Hybrid(Recommender):
                 setattr(model, attr, getattr(self, f"{base}__{attr}"))
             model._after_load()
             self.models_[base] = model
+
+    @property
+    def blend_weights_(self) -> dict[str, float]:
+        """The learned weights by base name (fitted bases only), plus ``"seen"``."""
+        names = [b for b, on in zip(self._base_names(), self.used_, strict=True) if on]
+        return {**dict(zip(names, self.weights_[:-1].tolist(), strict=True)),
+                "seen": float(self.weights_[-1])}  # fmt: skip
 
     # -- scoring ---------------------------------------------------------------------------
     def _blend(self, user_idx: np.ndarray, rows: sp.csr_matrix | None, seen: sp.csr_matrix

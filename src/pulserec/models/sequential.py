@@ -101,9 +101,7 @@ def hold_out_last(
     keep = np.ones(n, dtype=bool)
     keep[held] = False
     u, i = users[keep], np.asarray(train.item_idx, dtype=np.int64)[keep]
-    matrix = sp.csr_matrix(
-        (np.ones(len(u), dtype=np.float32), (u, i)), shape=train.matrix.shape
-    )
+    matrix = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=train.matrix.shape)
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     inner = Interactions(
@@ -212,6 +210,10 @@ class SequentialTransformer(Recommender):
     use_text : bool
         Add the projected item text embedding to each item vector when the training
         interactions carry ``item_vectors``.
+    id_dropout : float
+        Share of items whose ID part is dropped in each training step (the same items in
+        inputs and outputs), so the text part must stand for them alone, as it does for
+        items without interactions.
     learning_rate, weight_decay : float
         AdamW settings.
     batch_size : int
@@ -273,6 +275,7 @@ class SequentialTransformer(Recommender):
         n_heads: int = 2,
         dropout: float = 0.2,
         use_text: bool = True,
+        id_dropout: float = 0.0,
         learning_rate: float = 2e-3,
         weight_decay: float = 0.0,
         batch_size: int = 64,
@@ -288,6 +291,7 @@ class SequentialTransformer(Recommender):
         self.n_heads = n_heads
         self.dropout = dropout
         self.use_text = use_text
+        self.id_dropout = id_dropout
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -308,8 +312,10 @@ class SequentialTransformer(Recommender):
                 f"{self.name}: n_factors ({self.n_factors}) must be divisible by n_heads "
                 f"({self.n_heads})"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{self.name}: dropout must be in [0, 1), got {self.dropout!r}")
+        for field in ("dropout", "id_dropout"):
+            value = getattr(self, field)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{self.name}: {field} must be in [0, 1), got {value!r}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"{self.name}: patience must be >= 1 or None, got {self.patience!r}")
 
@@ -385,10 +391,13 @@ class SequentialTransformer(Recommender):
                 started, total, count = time.perf_counter(), 0.0, 0
                 net.train()
                 for batch in _batches(inputs, targets, self.batch_size, self.n_items_, rng):
+                    scale = id_scale
+                    if self.id_dropout > 0:
+                        keep = torch.rand(self.n_items_, device=device) >= self.id_dropout
+                        scale = id_scale * keep
                     loss = _batch_loss(
-                        net, id_scale, text_t, inputs[batch], targets[batch], prefix[batch],
-                        device,
-                    )  # fmt: skip
+                        net, scale, text_t, inputs[batch], targets[batch], prefix[batch], device
+                    )
                     optimiser.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
@@ -486,10 +495,8 @@ class SequentialTransformer(Recommender):
                 hidden = net.hidden(items, table)
                 last = torch.from_numpy(np.maximum(lengths[start:stop] - 1, 0)).to(table.device)
                 scores = hidden[torch.arange(stop - start), last] @ table.T
-                marks = torch.from_numpy(
-                    (seen[start:stop].toarray() != 0).astype(np.float64)
-                ).to(table.device)
-                scores = scores + net.repeat_bias * marks
+                marks = (seen[start:stop].toarray() != 0).astype(np.float64)
+                scores = scores + net.repeat_bias * torch.from_numpy(marks).to(table.device)
                 out[start:stop] = scores.cpu().numpy()
         return out
 

@@ -79,7 +79,7 @@ def test_text_base_is_left_out_without_item_vectors(tmp_path: Path) -> None:
     model = Hybrid(bases="covisit,content").fit(train)
     assert model.used_.tolist() == [True, False]
     assert list(model.models_) == ["covisit"]
-    assert len(model.weights_) == 2  # covisit, seen
+    assert list(model.blend_weights_) == ["covisit", "seen"]
     model.save(tmp_path / "h")
     loaded = Recommender.load(tmp_path / "h")
     assert isinstance(loaded, Hybrid)
