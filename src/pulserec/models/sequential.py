@@ -478,15 +478,19 @@ class SequentialTransformer(Recommender):
         self.sequences_ = np.asarray(self.sequences_, dtype=np.int32)
         self._prepare_scoring()
 
-    def _forward(self, sequences: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+    def _forward(
+        self, sequences: np.ndarray, seen: sp.csr_matrix, extra: torch.Tensor | None = None
+    ) -> np.ndarray:
         """Scores ``(n, n_items)`` after right-padded ``sequences`` ``(n, max_len)``.
 
-        ``seen`` marks, per row, the items the repeat bias applies to.
+        ``seen`` marks, per row, the items the repeat bias applies to. ``extra`` holds item
+        vectors ``(m, d)`` scored after the model's items, as columns ``n_items ...``.
         """
         import torch
 
         net, table = self._net, self._table
-        out = np.empty((len(sequences), self.n_items_), dtype=np.float32)
+        n_extra = 0 if extra is None else int(extra.shape[0])
+        out = np.empty((len(sequences), self.n_items_ + n_extra), dtype=np.float32)
         lengths = (sequences >= 0).sum(axis=1)
         with torch.no_grad():
             for start in range(0, len(sequences), _SCORE_CHUNK):
@@ -494,10 +498,35 @@ class SequentialTransformer(Recommender):
                 items = torch.from_numpy(sequences[start:stop].astype(np.int64)).to(table.device)
                 hidden = net.hidden(items, table)
                 last = torch.from_numpy(np.maximum(lengths[start:stop] - 1, 0)).to(table.device)
-                scores = hidden[torch.arange(stop - start), last] @ table.T
+                state = hidden[torch.arange(stop - start), last]
+                scores = state @ table.T
                 marks = (seen[start:stop].toarray() != 0).astype(np.float64)
                 scores = scores + net.repeat_bias * torch.from_numpy(marks).to(table.device)
-                out[start:stop] = scores.cpu().numpy()
+                out[start:stop, : self.n_items_] = scores.cpu().numpy()
+                if extra is not None:
+                    out[start:stop, self.n_items_ :] = (state @ extra.T).cpu().numpy()
+        return out
+
+    def _text_vectors(self, text: np.ndarray) -> torch.Tensor | None:
+        """The text part of item vectors for raw text embeddings ``(m, text_dim)``.
+
+        None when the model has no text part.
+        """
+        import torch
+
+        net = self._net
+        if net.text_proj is None:
+            return None
+        text = np.asarray(text, dtype=np.float64)
+        if text.ndim != 2 or text.shape[1] != self.item_text_.shape[1]:
+            raise ValueError(
+                f"{self.name}: extra_item_text must have shape (m, {self.item_text_.shape[1]}), "
+                f"got {text.shape}"
+            )
+        norms = np.linalg.norm(text, axis=1, keepdims=True)
+        text = text / np.where(norms > 0, norms, 1.0)
+        with torch.no_grad():
+            out: torch.Tensor = net.text_proj(torch.from_numpy(text).to(net.item_id.weight))
         return out
 
     def _score(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
@@ -522,8 +551,10 @@ class SequentialTransformer(Recommender):
             out[empty] = self.item_popularity_
         return out
 
-    def score_sequences(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        """Scores of all items after each item sequence: float32 ``(n, n_items)``.
+    def score_sequences(
+        self, sequences: Sequence[Sequence[int]], extra_item_text: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores of all items after each item sequence: float32 ``(n, n_items [+ m])``.
 
         Parameters
         ----------
@@ -532,12 +563,18 @@ class SequentialTransformer(Recommender):
             engine's recent items). Only the last ``max_len`` are read; indices outside
             the model's item space (items added after training) are skipped. The repeat
             bias applies to the items of the sequence.
+        extra_item_text : ndarray, optional
+            Text embeddings ``(m, text_dim)`` of items outside the model's item space (items
+            added after training). They are scored by their text part alone, as the model
+            scores its own items without interactions, and returned as the last ``m``
+            columns. A model without a text part ranks them below every known item.
 
         Returns
         -------
         ndarray
             One row per sequence; an empty sequence gets the item popularity, like an
-            unknown user in :meth:`~pulserec.models.base.Recommender.score`.
+            unknown user in :meth:`~pulserec.models.base.Recommender.score` (0 for the
+            extra items).
         """
         self._check_fitted()
         cleaned = []
@@ -551,10 +588,15 @@ class SequentialTransformer(Recommender):
         seen = sp.csr_matrix(
             (np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n, self.n_items_)
         )
-        out = self._forward(padded, seen)
+        m = 0 if extra_item_text is None else len(extra_item_text)
+        extra = self._text_vectors(extra_item_text) if extra_item_text is not None and m else None
+        out = self._forward(padded, seen, extra)
+        if m and extra is None:
+            out = np.concatenate([out, np.repeat(out.min(axis=1, keepdims=True), m, axis=1)], 1)
         empty = np.array([len(s) == 0 for s in cleaned], dtype=bool)
         if empty.any():
-            out[empty] = self.item_popularity_
+            out[empty, : self.n_items_] = self.item_popularity_
+            out[empty, self.n_items_ :] = 0.0
         return out
 
 

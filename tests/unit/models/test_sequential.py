@@ -165,6 +165,18 @@ def test_cold_item_is_scored_from_its_text() -> None:
     no_text = blind.score_sequences([[0, 1, 2]])
     assert no_text[0, 12] == no_text[0, 13]
 
+    # Items that arrive after training are scored from their text alone, exactly as the
+    # model's own items without interactions (12 and 13) with the same text.
+    later = model.score_sequences([[0, 1, 2], [6, 7, 8]], extra_item_text=vectors[[12, 13]])
+    assert later.shape == (2, n_items + 2)
+    np.testing.assert_allclose(later[:, n_items:], scores[:, [12, 13]], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(later[:, :n_items], scores)
+    # Without a text part a new item has nothing to be scored by: it ranks last.
+    blind_later = blind.score_sequences([[0, 1, 2]], extra_item_text=vectors[[12]])
+    assert blind_later[0, -1] == no_text[0].min()
+    with pytest.raises(ValueError, match="extra_item_text"):
+        model.score_sequences([[0]], extra_item_text=np.ones((1, 3), np.float32))
+
 
 def test_hold_out_last_takes_each_long_enough_users_latest_event() -> None:
     events = pd.DataFrame({
