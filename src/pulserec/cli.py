@@ -385,8 +385,15 @@ def worker(
     ] = None,
     once: Annotated[bool, typer.Option(help="Refit once, announce, and exit.")] = False,
     encoder: Annotated[
-        str, typer.Option(help="Text encoder (only topics use it; models hold no text).")
-    ] = "hashing",
+        str,
+        typer.Option(
+            help="Text encoder of topics and of the transformer's item text: "
+            "the API processes' encoder."
+        ),
+    ] = "use-m3",
+    sequential: Annotated[
+        bool, typer.Option(help="Fit the sequential transformer into the ranking.")
+    ] = True,
 ) -> None:
     """Refit the models of a Redis deployment and announce each version to the API processes.
 
@@ -396,7 +403,7 @@ def worker(
     """
     import logging
 
-    from pulserec.engine import Engine
+    from pulserec.engine import Engine, EngineConfig
     from pulserec.scaleout import run_worker
     from pulserec.storage import open_storage
     from pulserec.text import make_encoder
@@ -406,7 +413,12 @@ def worker(
         raise typer.Exit(2)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("pulserec").setLevel(logging.INFO)
-    engine = Engine(open_storage(storage), make_encoder(encoder), artifacts_dir=artifacts_dir)
+    engine = Engine(
+        open_storage(storage),
+        make_encoder(encoder),
+        EngineConfig(sequential=sequential),
+        artifacts_dir=artifacts_dir,
+    )
     engine.load_from_storage()
     try:
         fits = run_worker(engine, every=every, once=once)

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     encoder: str = Field(
         default="use-m3", description='Text encoder by name ("hashing" is a light test double).'
     )
+    sequential: bool = Field(
+        default=True,
+        description="Fit the sequential transformer at each training run and rank with it "
+        "(off: refits take seconds instead of minutes on large logs).",
+    )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the server binds to.")
     cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -26,9 +26,10 @@ from pulserec.catalog.catalog import Catalog
 from pulserec.catalog.idmap import IdMap
 from pulserec.events.interactions import Interactions
 from pulserec.index.hnsw import HNSWIndex
+from pulserec.models.base import Recommender
 from pulserec.models.covisit import covisitation
 from pulserec.models.factor import ALS
-from pulserec.ranking import DEFAULT_WEIGHTS, FEATURES, ChoiceData, fit_weights
+from pulserec.ranking import DEFAULT_WEIGHTS, FEATURES, ChoiceData, fit_weights, weights_for
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import StateConfig, UserState, apply_event
 from pulserec.state.memory import MemoryStateStore
@@ -38,7 +39,7 @@ from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
 from pulserec.types import NEGATIVE_TYPES, Event, Item, Recommendation, Scored
 
-SOURCES: tuple[str, ...] = ("ann", "factor", "covisit", "trending", "text")
+SOURCES: tuple[str, ...] = ("ann", "factor", "covisit", "sequential", "trending", "text")
 """Candidate sources, each optional."""
 
 
@@ -54,6 +55,12 @@ class EngineConfig:
     als_epochs: int = 15
     covisit_window: int = 10
     covisit_top_n: int = 100
+    sequential: bool = True
+    """Fit the sequential transformer at each training run and rank with its next-item score."""
+    sequential_min_events: int = 200
+    """Fewer positive events than this and no transformer is fitted (nothing to learn from)."""
+    sequential_params: dict[str, Any] = field(default_factory=lambda: {"n_threads": 1})
+    """Hyperparameters of the transformer; one torch thread leaves a core to serving."""
     n_recent: int = 10
     recency_decay: float = 0.85
     trending_half_life_s: float = 3 * 86400.0
@@ -82,6 +89,10 @@ class ModelSet:
     metrics: dict[str, float] = field(default_factory=dict)
     item_ids: list[str] = field(default_factory=list)
     """Raw id of each model item index: loading remaps onto the catalog's order."""
+    sequential: Recommender | None = None
+    """The sequential transformer (a ``SequentialTransformer``), when one was fitted."""
+    seq_items: np.ndarray | None = None
+    """For each model item index, the transformer's item index (-1: none)."""
 
     @property
     def dim(self) -> int:
@@ -100,7 +111,10 @@ class ModelSet:
             covisit_indptr=cov.indptr,
             popularity=self.popularity,
             weights=self.weights,
+            seq_items=self.seq_items if self.seq_items is not None else np.zeros(0, np.int64),
         )
+        if self.sequential is not None:
+            self.sequential.save(directory / "sequential")
         manifest = {
             "format": "pulserec-engine-models",
             "format_version": 1,
@@ -111,6 +125,7 @@ class ModelSet:
             "fitted_at": self.fitted_at,
             "metrics": self.metrics,
             "items": self.item_ids,
+            "sequential": self.sequential is not None,
         }
         tmp = directory / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest))
@@ -131,13 +146,21 @@ class ModelSet:
             )
             item_f = z["item_factors"]
             arrays = {k: z[k] for k in ("user_factors", "popularity", "weights")}
+            seq_items = z["seq_items"] if "seq_items" in z.files else None
+        weights = weights_for(list(manifest.get("features", FEATURES)), arrays["weights"])
+        sequential = None
+        if manifest.get("sequential"):
+            sequential = Recommender.load(directory / "sequential")
+            if seq_items is None or len(seq_items) != n:
+                raise ValueError(f"{directory}/models.npz: seq_items missing or not {n} long")
         item_unit = _unit_rows(item_f)
         index = _vector_index(item_unit, exact_threshold)
         return cls(
             str(manifest["version"]), IdMap(manifest["users"]), n, arrays["user_factors"], item_f,
-            item_unit, cov, arrays["popularity"], arrays["weights"], index,
+            item_unit, cov, arrays["popularity"], weights, index,
             float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
-            list(manifest.get("items", [])),
+            list(manifest.get("items", [])), sequential,
+            seq_items if sequential is not None else None,
         )  # fmt: skip
 
     def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:
@@ -159,9 +182,13 @@ class ModelSet:
         ids = [""] * n_items
         for old, new in enumerate(pos.tolist()):
             ids[new] = self.item_ids[old] if old < len(self.item_ids) else ""
+        seq_items = None
+        if self.seq_items is not None:
+            seq_items = np.full(n_items, -1, dtype=np.int64)
+            seq_items[pos] = self.seq_items
         return replace(
             self, n_items=n_items, item_factors=item_f, item_unit=unit, covisit=cov,
-            popularity=pop, cf_index=index, item_ids=ids,
+            popularity=pop, cf_index=index, item_ids=ids, seq_items=seq_items,
         )  # fmt: skip
 
 
@@ -284,6 +311,7 @@ class Engine:
         self._cov_cache: (
             tuple[tuple[int, str, int, int], tuple[np.ndarray, np.ndarray] | None] | None
         ) = None
+        self._seq_cache: tuple[tuple[int, str, int, int, int], np.ndarray | None] | None = None
 
     # ------------------------------------------------------------------ items
     def upsert_items(self, items: Sequence[Item]) -> np.ndarray:
@@ -572,8 +600,15 @@ class Engine:
         return removed
 
     # --------------------------------------------------------------- training
-    def train(self, *, fit_weights_on_valid: bool = True) -> ModelSet:
-        """Fit every model on the event log and swap the result in atomically."""
+    def train(
+        self, *, fit_weights_on_valid: bool = True, sequential: bool | None = None
+    ) -> ModelSet:
+        """Fit every model on the event log and swap the result in atomically.
+
+        ``sequential`` overrides ``config.sequential`` for this run: a server's first
+        start fits without the transformer (seconds) and brings it in with a second run.
+        """
+        with_seq = self.config.sequential if sequential is None else sequential
         with self._train_lock:
             frame = self._events_frame()
             weights, metrics = DEFAULT_WEIGHTS.copy(), {}
@@ -581,10 +616,10 @@ class Engine:
                 cut = frame["timestamp"].quantile(1.0 - self.config.valid_fraction)
                 before, after = frame[frame["timestamp"] < cut], frame[frame["timestamp"] >= cut]
                 if len(before) and len(after):
-                    early = self._fit_models(before, DEFAULT_WEIGHTS)
+                    early = self._fit_models(before, DEFAULT_WEIGHTS, with_seq)
                     choices = self._collect_choices(early, before, after)
                     weights, metrics = fit_weights(choices)
-            models = self._fit_models(frame, weights)
+            models = self._fit_models(frame, weights, with_seq)
             models.metrics = {k: float(v) for k, v in metrics.items()}
             if self.artifacts_dir is not None:
                 models.save(self.artifacts_dir / models.version)
@@ -680,7 +715,9 @@ class Engine:
             rows, columns=["user_id", "item_id", "type", "timestamp", "value", "text"]
         )
 
-    def _fit_models(self, frame: pd.DataFrame, weights: np.ndarray) -> ModelSet:
+    def _fit_models(
+        self, frame: pd.DataFrame, weights: np.ndarray, sequential: bool = True
+    ) -> ModelSet:
         cfg = self.config
         pos = frame[frame["item_id"].notna() & ~frame["type"].isin(NEGATIVE_TYPES)]
         with self._lock:
@@ -719,12 +756,30 @@ class Engine:
         )
         index = _vector_index(item_unit, cfg.exact_threshold)
         popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float32)
-        version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{inter.nnz}"
+        seq_model = self._fit_sequential(inter, n_items) if sequential else None
+        now = time.time()
+        # milliseconds: a server's first start fits twice within one second
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
+        version = f"{stamp}-{inter.nnz}"
         return ModelSet(
             version, inter.users, n_items, user_f, item_f, item_unit, cov, popularity,
             np.asarray(weights, dtype=np.float64), index, time.time(),
-            item_ids=item_map.to_list()[:n_items],
+            item_ids=item_map.to_list()[:n_items], sequential=seq_model,
+            seq_items=np.arange(n_items, dtype=np.int64) if seq_model is not None else None,
         )  # fmt: skip
+
+    def _fit_sequential(self, inter: Interactions, n_items: int) -> Recommender | None:
+        """The transformer on the positive events in time order, item text fused in."""
+        cfg = self.config
+        if not cfg.sequential or inter.nnz < cfg.sequential_min_events or n_items < 2:
+            return None
+        from pulserec.models.sequential import SequentialTransformer
+
+        if self.encoder is not None:
+            with self._lock:
+                text = np.array(self._text[:n_items], dtype=np.float32)
+            inter = inter.with_item_vectors(text)
+        return SequentialTransformer(**cfg.sequential_params).fit(inter)
 
     def _collect_choices(
         self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame
@@ -879,6 +934,10 @@ class Engine:
                 cov = self._covisit_scores(models, state)
                 if cov is not None:
                     pools.append(cov[0][_top_indices(cov[1], n)])
+            if "sequential" in cfg.sources and state is not None:
+                seq = self._sequential_scores(models, state)
+                if seq is not None:
+                    pools.append(_top_indices(seq, n))
         if "text" in cfg.sources and state is not None and self._text_index is not None:
             tq = _unit(state.short_text)
             if tq is not None:
@@ -920,6 +979,42 @@ class Engine:
         self._cov_cache = (key, out)
         return out
 
+    def _sequential_scores(self, models: ModelSet | None, state: UserState) -> np.ndarray | None:
+        """The transformer's next-item scores over the catalog, standardised; None without one.
+
+        Read from the user's recent positive items, oldest first. Items the transformer was
+        not trained with (added since) are scored by their text alone. Standardised over the
+        catalog so that the feature means the same for every user. Cached per request.
+        """
+        if models is None or models.sequential is None or models.seq_items is None:
+            return None
+        n = len(self.catalog)
+        key = (id(models), state.user_id, state.n_events, len(state.recent), n)
+        if self._seq_cache is not None and self._seq_cache[0] == key:
+            return self._seq_cache[1]
+        model: Any = models.sequential
+        known = np.full(n, -1, dtype=np.int64)
+        m = min(n, len(models.seq_items))
+        known[:m] = models.seq_items[:m]
+        sequence = [int(known[i]) for i in reversed(state.recent_items(model.max_len))
+                    if i < n and known[i] >= 0]  # fmt: skip
+        out = None
+        if sequence:
+            extra = np.flatnonzero(known < 0)
+            text = None
+            # the transformer's text part reads this engine's encoder only when it was
+            # fitted with it (same width); otherwise new items rank last in this feature
+            if len(extra) and 0 < model.item_text_.shape[1] == self._text.shape[1]:
+                text = self._text[extra]
+            raw = model.score_sequences([sequence], extra_item_text=text)[0].astype(np.float64)
+            scores = np.empty(n, dtype=np.float64)
+            has = known >= 0
+            scores[has] = raw[known[has]]
+            scores[extra] = raw[model.n_items_ :] if text is not None else raw.min()
+            out = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
+        self._seq_cache = (key, out)
+        return out
+
     @staticmethod
     def _lookup(sparse: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> np.ndarray:
         """Values of a sorted sparse vector at ``items`` (0 where absent)."""
@@ -949,6 +1044,9 @@ class Engine:
                 cov = self._covisit_scores(models, state)
                 if cov is not None:
                     f[in_model, 2] = self._lookup(cov, mc)
+                seq = self._sequential_scores(models, state)
+                if seq is not None:
+                    f[:, 6] = seq[cands]
         if state is not None and self.encoder is not None:
             tq = _unit(state.short_text)
             if tq is not None:
@@ -988,12 +1086,15 @@ class Engine:
             and state.queries
             and (not state.recent or state.queries[-1][1] >= state.recent[-1][2])
         )
+        explaining = np.array([0, 1, 2, 3, 4, 6])  # every feature but the penalty
         for row, item in enumerate(picked.tolist()):
             c = contrib[row]
-            best = int(np.argmax(c[:5])) if c[:5].max() > 0 else 4
+            best = int(explaining[np.argmax(c[explaining])]) if c[explaining].max() > 0 else 4
             new = self._interactions[item] == 0
             if new and c[3] > 0:
                 reasons.append("new and close to your interests")
+            elif best == 6 and recent:
+                reasons.append(f"often comes next after {self._title(recent[0])}")
             elif best in (1, 2) and recent and models is not None:
                 anchor = self._anchor(models, item, recent)
                 reasons.append(f"similar to {self._title(anchor)} you just engaged with")

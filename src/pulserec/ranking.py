@@ -2,7 +2,8 @@
 
 Each candidate item gets a small feature vector (long-term factor score,
 short-term similarity, co-visitation with the latest items, text interest,
-trending, penalties). The score is a weighted sum whose weights are fitted
+trending, penalties, and the sequential transformer's next-item score,
+standardised over the catalog). The score is a weighted sum whose weights are fitted
 on held-out events: among the candidates shown for an event, the item the
 user actually chose should have the highest score (a softmax over each
 candidate list, i.e. a conditional logit), never hand-set.
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-FEATURES: tuple[str, ...] = ("long_term", "short_term", "covisit", "text", "trending", "penalty")
+FEATURES: tuple[str, ...] = (
+    "long_term", "short_term", "covisit", "text", "trending", "penalty", "sequential",
+)  # fmt: skip
 
-DEFAULT_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.2, -1.0])
+DEFAULT_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.2, -1.0, 1.0])
 """Used only until a model has been fitted on enough validation events."""
 
 
@@ -79,3 +82,18 @@ def fit_weights(data: ChoiceData, l2: float = 1e-2) -> tuple[np.ndarray, dict[st
         "nll_after": float(res.fun),
         "top1": float(first),
     }
+
+
+def weights_for(features: list[str], weights: np.ndarray) -> np.ndarray:
+    """Weights saved for ``features`` laid out in today's :data:`FEATURES` order.
+
+    A feature the saved weights lack gets weight 0, one they have that is no longer
+    used is dropped, so models saved before a feature existed load and rank as before.
+    """
+    if len(features) != len(weights):
+        raise ValueError(f"weights: {len(weights)} values for {len(features)} features {features}")
+    out = np.zeros(len(FEATURES))
+    for name, value in zip(features, np.asarray(weights, dtype=np.float64), strict=True):
+        if name in FEATURES:
+            out[FEATURES.index(name)] = value
+    return out

@@ -97,10 +97,18 @@ def fields(response: Any) -> list[str | None]:
 
 def test_startup_seeds_an_empty_log_and_trains(tmp_path: Path) -> None:
     with TestClient(create_app(settings_for(tmp_path / "fresh"), on_empty=seed)) as client:
+        # served at once by the models that fit in seconds; the transformer follows
+        first = status(client)
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        quick = runtime.engine.models
+        runtime.trainer.join()
         st = status(client)
         health = client.get("/healthz").json()
+    assert first["model_version"] != "untrained" and quick.sequential is None
     assert (st["events"], st["users"], st["items"]) == (400, 40, 40)
     assert st["model_version"] != "untrained" and st["training"] is False
+    assert runtime.engine.models.sequential is not None
+    assert st["model_version"] != first["model_version"]
     assert st["last_training"]["seconds"] > 0
     assert health == {"status": "ok", "model_version": st["model_version"]}
 

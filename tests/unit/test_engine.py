@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,19 @@ from pulserec.text import make_encoder
 from pulserec.types import Event, Item
 
 N_PER_TOPIC = 30
+
+# A small transformer keeps the engine's refits quick on this tiny shop.
+CFG = EngineConfig(
+    n_factors=8,
+    als_epochs=5,
+    sequential_params={
+        "n_threads": 1,
+        "n_factors": 32,
+        "learning_rate": 1e-2,
+        "n_epochs": 20,
+        "patience": 3,
+    },
+)
 
 
 def catalog() -> list[Item]:
@@ -36,7 +51,7 @@ def history(n_users: int = 60, per_user: int = 12, seed: int = 0) -> list[Event]
 
 @pytest.fixture
 def engine() -> Engine:
-    eng = Engine(encoder=make_encoder("hashing"), config=EngineConfig(n_factors=8, als_epochs=5))
+    eng = Engine(encoder=make_encoder("hashing"), config=CFG)
     eng.upsert_items(catalog())
     eng.bootstrap(history())
     eng.train()
@@ -111,7 +126,7 @@ def test_event_for_unknown_item_counts_once_the_item_arrives(engine: Engine) -> 
 
 def test_restart_restores_the_same_recommendations(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path}/p.db"
-    cfg = EngineConfig(n_factors=8, als_epochs=5)
+    cfg = CFG
     first = Engine(open_storage(url), make_encoder("hashing"), cfg, artifacts_dir=tmp_path / "a")
     first.upsert_items(catalog())
     first.bootstrap(history())
@@ -131,6 +146,44 @@ def test_validation_fit_learns_weights(engine: Engine) -> None:
     models = engine.models
     assert models is not None and models.metrics.get("lists", 0) > 0
     assert models.metrics["nll_after"] < models.metrics["nll_before"]
+
+
+def test_transformer_reads_the_users_latest_items(engine: Engine) -> None:
+    # every history walks one topic's items in order: after hiking-3, 4, 5 comes hiking-6
+    models = engine.models
+    assert models is not None and models.sequential is not None
+    for j in (3, 4, 5):
+        engine.ingest(Event("walker", f"hiking-{j}", "click", 6_000_000.0 + j))
+    state = engine.states.get("walker")
+    assert state is not None
+    scores = engine._sequential_scores(models, state)
+    assert scores is not None and len(scores) == len(engine.catalog)
+    assert abs(scores.mean()) < 1e-9 and abs(scores.std() - 1.0) < 1e-9  # standardised
+    unseen = np.argsort(-scores)
+    unseen = unseen[~np.isin(unseen, state.seen_items())]
+    assert engine.catalog.at(int(unseen[0])).item_id == "hiking-6"
+    # an item that arrives after training is scored by its text alone: a hiking text ranks
+    # above every jazz item for this user, a jazz text below every hiking one
+    engine.upsert_items([
+        Item("hiking-new", "New trail", "trail boots mountain", ("hiking",)),
+        Item("jazz-new", "New swing", "saxophone trumpet swing", ("jazz",)),
+    ])  # fmt: skip
+    scores = engine._sequential_scores(models, state)
+    assert scores is not None and len(scores) == len(engine.catalog)
+    jazz = [engine.catalog.idx(f"jazz-{j}") for j in range(N_PER_TOPIC)]
+    hiking = [engine.catalog.idx(f"hiking-{j}") for j in range(N_PER_TOPIC)]
+    assert scores[engine.catalog.idx("hiking-new")] > scores[jazz].max()
+    assert scores[engine.catalog.idx("jazz-new")] < scores[hiking].min()
+
+
+def test_engine_without_the_transformer_still_ranks() -> None:
+    eng = Engine(encoder=make_encoder("hashing"), config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    models = eng.train()
+    assert models.sequential is None and models.seq_items is None
+    eng.ingest(Event("u0", "jazz-3", "click", 6_000_000.0))
+    assert topics(eng.recommend("u0", 5)).count("jazz") == 5
 
 
 def test_similar_items_stay_in_topic(engine: Engine) -> None:
@@ -206,12 +259,14 @@ def test_background_refit_keeps_ingest_and_recommend_working(engine: Engine) -> 
 
 def test_restart_with_a_reordered_catalog_keeps_models_aligned(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path}/p.db"
-    cfg = EngineConfig(n_factors=8, als_epochs=5)
+    cfg = CFG
     first = Engine(open_storage(url), make_encoder("hashing"), cfg, artifacts_dir=tmp_path / "a")
     first.upsert_items(catalog())
     first.bootstrap([*history(), Event("x", "only-in-events", "click", 9.9e6)])
     first.train()
     expected = first.similar("jazz-4", 5)
+    first.ingest(Event("u1", "jazz-7", "click", 9_000_000.0))
+    expected_recs = first.recommend("u1", 10)
     first.storage.close()
     # a fresh process whose catalog numbers the items in another order
     second = Engine(open_storage(url), make_encoder("hashing"), cfg, artifacts_dir=tmp_path / "a")
@@ -220,6 +275,11 @@ def test_restart_with_a_reordered_catalog_keeps_models_aligned(tmp_path) -> None
     assert second.catalog.idx("jazz-4") != first.catalog.idx("jazz-4")
     assert second.load_latest_models() is not None
     assert [s.item_id for s in second.similar("jazz-4", 5)] == [s.item_id for s in expected]
+    # every model, the transformer too, reads the same items under their new numbers
+    got = second.recommend("u1", 10)
+    assert [s.item_id for s in got.items] == [s.item_id for s in expected_recs.items]
+    np.testing.assert_allclose([s.score for s in got.items],
+                               [s.score for s in expected_recs.items], rtol=1e-5)  # fmt: skip
 
 
 def test_deleted_item_comes_back_when_upserted_again(engine: Engine) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pulserec.config import Settings
-from pulserec.engine import Engine
+from pulserec.engine import Engine, EngineConfig
 from pulserec.storage import open_storage
 from pulserec.text import CachedEncoder, TextEncoder, make_encoder
 from pulserec.text.spam import SpamFilter
@@ -62,14 +62,18 @@ class Trainer:
         self._thread.start()
         return True
 
-    def run_now(self) -> TrainingRecord:
-        """Refit in the calling thread (server start); waits for a running refit first."""
-        with self._running:
-            return self._fit()
+    def run_now(self, *, sequential: bool | None = None) -> TrainingRecord:
+        """Refit in the calling thread (server start); waits for a running refit first.
 
-    def _fit(self) -> TrainingRecord:
+        ``sequential=False`` leaves the transformer out of this run (see
+        :meth:`Engine.train`).
+        """
+        with self._running:
+            return self._fit(sequential)
+
+    def _fit(self, sequential: bool | None = None) -> TrainingRecord:
         t0 = time.perf_counter()
-        models = self.engine.train()
+        models = self.engine.train(sequential=sequential)
         record = TrainingRecord(
             models.version, models.fitted_at, time.perf_counter() - t0, dict(models.metrics)
         )
@@ -107,7 +111,7 @@ class RemoteTrainer(Trainer):
         request_training(self.engine.storage)  # type: ignore[arg-type]
         return True
 
-    def run_now(self) -> TrainingRecord:
+    def run_now(self, *, sequential: bool | None = None) -> TrainingRecord:
         """Request a refit; the models arrive when the worker announces them."""
         self.start()
         raise RuntimeError("models are trained by the worker")
@@ -174,6 +178,7 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
         engine = Engine(
             storage,
             encoder,
+            EngineConfig(sequential=settings.sequential),
             artifacts_dir=settings.service_artifacts_dir,
             sentiment=load_sentiment(encoder),
         )
@@ -189,6 +194,11 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
         elif storage.counts()["events"] > 0:
             if engine.shared:
                 trainer.start()  # serve untrained until the worker announces models
+            elif engine.config.sequential:
+                # ready in seconds with every other model; the transformer, which takes
+                # minutes on a large log, comes in with a background refit
+                trainer.run_now(sequential=False)
+                trainer.start()
             else:
                 trainer.run_now()
         spam = SpamGate(SpamFilter(encoder=encoder))

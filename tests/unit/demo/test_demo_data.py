@@ -143,7 +143,9 @@ def test_popularity_is_skewed_within_each_topic(items: list[Item], events: list[
 # -------------------------------------------------------------------------------- engine
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    eng = Engine(encoder=make_encoder("hashing"), config=EngineConfig(n_factors=16, als_epochs=5))
+    quick = {"n_threads": 1, "n_factors": 32, "learning_rate": 1e-2, "n_epochs": 20, "patience": 3}
+    cfg = EngineConfig(n_factors=16, als_epochs=5, sequential_params=quick)
+    eng = Engine(encoder=make_encoder("hashing"), config=cfg)
     report = seed_engine(eng, n_users=50, seed=5)
     assert report.n_events == report.n_new_events > 1000 and report.model_version
     return eng
