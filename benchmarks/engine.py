@@ -11,7 +11,16 @@ into an engine backed by the in-memory log; then
   ANN, co-visitation, factor model and trending; hybrid score; MMR off),
 * events/s on one core: a tight single-threaded ingest loop,
 * resident memory per active user: RSS growth over states of 100k users
-  with 20 events each, divided by the number of users.
+  with 20 events each, divided by the number of users,
+* with ``--sequential``: recommend p50/p99 again with a sequential transformer
+  (default size: 64 factors, 2 layers, max_len 50) in the ranking, over the
+  whole catalog, interleaved in blocks with the plain engine so that both see
+  the same machine. The transformer is fitted for one epoch on the warm-up
+  events of 2,000 users: its accuracy is irrelevant here, its cost per request
+  is what is measured (it does not depend on how well it was trained). Its
+  scores are cached per user between that user's events; the figures below are
+  for users without a cached entry (each request follows an event of that user)
+  and, separately, for repeated reads without an event in between.
 
 Timings are medians and 99th percentiles over ``--requests`` calls; the
 ``ratio`` column divides by a baseline measured in the same run (one
@@ -27,12 +36,14 @@ import gc
 import resource
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine import Engine, EngineConfig, ModelSet
+from pulserec.events.interactions import Interactions
 from pulserec.index.hnsw import HNSWIndex
 from pulserec.models.covisit import row_top_n
 from pulserec.ranking import DEFAULT_WEIGHTS
@@ -81,7 +92,23 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ms), ms[min(len(ms) - 1, int(0.99 * len(ms)))]
 
 
-def run(n_items: int, n_users: int, requests: int, seed: int) -> dict[str, float]:
+def fit_transformer(events: list[Event], n_items: int, seed: int):  # type: ignore[no-untyped-def]
+    """A transformer over ``n_items`` items, one epoch on ``events`` (cost, not accuracy)."""
+    import pandas as pd
+
+    from pulserec.models.sequential import SequentialTransformer
+
+    frame = pd.DataFrame(
+        {"user_id": [e.user_id for e in events], "item_id": [e.item_id for e in events],
+         "timestamp": [e.timestamp for e in events]}
+    )  # fmt: skip
+    inter = Interactions.from_events(frame, IdMap(), IdMap(f"i{j}" for j in range(n_items)))
+    return SequentialTransformer(n_epochs=1, patience=None, random_state=seed).fit(inter)
+
+
+def run(
+    n_items: int, n_users: int, requests: int, seed: int, sequential: bool = False
+) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     engine = Engine(config=EngineConfig(n_candidates=100))
     engine.upsert_items([Item(f"i{j}") for j in range(n_items)])
@@ -98,12 +125,13 @@ def run(n_items: int, n_users: int, requests: int, seed: int) -> dict[str, float
     users = rng.integers(0, n_users, n_warm * per_user)
     items = rng.integers(0, n_items, n_warm * per_user)
     t0 = time.perf_counter()
-    batch = []
+    batch, sample = [], []
     for u, i in zip(users.tolist(), items.tolist(), strict=True):
         ts += 0.01
         batch.append(Event(f"u{u}", f"i{i}", "click", ts))
         if len(batch) == 1000:
             engine.ingest_many(batch, durable=False)
+            sample += [e for e in batch if int(e.user_id[1:]) < 2000] if sequential else []
             batch = []
     warm_s = time.perf_counter() - t0
     gc.collect()
@@ -125,6 +153,42 @@ def run(n_items: int, n_users: int, requests: int, seed: int) -> dict[str, float
         t0 = time.perf_counter()
         engine.recommend(u, 10)
         lat_rec.append(time.perf_counter() - t0)
+
+    seq_rows: dict[str, float] = {}
+    if sequential:
+        plain = engine.models
+        assert plain is not None
+        t0 = time.perf_counter()
+        model = fit_transformer(sample, n_items, seed)
+        seq_rows["seq_fit_s"] = time.perf_counter() - t0
+        with_seq = replace(plain, sequential=model, seq_items=np.arange(n_items))
+        cold: list[float] = []
+        warm: list[float] = []
+        without: list[float] = []
+        for _block in range(10):  # interleaved: both see the same machine
+            # no swap(): it would drop the warm states, which live only in memory here
+            engine.models = with_seq
+            for _ in range(requests // 10):
+                u = f"u{int(rng.integers(0, n_users))}"
+                ts += 1
+                engine.ingest(Event(u, f"i{int(rng.integers(0, n_items))}", "click", ts))
+                t0 = time.perf_counter()
+                engine.recommend(u, 10)
+                cold.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                engine.recommend(u, 10)
+                warm.append(time.perf_counter() - t0)
+            engine.models = plain
+            for _ in range(requests // 10):
+                u = f"u{int(rng.integers(0, n_users))}"
+                ts += 1
+                engine.ingest(Event(u, f"i{int(rng.integers(0, n_items))}", "click", ts))
+                t0 = time.perf_counter()
+                engine.recommend(u, 10)
+                without.append(time.perf_counter() - t0)
+        for name, samples in (("seq", cold), ("seq_cached", warm), ("plain", without)):
+            p50, p99 = percentiles(samples)
+            seq_rows[f"{name}_p50_ms"], seq_rows[f"{name}_p99_ms"] = p50, p99
 
     # baseline: one 64-d dot product against 1,000 vectors
     mat = rng.standard_normal((1000, DIM)).astype(np.float32)
@@ -149,6 +213,7 @@ def run(n_items: int, n_users: int, requests: int, seed: int) -> dict[str, float
         "events_per_s": n_warm * per_user / warm_s,
         "mem_per_user_kb": mem_per_user_kb,
         "baseline_ms": base50,
+        **seq_rows,
     }
 
 
@@ -158,8 +223,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--sequential", action="store_true", help="Also time recommend with the transformer."
+    )
     args = parser.parse_args()
-    rows = [run(n, args.users, args.requests, args.seed) for n in args.items]
+    rows = [run(n, args.users, args.requests, args.seed, args.sequential) for n in args.items]
     print(
         "| items | users | ingest p50 ms | ingest p99 ms | recommend p50 ms | recommend p99 ms "
         "| events/s (1 core) | memory per user KB | baseline ms | recommend p50 / baseline |"
@@ -172,6 +240,20 @@ def main() -> None:
             f"| {r['events_per_s']:.0f} | {r['mem_per_user_kb']:.1f} | {r['baseline_ms']:.4f} "
             f"| {r['recommend_p50_ms'] / r['baseline_ms']:.0f}× |"
         )
+
+    if args.sequential:
+        print(
+            "\n| items | recommend p50 / p99 ms, plain | with transformer, after an event "
+            "| with transformer, repeated read | p50 with ÷ plain | transformer fit s |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(
+                f"| {r['items']} | {r['plain_p50_ms']:.2f} / {r['plain_p99_ms']:.2f} "
+                f"| {r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} "
+                f"| {r['seq_cached_p50_ms']:.2f} / {r['seq_cached_p99_ms']:.2f} "
+                f"| {r['seq_p50_ms'] / r['plain_p50_ms']:.2f}× | {r['seq_fit_s']:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,6 +62,8 @@ class EngineConfig:
     """Fewer positive events than this and no transformer is fitted (nothing to learn from)."""
     sequential_params: dict[str, Any] = field(default_factory=lambda: {"n_threads": 1})
     """Hyperparameters of the transformer; one torch thread leaves a core to serving."""
+    sequential_cache_mb: float = 64.0
+    """Memory for the transformer's per-user scores between a user's events (0: none)."""
     n_recent: int = 10
     recency_decay: float = 0.85
     trending_half_life_s: float = 3 * 86400.0
@@ -311,7 +314,11 @@ class Engine:
         self._cov_cache: (
             tuple[tuple[int, str, int, int], tuple[np.ndarray, np.ndarray] | None] | None
         ) = None
-        self._seq_cache: tuple[tuple[int, str, int, int, int], np.ndarray | None] | None = None
+        # the transformer's scores per user, valid while the user's state, the models and
+        # the catalog size are unchanged; least recently used out past the byte budget
+        self._seq_cache: OrderedDict[str, tuple[tuple[int, int, int, int], np.ndarray | None]]
+        self._seq_cache = OrderedDict()
+        self._seq_cache_bytes = 0
 
     # ------------------------------------------------------------------ items
     def upsert_items(self, items: Sequence[Item]) -> np.ndarray:
@@ -504,6 +511,7 @@ class Engine:
             last = stored.seq
         self.freeze_seq = last
         self.states.clear()
+        self._forget_seq()
 
     def _count(self, event: Event) -> None:
         if event.item_id is None or event.type in NEGATIVE_TYPES:
@@ -595,6 +603,7 @@ class Engine:
         with self._lock:
             self.states.delete(user_id)
             self._kw_cache.pop(user_id, None)
+            self._forget_seq(user_id)
             for waiting in self._pending.values():
                 waiting.discard(user_id)
         return removed
@@ -684,6 +693,7 @@ class Engine:
             # states are rebuilt from the log on their next read
             self.states.clear()
             self._kw_cache.clear()
+            self._forget_seq()
 
     def load_latest_models(self) -> ModelSet | None:
         """Swap in the newest saved models of ``artifacts_dir`` (server start)."""
@@ -989,9 +999,12 @@ class Engine:
         if models is None or models.sequential is None or models.seq_items is None:
             return None
         n = len(self.catalog)
-        key = (id(models), state.user_id, state.n_events, len(state.recent), n)
-        if self._seq_cache is not None and self._seq_cache[0] == key:
-            return self._seq_cache[1]
+        key = (id(models), state.n_events, len(state.recent), n)
+        hit = self._seq_cache.get(state.user_id)
+        if hit is not None and hit[0] == key:
+            self._seq_cache.move_to_end(state.user_id)
+            return hit[1]
+        _torch_single_thread()
         model: Any = models.sequential
         known = np.full(n, -1, dtype=np.int64)
         m = min(n, len(models.seq_items))
@@ -1011,9 +1024,37 @@ class Engine:
             has = known >= 0
             scores[has] = raw[known[has]]
             scores[extra] = raw[model.n_items_ :] if text is not None else raw.min()
-            out = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
-        self._seq_cache = (key, out)
+            z = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
+            out = z.astype(np.float32)
+        self._remember_seq(state.user_id, key, out)
         return out
+
+    def _forget_seq(self, user_id: str | None = None) -> None:
+        """Drop the cached transformer scores of one user, or of everyone."""
+        with self._lock:
+            if user_id is None:
+                self._seq_cache.clear()
+                self._seq_cache_bytes = 0
+                return
+            old = self._seq_cache.pop(user_id, None)
+            if old is not None and old[1] is not None:
+                self._seq_cache_bytes -= old[1].nbytes
+
+    def _remember_seq(
+        self, user_id: str, key: tuple[int, int, int, int], scores: np.ndarray | None
+    ) -> None:
+        cache = self._seq_cache
+        self._forget_seq(user_id)
+        budget = self.config.sequential_cache_mb * 2**20
+        size = scores.nbytes if scores is not None else 0
+        if size > budget:
+            return
+        cache[user_id] = (key, scores)
+        self._seq_cache_bytes += size
+        while self._seq_cache_bytes > budget and cache:
+            _, (_, evicted) = cache.popitem(last=False)
+            if evicted is not None:
+                self._seq_cache_bytes -= evicted.nbytes
 
     @staticmethod
     def _lookup(sparse: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> np.ndarray:
@@ -1336,6 +1377,19 @@ def _topic_shares(
         for j in order
         if mix[j] > 0
     ]
+
+
+def _torch_single_thread() -> None:
+    """Serve the transformer on one torch thread, as BLAS and faiss (set on first use)."""
+    global _TORCH_THREADS_SET
+    if not _TORCH_THREADS_SET:
+        import torch
+
+        torch.set_num_threads(1)
+        _TORCH_THREADS_SET = True
+
+
+_TORCH_THREADS_SET = False
 
 
 def _single_thread_faiss() -> None:

@@ -61,6 +61,7 @@ class SequenceNet(nn.Module):
         # A logit offset for items already in the user's history, learned from the data:
         # strongly negative where users never repeat an item, positive where they do.
         self.repeat_bias = nn.Parameter(torch.zeros(()))
+        self._masks: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
         # Small initial item vectors keep the tied output logits near zero at the start.
         nn.init.normal_(self.item_id.weight, std=0.02)
         nn.init.normal_(self.position.weight, std=0.02)
@@ -72,18 +73,29 @@ class SequenceNet(nn.Module):
             table = table + self.text_proj(text)
         return table
 
+    def _causal_mask(self, length: int, like: torch.Tensor) -> torch.Tensor:
+        """The additive causal mask of ``length`` positions, built once per shape."""
+        key = (length, like.dtype, like.device)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = nn.Transformer.generate_square_subsequent_mask(
+                length, device=like.device, dtype=like.dtype
+            )
+            self._masks[key] = mask
+        return mask
+
     def hidden(self, items: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """Hidden state after each position of right-padded ``items`` ``(B, L)``: ``(B, L, d)``.
 
         Position ``j`` only depends on ``items[:, : j + 1]``.
         """
         length = items.shape[1]
-        padded = torch.cat([table, table.new_zeros(1, table.shape[1])])
-        x = padded[torch.where(items < 0, self.n_items, items)]
+        # Padding reads item 0 and is zeroed: no copy of the whole table per call, which
+        # on a large catalog cost more than the attention itself.
+        real = items >= 0
+        x = table[items.clamp(min=0)] * real[..., None].to(table.dtype)
         x = self.dropout(self.input_norm(x + self.position.weight[:length]))
-        mask = nn.Transformer.generate_square_subsequent_mask(
-            length, device=x.device, dtype=x.dtype
-        )
+        mask = self._causal_mask(length, x)
         for block in self.blocks:
             x = block(x, src_mask=mask, is_causal=True)
         out: torch.Tensor = self.output_norm(x)

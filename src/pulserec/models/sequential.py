@@ -479,12 +479,16 @@ class SequentialTransformer(Recommender):
         self._prepare_scoring()
 
     def _forward(
-        self, sequences: np.ndarray, seen: sp.csr_matrix, extra: torch.Tensor | None = None
+        self,
+        sequences: np.ndarray,
+        seen: sp.csr_matrix | Sequence[np.ndarray],
+        extra: torch.Tensor | None = None,
     ) -> np.ndarray:
         """Scores ``(n, n_items)`` after right-padded ``sequences`` ``(n, max_len)``.
 
-        ``seen`` marks, per row, the items the repeat bias applies to. ``extra`` holds item
-        vectors ``(m, d)`` scored after the model's items, as columns ``n_items ...``.
+        ``seen`` marks, per row, the items the repeat bias applies to: a sparse matrix, or
+        one array of item indices per row. ``extra`` holds item vectors ``(m, d)`` scored
+        after the model's items, as columns ``n_items ...``.
         """
         import torch
 
@@ -500,7 +504,12 @@ class SequentialTransformer(Recommender):
                 last = torch.from_numpy(np.maximum(lengths[start:stop] - 1, 0)).to(table.device)
                 state = hidden[torch.arange(stop - start), last]
                 scores = state @ table.T
-                marks = (seen[start:stop].toarray() != 0).astype(np.float64)
+                if isinstance(seen, sp.spmatrix | sp.sparray):
+                    marks = (seen[start:stop].toarray() != 0).astype(np.float64)
+                else:
+                    marks = np.zeros((stop - start, self.n_items_))
+                    for row, items_seen in enumerate(seen[start:stop]):
+                        marks[row, items_seen] = 1.0
                 scores = scores + net.repeat_bias * torch.from_numpy(marks).to(table.device)
                 out[start:stop, : self.n_items_] = scores.cpu().numpy()
                 if extra is not None:
@@ -582,15 +591,9 @@ class SequentialTransformer(Recommender):
             arr = np.asarray(list(seq), dtype=np.int64)
             cleaned.append(arr[(arr >= 0) & (arr < self.n_items_)])
         padded = pad_last(cleaned, self.max_len)
-        n = len(cleaned)
-        rows = np.repeat(np.arange(n), [len(s) for s in cleaned])
-        cols = np.concatenate(cleaned) if n else np.zeros(0, dtype=np.int64)
-        seen = sp.csr_matrix(
-            (np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n, self.n_items_)
-        )
         m = 0 if extra_item_text is None else len(extra_item_text)
         extra = self._text_vectors(extra_item_text) if extra_item_text is not None and m else None
-        out = self._forward(padded, seen, extra)
+        out = self._forward(padded, cleaned, extra)
         if m and extra is None:
             out = np.concatenate([out, np.repeat(out.min(axis=1, keepdims=True), m, axis=1)], 1)
         empty = np.array([len(s) == 0 for s in cleaned], dtype=bool)
