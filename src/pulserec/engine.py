@@ -319,6 +319,8 @@ class Engine:
         self._seq_cache: OrderedDict[str, tuple[tuple[int, int, int, int], np.ndarray | None]]
         self._seq_cache = OrderedDict()
         self._seq_cache_bytes = 0
+        self._seq_last: tuple[tuple[str, tuple[int, int, int, int]], np.ndarray | None] | None
+        self._seq_last = None  # models that are not serving: one step's scores
 
     # ------------------------------------------------------------------ items
     def upsert_items(self, items: Sequence[Item]) -> np.ndarray:
@@ -994,16 +996,25 @@ class Engine:
 
         Read from the user's recent positive items, oldest first. Items the transformer was
         not trained with (added since) are scored by their text alone. Standardised over the
-        catalog so that the feature means the same for every user. Cached per request.
+        catalog so that the feature means the same for every user. For the serving models
+        kept per user until the user's next event; for others (a refit replaying its
+        validation window in another thread) only for the duration of one step.
         """
         if models is None or models.sequential is None or models.seq_items is None:
             return None
         n = len(self.catalog)
         key = (id(models), state.n_events, len(state.recent), n)
-        hit = self._seq_cache.get(state.user_id)
-        if hit is not None and hit[0] == key:
-            self._seq_cache.move_to_end(state.user_id)
-            return hit[1]
+        serving = models is self.models
+        if serving:
+            with self._lock:
+                hit = self._seq_cache.get(state.user_id)
+                if hit is not None and hit[0] == key:
+                    self._seq_cache.move_to_end(state.user_id)
+                    return hit[1]
+        else:
+            last = self._seq_last
+            if last is not None and last[0] == (state.user_id, key):
+                return last[1]
         _torch_single_thread()
         model: Any = models.sequential
         known = np.full(n, -1, dtype=np.int64)
@@ -1026,7 +1037,10 @@ class Engine:
             scores[extra] = raw[model.n_items_ :] if text is not None else raw.min()
             z = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
             out = z.astype(np.float32)
-        self._remember_seq(state.user_id, key, out)
+        if serving:
+            self._remember_seq(state.user_id, key, out)
+        else:
+            self._seq_last = ((state.user_id, key), out)
         return out
 
     def _forget_seq(self, user_id: str | None = None) -> None:
@@ -1044,17 +1058,18 @@ class Engine:
         self, user_id: str, key: tuple[int, int, int, int], scores: np.ndarray | None
     ) -> None:
         cache = self._seq_cache
-        self._forget_seq(user_id)
         budget = self.config.sequential_cache_mb * 2**20
         size = scores.nbytes if scores is not None else 0
-        if size > budget:
-            return
-        cache[user_id] = (key, scores)
-        self._seq_cache_bytes += size
-        while self._seq_cache_bytes > budget and cache:
-            _, (_, evicted) = cache.popitem(last=False)
-            if evicted is not None:
-                self._seq_cache_bytes -= evicted.nbytes
+        with self._lock:
+            self._forget_seq(user_id)
+            if size > budget:
+                return
+            cache[user_id] = (key, scores)
+            self._seq_cache_bytes += size
+            while self._seq_cache_bytes > budget and cache:
+                _, (_, evicted) = cache.popitem(last=False)
+                if evicted is not None:
+                    self._seq_cache_bytes -= evicted.nbytes
 
     @staticmethod
     def _lookup(sparse: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> np.ndarray:
