@@ -227,10 +227,13 @@ def replay(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the user sample.")] = 2026,
     encoder: Annotated[str, typer.Option(help="Text encoder name, or none.")] = "none",
+    sequential: Annotated[
+        bool, typer.Option(help="Fit the sequential transformer into the ranking.")
+    ] = True,
     output: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
 ) -> None:
     """Streaming replay in time order: real-time interest capture on vs off, plus popularity."""
-    from pulserec.engine import Engine
+    from pulserec.engine import Engine, EngineConfig
     from pulserec.evaluation.replay import replay as run_replay
     from pulserec.events import load_dataset
 
@@ -240,11 +243,12 @@ def replay(
     ds = load_dataset(dataset, data_dir)
 
     def make_engine() -> Engine:
+        config = EngineConfig(sequential=sequential)
         if encoder == "none":
-            return Engine()
+            return Engine(config=config)
         from pulserec.text import make_encoder
 
-        return Engine(encoder=make_encoder(encoder))
+        return Engine(encoder=make_encoder(encoder), config=config)
 
     if dataset == "mind":
         _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output)
@@ -289,7 +293,8 @@ def replay(
     if output is not None:
         payload = {
             "dataset": dataset, "protocol": "replay", "k": k, "train_fraction": train_fraction,
-            "max_users": max_users, "seed": seed, "encoder": encoder, "results": rows,
+            "max_users": max_users, "seed": seed, "encoder": encoder, "sequential": sequential,
+            "results": rows,
         }  # fmt: skip
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(payload, indent=2))
@@ -435,7 +440,7 @@ def _url_host(host: str) -> str:
 
 
 def _dataset_seeder(name: str, path: Path | None) -> Callable[[Any], None]:
-    """Load a public dataset into an empty storage, then train."""
+    """Load a public dataset into an empty storage (the server then trains on it)."""
     from pulserec.catalog import Catalog
     from pulserec.evaluation.replay import to_events
     from pulserec.events import load_dataset
@@ -445,13 +450,12 @@ def _dataset_seeder(name: str, path: Path | None) -> Callable[[Any], None]:
         ds = load_dataset(name, path)
         engine.upsert_items(list(Catalog.from_frame(ds.items)))
         engine.bootstrap(list(to_events(ds.events)))
-        engine.train()
 
     return seed
 
 
 def _demo_seeder() -> Callable[[Any], None]:
-    """``seed_engine`` of the demo package, then a first training; fails loudly without it."""
+    """``seed_engine`` of the demo package (the server then trains); fails loudly without it."""
     try:
         from pulserec.demo import seed_engine
     except ImportError as exc:
@@ -463,9 +467,9 @@ def _demo_seeder() -> Callable[[Any], None]:
 
     def seed(engine: Any) -> None:
         console.print("empty storage: seeding the demo data")
-        seed_engine(engine)
-        if engine.models is None:
-            engine.train()
+        # no training here: the server fits every model but the transformer first, so it
+        # answers within seconds, and brings the transformer in behind
+        seed_engine(engine, train=False)
 
     return seed
 
