@@ -19,6 +19,11 @@ milliseconds the server process (from ``/proc``) and this load generator used pe
 request during the cell: they depend little on what else the machine runs, so they say what
 a route costs even when latencies are inflated by a busy box.
 
+Client and server share the machine's two cores, so the client's own CPU is taken from the
+server. ``--client lean`` (default) is a minimal keep-alive HTTP/1.1 client on raw asyncio
+streams under uvloop; ``--client httpx`` is ``httpx.AsyncClient``, which spends several times
+more CPU per request (both are reported in the table's ``client cpu`` column).
+
 Targets (service issue): p99 < 10 ms for ``POST /v1/events`` and ``GET
 /v1/users/{id}/recommendations`` at 200 req/s on a 2-core machine.
 """
@@ -40,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 import numpy as np
@@ -74,9 +80,119 @@ class Report:
     cpus: int
     load_before: float
     workers: int
+    client: str = "lean"
     cells: list[Cell] = field(default_factory=list)
     max_rps: dict[str, Cell] = field(default_factory=dict)
     freshness: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------- client
+
+
+class LeanResponse:
+    """Status and body of one answer (the part of ``httpx.Response`` used here)."""
+
+    __slots__ = ("content", "status_code")
+
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code = status_code
+        self.content = content
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class LeanClient:
+    """Keep-alive HTTP/1.1 on asyncio streams: a load generator that costs little CPU.
+
+    Idle connections are pooled and reused; a connection that fails is dropped, and a
+    request that failed on a pooled connection (the server closes idle ones after a few
+    seconds) is sent once more on a new one. Errors surface as ``httpx.TransportError`` so
+    callers treat both clients alike.
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        host_port = base_url.split("://", 1)[1]
+        self.host, port = host_port.rsplit(":", 1)
+        self.port = int(port)
+        fixed = f"Host: {host_port}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self._fixed = fixed.encode()
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def __aenter__(self) -> LeanClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+    async def get(self, url: str, **kwargs: Any) -> LeanResponse:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> LeanResponse:
+        return await self.request("POST", url, **kwargs)
+
+    async def request(
+        self, method: str, url: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> LeanResponse:
+        path = quote(url, safe="/:@-._~") + (f"?{urlencode(params)}" if params else "")
+        head = f"{method} {path} HTTP/1.1\r\n".encode() + self._fixed
+        body = b""
+        if json is not None:
+            body = _json_bytes(json)
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n".encode()
+        data = head + b"\r\n" + body
+        errors = (OSError, ValueError, IndexError, asyncio.IncompleteReadError)
+        if self._idle:
+            try:
+                return await self._send(data, self._idle.pop())
+            except errors:
+                pass  # a pooled connection the server has closed: once more on a new one
+        try:
+            return await self._send(data, None)
+        except errors as exc:
+            raise httpx.TransportError(f"{method} {url}: {exc!r}") from exc
+
+    async def _send(
+        self, data: bytes, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None
+    ) -> LeanResponse:
+        try:
+            if conn is None:
+                conn = await asyncio.open_connection(self.host, self.port)
+            reader, writer = conn
+            writer.write(data)
+            status = int((await reader.readline()).split(b" ", 2)[1])
+            length, chunked = 0, False
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding":
+                    chunked = b"chunked" in value.lower()
+            if chunked:
+                parts = []
+                while size := int((await reader.readline()).strip(), 16):
+                    parts.append(await reader.readexactly(size))
+                    await reader.readline()
+                await reader.readline()
+                content = b"".join(parts)
+            else:
+                content = await reader.readexactly(length)
+        except BaseException:
+            if conn is not None:
+                conn[1].close()
+            raise
+        self._idle.append(conn)
+        return LeanResponse(status, content)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 # ------------------------------------------------------------------------------- server
@@ -133,6 +249,16 @@ def start_server(
     raise SystemExit("the server did not start within 30 minutes")
 
 
+def wait_trained(url: str, limit_s: float = 3600.0) -> dict[str, Any]:
+    """Wait for a running refit (a first start brings the transformer in behind)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        st: dict[str, Any] = httpx.get(f"{url}/v1/admin/status", headers=HEADERS).json()
+        if not st["training"] or time.monotonic() > deadline:
+            return st
+        time.sleep(1.0)
+
+
 def population(work: Path) -> tuple[list[str], list[str]]:
     """Users with events and the items of the catalog, read from the log file."""
     with sqlite3.connect(work / "pulserec.db") as db:
@@ -167,13 +293,14 @@ def percentile_ms(values: list[float], q: float) -> float:
 
 
 async def fixed_rate(
-    client: httpx.AsyncClient, name: str, make: Callable[[int], Request], rate: float,
+    client: Any, name: str, make: Callable[[int], Request], rate: float,
     seconds: float,
 ) -> Cell:  # fmt: skip
     """Send ``rate * seconds`` requests on a fixed schedule."""
-    loop = asyncio.get_running_loop()
+    # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds
+    clock = time.perf_counter
     n = max(1, int(rate * seconds))
-    start = loop.time() + 0.05
+    start = clock() + 0.05
     sent_lat: list[float] = []
     sched_lat: list[float] = []
     errors = 0
@@ -181,17 +308,17 @@ async def fixed_rate(
     async def one(i: int) -> None:
         nonlocal errors
         scheduled = start + i / rate
-        delay = scheduled - loop.time()
+        delay = scheduled - clock()
         if delay > 0:
             await asyncio.sleep(delay)
         method, url, kwargs = make(i)
-        sent = loop.time()
+        sent = clock()
         try:
             r = await client.request(method, url, **kwargs)
             ok = r.status_code < 400
         except httpx.HTTPError:
             ok = False
-        done = loop.time()
+        done = clock()
         if ok:
             sent_lat.append(done - sent)
             sched_lat.append(done - scheduled)
@@ -199,47 +326,47 @@ async def fixed_rate(
             errors += 1
 
     await asyncio.gather(*(one(i) for i in range(n)))
-    elapsed = loop.time() - start
+    elapsed = clock() - start
     return Cell(name, rate, len(sent_lat) / elapsed, percentile_ms(sent_lat, 50),
                 percentile_ms(sent_lat, 99), percentile_ms(sched_lat, 99), errors, n)  # fmt: skip
 
 
 async def saturate(
-    client: httpx.AsyncClient, name: str, make: Callable[[int], Request], workers: int,
+    client: Any, name: str, make: Callable[[int], Request], workers: int,
     seconds: float,
 ) -> Cell:  # fmt: skip
     """Closed loop: ``workers`` clients each send their next request as soon as one returns."""
-    loop = asyncio.get_running_loop()
+    clock = time.perf_counter
     lat: list[float] = []
     errors = 0
     counter = 0
-    end = loop.time() + seconds
+    end = clock() + seconds
 
     async def worker() -> None:
         nonlocal errors, counter
-        while loop.time() < end:
+        while clock() < end:
             counter += 1
             method, url, kwargs = make(counter)
-            sent = loop.time()
+            sent = clock()
             try:
                 r = await client.request(method, url, **kwargs)
                 ok = r.status_code < 400
             except httpx.HTTPError:
                 ok = False
             if ok:
-                lat.append(loop.time() - sent)
+                lat.append(clock() - sent)
             else:
                 errors += 1
 
-    start = loop.time()
+    start = clock()
     await asyncio.gather(*(worker() for _ in range(workers)))
-    elapsed = loop.time() - start
+    elapsed = clock() - start
     p50, p99 = percentile_ms(lat, 50), percentile_ms(lat, 99)
     return Cell(name, 0.0, len(lat) / elapsed, p50, p99, p99, errors, len(lat) + errors)
 
 
 async def freshness(
-    client: httpx.AsyncClient, users: list[str], n_users: int, rng: random.Random
+    client: Any, users: list[str], n_users: int, rng: random.Random
 ) -> dict[str, float]:
     """Post a click on each user's top item, then read again: how long until the list changed.
 
@@ -295,8 +422,12 @@ def requests_for(
 async def drive(url: str, pid: int, users: list[str], items: list[str],
                 args: argparse.Namespace, report: Report) -> None:  # fmt: skip
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits,
-                                 timeout=30.0) as client:  # fmt: skip
+    client: Any = (
+        LeanClient(url, HEADERS)
+        if args.client == "lean"
+        else httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits, timeout=30.0)
+    )
+    async with client:
         makers = requests_for(users, items, args.seed)
         # warm-up: every user's state is restored from the log once, as in steady state
         for chunk in range(0, min(len(users), 3000), 50):
@@ -339,7 +470,8 @@ def median_cell(cells: list[Cell]) -> Cell:
 
 def print_table(report: Report) -> None:
     print(f"\n{report.dataset} · encoder {report.encoder} · {report.cpus} CPUs · "
-          f"load average before {report.load_before:.2f} · medians of rounds")  # fmt: skip
+          f"load average before {report.load_before:.2f} · client {report.client} · "
+          "medians of rounds")  # fmt: skip
     head = (f"{'endpoint':<36} {'offered':>8} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'p99 sched':>9} {'errors':>6} {'p50÷base':>8} {'p99÷base':>8} "
             f"{'server cpu':>10} {'client cpu':>10}")  # fmt: skip
@@ -390,6 +522,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per cell")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=32, help="clients when saturating")
+    parser.add_argument("--client", choices=("lean", "httpx"), default="lean")
     parser.add_argument("--fresh-users", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON")
@@ -404,9 +537,15 @@ def main() -> None:
     proc, url = start_server(args.work_dir, not real, args.encoder, args.work_dir / "server.log")
     try:
         print(f"server ready in {time.perf_counter() - t0:.1f}s at {url}", flush=True)
+        st = wait_trained(url)
+        print(f"models {st['model_version']} ready after {time.perf_counter() - t0:.1f}s "
+              f"(training {st['training']})", flush=True)  # fmt: skip
         users, items = population(args.work_dir)
-        report = Report(name, args.encoder, os.cpu_count() or 0, os.getloadavg()[0], args.workers)
-        asyncio.run(drive(url, proc.pid, users, items, args, report))
+        report = Report(name, args.encoder, os.cpu_count() or 0, os.getloadavg()[0], args.workers,
+                        args.client)  # fmt: skip
+        import uvloop
+
+        uvloop.run(drive(url, proc.pid, users, items, args, report))
     finally:
         proc.terminate()
         proc.wait(30)
