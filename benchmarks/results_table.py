@@ -23,6 +23,9 @@ PROTOCOLS = ("random811", "loo")
 MODELS = "pop,itemknn,ease,als,bpr,covisit"
 METRICS = ("ndcg", "recall", "mrr", "hit", "precision", "coverage", "novelty", "gini", "diversity")
 
+KEPT_MARKER = "<!-- below: written by benchmarks/sequential_results.py -->"
+"""Everything from this line on is kept when the file is regenerated."""
+
 # RecBole 1.2.1, default hyperparameters, ml-100k, random 80/10/10, full ranking
 # (NDCG@10, Recall@10), as stated in the project's foundation issue.
 RECBOLE_ML100K = {
@@ -156,7 +159,12 @@ def main() -> None:
             for d in DATASETS
             for p in PROTOCOLS
         ]
-    args.output.write_text(render(runs, args.k, time.perf_counter() - t0))
+    text = render(runs, args.k, time.perf_counter() - t0)
+    if args.output.is_file():  # keep the section other benchmarks write below the marker
+        previous = args.output.read_text()
+        if KEPT_MARKER in previous:
+            text = text.rstrip("\n") + "\n\n" + previous[previous.index(KEPT_MARKER) :]
+    args.output.write_text(text)
     print(f"wrote {args.output}")
 
 
