@@ -165,27 +165,26 @@ def run(
         cold: list[float] = []
         warm: list[float] = []
         without: list[float] = []
-        for _block in range(10):  # interleaved: both see the same machine
+
+        def event_then_reads(models: ModelSet, after_event: list[float],
+                             repeated: list[float] | None) -> None:  # fmt: skip
+            """Requests that each follow an event of that user (and, optionally, read again)."""
+            nonlocal ts
             # no swap(): it would drop the warm states, which live only in memory here
-            engine.models = with_seq
+            engine.models = models
             for _ in range(requests // 10):
                 u = f"u{int(rng.integers(0, n_users))}"
                 ts += 1
                 engine.ingest(Event(u, f"i{int(rng.integers(0, n_items))}", "click", ts))
-                t0 = time.perf_counter()
-                engine.recommend(u, 10)
-                cold.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                engine.recommend(u, 10)
-                warm.append(time.perf_counter() - t0)
-            engine.models = plain
-            for _ in range(requests // 10):
-                u = f"u{int(rng.integers(0, n_users))}"
-                ts += 1
-                engine.ingest(Event(u, f"i{int(rng.integers(0, n_items))}", "click", ts))
-                t0 = time.perf_counter()
-                engine.recommend(u, 10)
-                without.append(time.perf_counter() - t0)
+                for samples in (after_event, repeated):
+                    if samples is not None:
+                        t0 = time.perf_counter()
+                        engine.recommend(u, 10)
+                        samples.append(time.perf_counter() - t0)
+
+        for _block in range(10):  # interleaved: both see the same machine
+            event_then_reads(with_seq, cold, warm)
+            event_then_reads(plain, without, None)
         for name, samples in (("seq", cold), ("seq_cached", warm), ("plain", without)):
             p50, p99 = percentiles(samples)
             seq_rows[f"{name}_p50_ms"], seq_rows[f"{name}_p99_ms"] = p50, p99
