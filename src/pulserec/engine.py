@@ -319,8 +319,13 @@ class Engine:
         self._seq_cache: OrderedDict[str, tuple[tuple[int, int, int, int], np.ndarray | None]]
         self._seq_cache = OrderedDict()
         self._seq_cache_bytes = 0
-        self._seq_last: tuple[tuple[str, tuple[int, int, int, int]], np.ndarray | None] | None
+        self._seq_last: (
+            tuple[ModelSet, tuple[str, tuple[int, int, int, int]], np.ndarray | None] | None
+        )
         self._seq_last = None  # models that are not serving: one step's scores
+        self._seq_layout_cache: (
+            tuple[ModelSet, int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None
+        ) = None
 
     # ------------------------------------------------------------------ items
     def upsert_items(self, items: Sequence[Item]) -> np.ndarray:
@@ -1013,18 +1018,15 @@ class Engine:
                     return hit[1]
         else:
             last = self._seq_last
-            if last is not None and last[0] == (state.user_id, key):
-                return last[1]
+            if last is not None and last[0] is models and last[1] == (state.user_id, key):
+                return last[2]
         _torch_single_thread()
         model: Any = models.sequential
-        known = np.full(n, -1, dtype=np.int64)
-        m = min(n, len(models.seq_items))
-        known[:m] = models.seq_items[:m]
+        known, has, extra = self._seq_layout(models, n)
         sequence = [int(known[i]) for i in reversed(state.recent_items(model.max_len))
                     if i < n and known[i] >= 0]  # fmt: skip
         out = None
         if sequence:
-            extra = np.flatnonzero(known < 0)
             text = None
             # the transformer's text part reads this engine's encoder only when it was
             # fitted with it (same width); otherwise new items rank last in this feature
@@ -1032,7 +1034,6 @@ class Engine:
                 text = self._text[extra]
             raw = model.score_sequences([sequence], extra_item_text=text)[0].astype(np.float64)
             scores = np.empty(n, dtype=np.float64)
-            has = known >= 0
             scores[has] = raw[known[has]]
             scores[extra] = raw[model.n_items_ :] if text is not None else raw.min()
             z = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
@@ -1040,8 +1041,25 @@ class Engine:
         if serving:
             self._remember_seq(state.user_id, key, out)
         else:
-            self._seq_last = ((state.user_id, key), out)
+            self._seq_last = (models, (state.user_id, key), out)
         return out
+
+    def _seq_layout(self, models: ModelSet, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For a catalog of ``n``: each item's transformer index (-1: none), the mask of
+        items that have one, and the indices of those that do not; built once per models
+        and catalog size (O(n) per request otherwise)."""
+        cached = self._seq_layout_cache
+        # the models object itself, not its id(): an id can be reused once it is freed
+        if cached is not None and cached[0] is models and cached[1] == n:
+            return cached[2]
+        assert models.seq_items is not None
+        known = np.full(n, -1, dtype=np.int64)
+        m = min(n, len(models.seq_items))
+        known[:m] = models.seq_items[:m]
+        has = known >= 0
+        layout = (known, has, np.flatnonzero(~has))
+        self._seq_layout_cache = (models, n, layout)
+        return layout
 
     def _forget_seq(self, user_id: str | None = None) -> None:
         """Drop the cached transformer scores of one user, or of everyone."""
