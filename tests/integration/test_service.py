@@ -38,8 +38,8 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
 def seeded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir holding the shop, its history and trained models (trained once)."""
     data = tmp_path_factory.mktemp("seeded") / "data"
-    with TestClient(create_app(settings_for(data), on_empty=seed)):
-        pass
+    with TestClient(create_app(settings_for(data), on_empty=seed)) as client:
+        client.app.state.runtime.trainer.join()  # type: ignore[attr-defined]
     return data
 
 

@@ -216,9 +216,20 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
     return Runtime(settings, engine, trainer, spam, subscriber=subscriber)
 
 
-def close_runtime(runtime: Runtime) -> None:
-    """Wait for a running refit, then release storage and the embedding cache."""
-    runtime.trainer.join()
+SHUTDOWN_WAIT_S = 10.0
+"""How long a stopping server waits for a running refit before it leaves it behind."""
+
+
+def close_runtime(runtime: Runtime, wait_s: float = SHUTDOWN_WAIT_S) -> None:
+    """Wait a little for a running refit, then release storage and the embedding cache.
+
+    A refit that has not finished by then is abandoned (it dies with the process): a stop
+    must not wait for minutes of training. Nothing is lost, since a refit only reads the
+    log, and the artifacts it has not finished writing are never pointed at.
+    """
+    runtime.trainer.join(wait_s)
+    if runtime.trainer.training:
+        log.warning("stopping with a refit still running: it is abandoned")
     if runtime.subscriber is not None:
         runtime.subscriber.stop()
     runtime.engine.storage.close()
