@@ -40,6 +40,9 @@ from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
 from pulserec.types import NEGATIVE_TYPES, Event, Item, Recommendation, Scored
 
+SeqLayout = tuple[np.ndarray, np.ndarray, np.ndarray, bool]
+"""How the catalog maps onto the transformer's items (see ``Engine._seq_layout``)."""
+
 SOURCES: tuple[str, ...] = ("ann", "factor", "covisit", "sequential", "trending", "text")
 """Candidate sources, each optional."""
 
@@ -327,9 +330,7 @@ class Engine:
             tuple[ModelSet, tuple[str, tuple[int, int, int, int]], np.ndarray | None] | None
         )
         self._seq_last = None  # models that are not serving: one step's scores
-        self._seq_layout_cache: (
-            tuple[ModelSet, int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None
-        ) = None
+        self._seq_layout_cache: tuple[ModelSet, int, SeqLayout] | None = None
 
     # ------------------------------------------------------------------ items
     def upsert_items(self, items: Sequence[Item]) -> np.ndarray:
@@ -1026,7 +1027,7 @@ class Engine:
                 return last[2]
         _torch_single_thread()
         model: Any = models.sequential
-        known, has, extra = self._seq_layout(models, n)
+        known, has, extra, identity = self._seq_layout(models, n)
         sequence = [int(known[i]) for i in reversed(state.recent_items(model.max_len))
                     if i < n and known[i] >= 0]  # fmt: skip
         out = None
@@ -1036,22 +1037,26 @@ class Engine:
             # fitted with it (same width); otherwise new items rank last in this feature
             if len(extra) and 0 < model.item_text_.shape[1] == self._text.shape[1]:
                 text = self._text[extra]
-            raw = model.score_sequences([sequence], extra_item_text=text)[0].astype(np.float64)
-            scores = np.empty(n, dtype=np.float64)
-            scores[has] = raw[known[has]]
-            scores[extra] = raw[model.n_items_ :] if text is not None else raw.min()
-            z = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
-            out = z.astype(np.float32)
+            raw = model.score_sequences([sequence], extra_item_text=text, fast=True)[0]
+            if identity and n == model.n_items_:
+                scores = raw  # catalog order is the transformer's: no reordering
+            else:
+                scores = np.empty(n, dtype=np.float32)
+                scores[has] = raw[known[has]]
+                scores[extra] = raw[model.n_items_ :] if text is not None else raw.min()
+            out = (scores - scores.mean(dtype=np.float64)) / max(float(scores.std()), 1e-9)
+            out = out.astype(np.float32, copy=False)
         if serving:
             self._remember_seq(state.user_id, key, out)
         else:
             self._seq_last = (models, (state.user_id, key), out)
         return out
 
-    def _seq_layout(self, models: ModelSet, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _seq_layout(self, models: ModelSet, n: int) -> SeqLayout:
         """For a catalog of ``n``: each item's transformer index (-1: none), the mask of
-        items that have one, and the indices of those that do not; built once per models
-        and catalog size (O(n) per request otherwise)."""
+        items that have one, the indices of those that do not, and whether the catalog's
+        order is the transformer's; built once per models and catalog size (O(n) per
+        request otherwise)."""
         cached = self._seq_layout_cache
         # the models object itself, not its id(): an id can be reused once it is freed
         if cached is not None and cached[0] is models and cached[1] == n:
@@ -1061,7 +1066,7 @@ class Engine:
         m = min(n, len(models.seq_items))
         known[:m] = models.seq_items[:m]
         has = known >= 0
-        layout = (known, has, np.flatnonzero(~has))
+        layout = (known, has, np.flatnonzero(~has), bool(np.array_equal(known, np.arange(n))))
         self._seq_layout_cache = (models, n, layout)
         return layout
 

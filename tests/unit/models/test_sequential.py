@@ -171,6 +171,13 @@ def test_cold_item_is_scored_from_its_text() -> None:
     assert later.shape == (2, n_items + 2)
     np.testing.assert_allclose(later[:, n_items:], scores[:, [12, 13]], rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(later[:, :n_items], scores)
+    # The serving mode (float32 item-table product) agrees with the exact one.
+    seqs = [[0, 1, 2], [6, 7, 8, 7], []]
+    np.testing.assert_allclose(
+        model.score_sequences(seqs, extra_item_text=vectors[[12, 13]], fast=True),
+        model.score_sequences(seqs, extra_item_text=vectors[[12, 13]]),
+        rtol=1e-4, atol=1e-4,
+    )  # fmt: skip
     # Without a text part a new item has nothing to be scored by: it ranks last.
     blind_later = blind.score_sequences([[0, 1, 2]], extra_item_text=vectors[[12]])
     assert blind_later[0, -1] == no_text[0].min()
