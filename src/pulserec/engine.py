@@ -884,7 +884,10 @@ class Engine:
             feats = self._features(models, state, user_id, cands, trending)
             weights = models.weights if models is not None else DEFAULT_WEIGHTS
             scores = feats @ weights
-            vectors = self._rerank_vectors(models, cands)
+            # plain ranking by score needs no item vectors (a third of a millisecond to build)
+            vectors = (
+                self._rerank_vectors(models, cands) if diversity > 0 else np.zeros((len(cands), 1))
+            )
             order = mmr(scores, vectors, k, diversity)
             picked = cands[order]
             reasons = self._reasons(models, state, picked, feats[order] * weights)
@@ -1010,8 +1013,13 @@ class Engine:
         kept per user until the user's next event; for others (a refit replaying its
         validation window in another thread) only for the duration of one step.
         """
-        if models is None or models.sequential is None or models.seq_items is None:
-            return None
+        if (
+            not self.config.sequential
+            or models is None
+            or models.sequential is None
+            or models.seq_items is None
+        ):
+            return None  # turned off, or not fitted; saved models may still hold one
         n = len(self.catalog)
         key = (id(models), state.n_events, len(state.recent), n)
         serving = models is self.models
