@@ -292,6 +292,16 @@ def percentile_ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q) * 1000.0) if values else float("nan")
 
 
+async def answered(client: Any, request: Request) -> bool:
+    """Send one request; True when it got a non-error answer."""
+    method, url, kwargs = request
+    try:
+        r = await client.request(method, url, **kwargs)
+    except httpx.HTTPError:
+        return False
+    return bool(r.status_code < 400)
+
+
 async def fixed_rate(
     client: Any, name: str, make: Callable[[int], Request], rate: float,
     seconds: float,
@@ -311,13 +321,9 @@ async def fixed_rate(
         delay = scheduled - clock()
         if delay > 0:
             await asyncio.sleep(delay)
-        method, url, kwargs = make(i)
+        request = make(i)
         sent = clock()
-        try:
-            r = await client.request(method, url, **kwargs)
-            ok = r.status_code < 400
-        except httpx.HTTPError:
-            ok = False
+        ok = await answered(client, request)
         done = clock()
         if ok:
             sent_lat.append(done - sent)
@@ -346,14 +352,9 @@ async def saturate(
         nonlocal errors, counter
         while clock() < end:
             counter += 1
-            method, url, kwargs = make(counter)
+            request = make(counter)
             sent = clock()
-            try:
-                r = await client.request(method, url, **kwargs)
-                ok = r.status_code < 400
-            except httpx.HTTPError:
-                ok = False
-            if ok:
+            if await answered(client, request):
                 lat.append(clock() - sent)
             else:
                 errors += 1
