@@ -497,14 +497,10 @@ class SequentialTransformer(Recommender):
         net, table = self._net, self._table
         n_extra = 0 if extra is None else int(extra.shape[0])
         out = np.empty((len(sequences), self.n_items_ + n_extra), dtype=np.float32)
-        lengths = (sequences >= 0).sum(axis=1)
         with torch.no_grad():
             for start in range(0, len(sequences), _SCORE_CHUNK):
                 stop = min(start + _SCORE_CHUNK, len(sequences))
-                items = torch.from_numpy(sequences[start:stop].astype(np.int64)).to(table.device)
-                hidden = net.hidden(items, table)
-                last = torch.from_numpy(np.maximum(lengths[start:stop] - 1, 0)).to(table.device)
-                state = hidden[torch.arange(stop - start), last]
+                state = _last_states(net, table, sequences[start:stop])
                 scores = state @ table.T
                 if isinstance(seen, sp.spmatrix | sp.sparray):
                     marks = (seen[start:stop].toarray() != 0).astype(np.float64)
@@ -527,15 +523,12 @@ class SequentialTransformer(Recommender):
         import torch
 
         if self._fast is None:
-            self._fast = (copy.deepcopy(self._net).float(), self._table.float())
+            # one float32 table, shared by the network's input lookup and the output product
             self._table32 = np.ascontiguousarray(self._table.cpu().numpy(), dtype=np.float32)
+            self._fast = (copy.deepcopy(self._net).float(), torch.from_numpy(self._table32))
         net, table = self._fast
-        lengths = (sequences >= 0).sum(axis=1)
         with torch.no_grad():
-            items = torch.from_numpy(sequences.astype(np.int64)).to(table.device)
-            hidden = net.hidden(items, table)
-            last = torch.from_numpy(np.maximum(lengths - 1, 0)).to(table.device)
-            state = hidden[torch.arange(len(sequences)), last]
+            state = _last_states(net, table, sequences)
             extra_scores = None if extra is None else (state @ extra.to(state).T).cpu().numpy()
             state32 = state.cpu().numpy().astype(np.float32)
         out = state32 @ self._table32.T
@@ -645,6 +638,15 @@ class SequentialTransformer(Recommender):
         return out
 
 
+def _last_states(net: SequenceNet, table: torch.Tensor, sequences: np.ndarray) -> torch.Tensor:
+    """The hidden state after each right-padded sequence's last real item: ``(n, d)``."""
+    import torch
+
+    items = torch.from_numpy(sequences.astype(np.int64)).to(table.device)
+    last = torch.from_numpy(np.maximum((sequences >= 0).sum(axis=1) - 1, 0)).to(table.device)
+    return net.hidden(items, table)[torch.arange(len(sequences)), last]
+
+
 def _positive(rows: sp.csr_matrix) -> sp.csr_matrix:
     """The positive entries of ``rows``, as ones."""
     out = sp.csr_matrix(rows, dtype=np.float32, copy=True)
@@ -727,10 +729,7 @@ def _held_out_ndcg(
         table = net.item_table(id_scale, text)
         for start in range(0, len(sequences), _SCORE_CHUNK):
             stop = min(start + _SCORE_CHUNK, len(sequences))
-            seqs = sequences[start:stop]
-            items = torch.from_numpy(seqs).to(device)
-            last = torch.from_numpy(np.maximum((seqs >= 0).sum(axis=1) - 1, 0)).to(device)
-            hidden = net.hidden(items, table)[torch.arange(stop - start), last]
+            hidden = _last_states(net, table, sequences[start:stop])
             scores = hidden @ table.T
             mask = torch.from_numpy(seen[start:stop].toarray() != 0).to(device)
             scores = scores.masked_fill(mask, float("-inf"))
