@@ -318,8 +318,10 @@ class Engine:
         self._spam_lock = threading.Lock()
         self.events_ingested = 0
         self.freeze_seq: int | None = None
+        # one request's co-visitation votes; keyed by the models object itself, since
+        # an id() is handed out again once the old models are freed
         self._cov_cache: (
-            tuple[tuple[int, str, int, int], tuple[np.ndarray, np.ndarray] | None] | None
+            tuple[ModelSet, tuple[str, int, int], tuple[np.ndarray, np.ndarray] | None] | None
         ) = None
         # the transformer's scores per user, valid while the user's state, the models and
         # the catalog size are unchanged; least recently used out past the byte budget
@@ -705,6 +707,7 @@ class Engine:
             # states are rebuilt from the log on their next read
             self.states.clear()
             self._kw_cache.clear()
+            self._cov_cache = None
             self._forget_seq()
 
     def load_latest_models(self) -> ModelSet | None:
@@ -982,9 +985,10 @@ class Engine:
         """
         if models is None:
             return None
-        key = (id(models), state.user_id, state.n_events, len(state.recent))
-        if self._cov_cache is not None and self._cov_cache[0] == key:
-            return self._cov_cache[1]
+        key = (state.user_id, state.n_events, len(state.recent))
+        cached = self._cov_cache
+        if cached is not None and cached[0] is models and cached[1] == key:
+            return cached[2]
         recent = [r for r in state.recent_items(self.config.n_recent) if r < models.n_items]
         out = None
         if recent:
@@ -1001,7 +1005,7 @@ class Engine:
                 items, inverse = np.unique(cov.indices[pos], return_inverse=True)
                 votes = np.bincount(inverse, weights=cov.data[pos] * w)
                 out = (items.astype(np.int64), votes)
-        self._cov_cache = (key, out)
+        self._cov_cache = (models, key, out)
         return out
 
     def _sequential_scores(self, models: ModelSet | None, state: UserState) -> np.ndarray | None:

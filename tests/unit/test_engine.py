@@ -306,3 +306,48 @@ def test_deleted_item_comes_back_when_upserted_again(engine: Engine) -> None:
     assert engine.delete_item("jazz-2") and engine.is_deleted("jazz-2")
     engine.upsert_items([Item("jazz-2", "Jazz 2", "saxophone trumpet swing 2", ("jazz",))])
     assert not engine.is_deleted("jazz-2") and engine.is_deleted("never-seen")
+
+
+def test_swap_never_serves_the_previous_models_covisitation() -> None:
+    """Scores cached for one models object must not survive into the next one.
+
+    The new models here differ only in their co-visitation (emptied), and are built so
+    that they land on the freed address of the old ones, as a refit's may: a cache keyed
+    by ``id(models)`` would serve the old votes.
+    """
+    import gc
+    from dataclasses import fields
+
+    import scipy.sparse as sp
+
+    from pulserec.engine import ModelSet
+
+    eng = Engine(encoder=make_encoder("hashing"), config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    eng.ingest(Event("u0", "jazz-3", "click", 6_000_000.0))
+    old = eng.models
+    assert old is not None
+    with_covisit = eng.score_items("u0", ["jazz-4"])[0]
+    values = {f.name: getattr(old, f.name) for f in fields(ModelSet)}
+    values["covisit"] = sp.csr_matrix((old.n_items, old.n_items), dtype=np.float32)
+    fresh = ModelSet(**values)  # the same models without co-visitation, at a new address
+    eng.swap(fresh)
+    expected = eng.score_items("u0", ["jazz-4"])[0]
+    assert expected < with_covisit  # co-visitation did count for this item
+
+    eng.swap(old)
+    eng.score_items("u0", ["jazz-4"])  # cache the old models' votes once more
+    old_id = id(old)
+    eng.models = None
+    del old, fresh
+    gc.collect()
+    kept = []
+    for _ in range(10_000):  # CPython hands a freed block out again before long
+        reused = ModelSet(**values)
+        if id(reused) == old_id:
+            break
+        kept.append(reused)
+    eng.swap(reused)
+    assert eng.score_items("u0", ["jazz-4"])[0] == pytest.approx(expected)
