@@ -48,7 +48,8 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy --strict src/pulserec/types.py $$(find src/pulserec -name base.py) src/pulserec/service
+	$(BIN)/mypy --strict src/pulserec/types.py \
+		$$(find src/pulserec -name base.py -not -path '*/engine/*') src/pulserec/engine src/pulserec/service
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -q

@@ -43,10 +43,10 @@ import scipy.sparse as sp
 
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine import Engine, EngineConfig, ModelSet
+from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES
 from pulserec.events.interactions import Interactions
 from pulserec.index.hnsw import HNSWIndex
 from pulserec.models.covisit import row_top_n
-from pulserec.ranking import DEFAULT_WEIGHTS
 from pulserec.types import Event, Item
 
 DIM = 64
@@ -83,7 +83,7 @@ def synthetic_models(n_items: int, n_users: int, seed: int) -> ModelSet:
     pop = rng.zipf(1.5, n_items).astype(np.float32)
     return ModelSet(
         "synthetic", users, n_items, user_f, item_f, unit, cov, pop,
-        DEFAULT_WEIGHTS.copy(), index, time.time(),
+        DEFAULT_WEIGHTS.copy(), index, time.time(), features=NAMES,
     )  # fmt: skip
 
 

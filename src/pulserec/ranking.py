@@ -1,9 +1,7 @@
-"""The hybrid ranking score and the conditional-logit fit of its weights.
+"""The hybrid ranking score's weights: a conditional-logit fit on held-out choices.
 
-Each candidate item gets a small feature vector (long-term factor score,
-short-term similarity, co-visitation with the latest items, text interest,
-trending, penalties, and the sequential transformer's next-item score,
-standardised over the catalog). The score is a weighted sum whose weights are fitted
+Each candidate item gets a small vector of named features (the engine's are in
+:mod:`pulserec.engine.features`). The score is a weighted sum whose weights are fitted
 on held-out events: among the candidates shown for an event, the item the
 user actually chose should have the highest score (a softmax over each
 candidate list, i.e. a conditional logit), never hand-set.
@@ -15,13 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-
-FEATURES: tuple[str, ...] = (
-    "long_term", "short_term", "covisit", "text", "trending", "penalty", "sequential",
-)  # fmt: skip
-
-DEFAULT_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.2, -1.0, 1.0])
-"""Used only until a model has been fitted on enough validation events."""
 
 
 @dataclass
@@ -35,14 +26,17 @@ class ChoiceData:
         return len(self.chosen)
 
 
-def fit_weights(data: ChoiceData, l2: float = 1e-2) -> tuple[np.ndarray, dict[str, float]]:
+def fit_weights(
+    data: ChoiceData, defaults: np.ndarray, l2: float = 1e-2
+) -> tuple[np.ndarray, dict[str, float]]:
     """Weights maximising the mean log-probability of the chosen candidates.
 
-    Returns the weights and fit diagnostics (log-likelihood per list before
-    and after, and the share of lists where the chosen item ranks first).
+    Returns the weights (``defaults`` when there is no list to learn from) and fit
+    diagnostics (log-likelihood per list before and after, and the share of lists where
+    the chosen item ranks first).
     """
     if len(data) == 0:
-        return DEFAULT_WEIGHTS.copy(), {"lists": 0.0}
+        return np.array(defaults, dtype=np.float64), {"lists": 0.0}
     lengths = np.array([len(f) for f in data.features])
     x = np.concatenate(data.features).astype(np.float64)
     scale = np.maximum(x.std(axis=0), 1e-6)  # optimise on a comparable scale
@@ -84,16 +78,16 @@ def fit_weights(data: ChoiceData, l2: float = 1e-2) -> tuple[np.ndarray, dict[st
     }
 
 
-def weights_for(features: list[str], weights: np.ndarray) -> np.ndarray:
-    """Weights saved for ``features`` laid out in today's :data:`FEATURES` order.
+def weights_for(saved: list[str], weights: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
+    """Weights saved for the features ``saved`` laid out in the order of ``features``.
 
     A feature the saved weights lack gets weight 0, one they have that is no longer
     used is dropped, so models saved before a feature existed load and rank as before.
     """
-    if len(features) != len(weights):
-        raise ValueError(f"weights: {len(weights)} values for {len(features)} features {features}")
-    out = np.zeros(len(FEATURES))
-    for name, value in zip(features, np.asarray(weights, dtype=np.float64), strict=True):
-        if name in FEATURES:
-            out[FEATURES.index(name)] = value
+    if len(saved) != len(weights):
+        raise ValueError(f"weights: {len(weights)} values for {len(saved)} features {saved}")
+    out = np.zeros(len(features))
+    for name, value in zip(saved, np.asarray(weights, dtype=np.float64), strict=True):
+        if name in features:
+            out[features.index(name)] = value
     return out

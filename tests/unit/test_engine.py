@@ -119,9 +119,9 @@ def test_new_item_is_recommendable_at_once_by_its_text(engine: Engine) -> None:
 def test_event_for_unknown_item_counts_once_the_item_arrives(engine: Engine) -> None:
     engine.ingest(Event("early", "later-item", "click", 5_000_000.0))
     assert engine.storage.counts()["events"] == len(history()) + 1
-    assert engine.interests("early")["recent_items"] == []  # type: ignore[index]
+    assert engine.interests("early").recent_items == []  # type: ignore[union-attr]
     engine.upsert_items([Item("later-item", "Later", "swing", ("jazz",))])
-    assert engine.interests("early")["recent_items"] == ["later-item"]  # type: ignore[index]
+    assert engine.interests("early").recent_items == ["later-item"]  # type: ignore[union-attr]
 
 
 def test_restart_restores_the_same_recommendations(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -156,28 +156,28 @@ def test_transformer_reads_the_users_latest_items(engine: Engine) -> None:
         engine.ingest(Event("walker", f"hiking-{j}", "click", 6_000_000.0 + j))
     state = engine.states.get("walker")
     assert state is not None
-    scores = engine._sequential_scores(models, state)
+    scores = engine.sequential.scores(models, state)
     assert scores is not None and len(scores) == len(engine.catalog)
     assert abs(scores.mean()) < 1e-5 and abs(scores.std() - 1.0) < 1e-5  # standardised
     unseen = np.argsort(-scores)
     unseen = unseen[~np.isin(unseen, state.seen_items())]
     assert engine.catalog.at(int(unseen[0])).item_id == "hiking-6"
     # kept between requests until the user's next event; forgotten with the user
-    assert engine._sequential_scores(models, state) is scores
+    assert engine.sequential.scores(models, state) is scores
     engine.ingest(Event("walker", "hiking-6", "click", 6_000_010.0))
     state = engine.states.get("walker")
     assert state is not None
-    moved = engine._sequential_scores(models, state)
+    moved = engine.sequential.scores(models, state)
     assert moved is not scores and moved is not None and moved.argmax() != scores.argmax()
     engine.delete_user("walker")
-    assert "walker" not in engine._seq_cache
+    assert "walker" not in engine.sequential.cached_users
     # the byte budget holds one user's scores here: the older one leaves
     engine.config.sequential_cache_mb = 1.5 * scores.nbytes / 2**20
     for user in ("u0", "u1"):
         st = engine.states.get(user)
-        assert st is not None and engine._sequential_scores(models, st) is not None
-    assert list(engine._seq_cache) == ["u1"]
-    assert engine._seq_cache_bytes == scores.nbytes
+        assert st is not None and engine.sequential.scores(models, st) is not None
+    assert engine.sequential.cached_users == ["u1"]
+    assert engine.sequential.cached_bytes == scores.nbytes
     for j in (3, 4, 5):
         engine.ingest(Event("walker", f"hiking-{j}", "click", 6_000_020.0 + j))
     state = engine.states.get("walker")
@@ -188,7 +188,7 @@ def test_transformer_reads_the_users_latest_items(engine: Engine) -> None:
         Item("hiking-new", "New trail", "trail boots mountain", ("hiking",)),
         Item("jazz-new", "New swing", "saxophone trumpet swing", ("jazz",)),
     ])  # fmt: skip
-    scores = engine._sequential_scores(models, state)
+    scores = engine.sequential.scores(models, state)
     assert scores is not None and len(scores) == len(engine.catalog)
     jazz = [engine.catalog.idx(f"jazz-{j}") for j in range(N_PER_TOPIC)]
     hiking = [engine.catalog.idx(f"hiking-{j}") for j in range(N_PER_TOPIC)]
@@ -227,12 +227,12 @@ def test_interests_in_words_topics_and_timeline(engine: Engine) -> None:
     engine.ingest(Event("reader", None, "search", 6_000_010.0, text="mountain boots"))
     found = engine.interests("reader")
     assert found is not None
-    words = " ".join(k["keyword"] for k in found["short_term"]["keywords"])
+    words = " ".join(k.keyword for k in found.short_term.keywords)
     assert any(w in words for w in ("trail", "boots", "mountain", "hiking"))
-    assert found["short_term"]["categories"][0]["category"] == "hiking"
-    assert found["queries"] == ["mountain boots"]
-    assert len(found["timeline"]) == 4 and found["timeline"][-1]["topics"]
-    assert found["short_term"]["topics"] and found["long_term"]["topics"]
+    assert found.short_term.categories[0].category == "hiking"
+    assert found.queries == ["mountain boots"]
+    assert len(found.timeline) == 4 and found.timeline[-1].topics
+    assert found.short_term.topics and found.long_term.topics
 
 
 def test_spam_comments_are_logged_but_move_nothing() -> None:
@@ -243,7 +243,7 @@ def test_spam_comments_are_logged_but_move_nothing() -> None:
     spam = Event("s", "jazz-1", "comment", 1.0, text="BUY NOW http://spam.example !!!!!!!!")
     assert eng.ingest(spam)
     assert [e.spam for e in eng.storage.events(user_id="s")] == [True]
-    assert eng.interests("s")["recent_items"] == []  # type: ignore[index]
+    assert eng.interests("s").recent_items == []  # type: ignore[union-attr]
 
 
 def test_comment_sentiment_pushes_away_or_pulls_in() -> None:
@@ -257,21 +257,21 @@ def test_comment_sentiment_pushes_away_or_pulls_in() -> None:
     eng.ingest(Event("c", "hiking-1", "comment", 2.0, text="lovely trail"))
     state = eng.states.get("c")
     assert state is not None and eng.catalog.idx("jazz-1") in state.negatives
-    assert eng.interests("c")["recent_items"] == ["hiking-1"]  # type: ignore[index]
+    assert eng.interests("c").recent_items == ["hiking-1"]  # type: ignore[union-attr]
 
 
 def test_background_refit_keeps_ingest_and_recommend_working(engine: Engine) -> None:
     old = engine.models
-    thread = engine.train_async()
-    assert thread is not None
+    assert engine.trainer.start()
+    assert not engine.trainer.start()  # one refit at a time
     served = 0
     t = 7_000_000.0
-    while thread.is_alive() or served < 3:
+    while engine.trainer.training or served < 3:
         engine.ingest(Event("busy", f"jazz-{served % N_PER_TOPIC}", "click", t + served))
         assert len(engine.recommend("busy", 5).items) == 5
         served += 1
-    thread.join()
-    assert engine.models is not old and engine.last_train_error is None
+    engine.trainer.join()
+    assert engine.models is not old and engine.trainer.last_error is None
     # events that arrived during the refit are in the state of the new models
     state = engine.states.get("busy")
     assert state is not None and state.n_events == served

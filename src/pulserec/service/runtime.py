@@ -1,101 +1,23 @@
-"""What the app holds while it runs: the engine, the background trainer, the spam gate."""
+"""What the app holds while it runs: the engine, its background trainer, the spam gate."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pulserec.config import Settings
-from pulserec.engine import Engine, EngineConfig
+from pulserec.engine import Engine, EngineConfig, Trainer, TrainingRecord
 from pulserec.storage import open_storage
 from pulserec.text import CachedEncoder, TextEncoder, make_encoder
-from pulserec.text.spam import SpamFilter
-from pulserec.types import Event
+from pulserec.text.spam import SpamFilter, SpamGate
 
 if TYPE_CHECKING:
     from pulserec.text.sentiment import SentimentModel
 
 log = logging.getLogger("pulserec.service")
-
-
-@dataclass
-class TrainingRecord:
-    """One refit: which version it produced, when, how long it took."""
-
-    model_version: str
-    trained_at: float
-    seconds: float | None
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-class Trainer:
-    """Runs :meth:`Engine.train` in a background thread, one refit at a time.
-
-    Ingest and recommend keep working during a refit: the engine swaps the new
-    models in atomically when it is done. The guard is taken in the calling thread
-    (unlike :meth:`Engine.train_async`, which checks, then starts a thread that takes the
-    engine's lock later), so a second request right after the first is refused at once,
-    and the record keeps how long each refit took.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._running = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self.last: TrainingRecord | None = None
-        self.last_error: str | None = None
-
-    @property
-    def training(self) -> bool:
-        """Whether a refit is running now."""
-        return self._running.locked()
-
-    def start(self) -> bool:
-        """Start a refit in the background; False when one is already running."""
-        if not self._running.acquire(blocking=False):
-            return False
-        self._thread = threading.Thread(target=self._run, name="pulserec-train", daemon=True)
-        self._thread.start()
-        return True
-
-    def run_now(self, *, sequential: bool | None = None) -> TrainingRecord:
-        """Refit in the calling thread (server start); waits for a running refit first.
-
-        ``sequential=False`` leaves the transformer out of this run (see
-        :meth:`Engine.train`).
-        """
-        with self._running:
-            return self._fit(sequential)
-
-    def _fit(self, sequential: bool | None = None) -> TrainingRecord:
-        t0 = time.perf_counter()
-        models = self.engine.train(sequential=sequential)
-        record = TrainingRecord(
-            models.version, models.fitted_at, time.perf_counter() - t0, dict(models.metrics)
-        )
-        self.last = record
-        self.last_error = None
-        log.info("trained models %s in %.2fs", record.model_version, record.seconds)
-        return record
-
-    def _run(self) -> None:
-        try:
-            self._fit()
-        except Exception as exc:  # a failed refit must not kill the server; it is reported
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("background training failed")
-        finally:
-            self._running.release()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for a background refit to finish."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
 
 
 class RemoteTrainer(Trainer):
@@ -104,36 +26,21 @@ class RemoteTrainer(Trainer):
     The worker announces the new version and every API process swaps it in.
     """
 
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(lambda **kwargs: engine.train(**kwargs))
+        self.storage = engine.storage
+
     def start(self) -> bool:
         """Push a refit request onto the worker's queue; always accepted."""
         from pulserec.scaleout import request_training
 
-        request_training(self.engine.storage)  # type: ignore[arg-type]
+        request_training(self.storage)  # type: ignore[arg-type]
         return True
 
     def run_now(self, *, sequential: bool | None = None) -> TrainingRecord:
         """Request a refit; the models arrive when the worker announces them."""
         self.start()
         raise RuntimeError("models are trained by the worker")
-
-
-class SpamGate:
-    """Flags spam comments with :class:`pulserec.text.spam.SpamFilter` (thread-safe)."""
-
-    def __init__(self, spam_filter: SpamFilter) -> None:
-        self.filter = spam_filter
-        self._lock = threading.Lock()  # the filter remembers recent texts: one writer at a time
-
-    def flags(self, events: Sequence[Event]) -> list[bool]:
-        """One flag per event: True for a comment the filter judges to be spam."""
-        rows = [i for i, e in enumerate(events) if e.type == "comment" and e.text]
-        flags = [False] * len(events)
-        if rows:
-            with self._lock:
-                verdicts = self.filter.check_many([events[i].text or "" for i in rows])
-            for i, verdict in zip(rows, verdicts, strict=True):
-                flags[i] = verdict.spam
-        return flags
 
 
 @dataclass
@@ -181,11 +88,12 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
             EngineConfig(sequential=settings.sequential),
             artifacts_dir=settings.service_artifacts_dir,
             sentiment=load_sentiment(encoder),
+            spam_filter=SpamFilter(encoder=encoder),
         )
         engine.load_from_storage()
         if on_empty is not None and storage.counts()["events"] == 0:
             on_empty(engine)
-        trainer = RemoteTrainer(engine) if engine.shared else Trainer(engine)
+        trainer = RemoteTrainer(engine) if engine.shared else engine.trainer
         models = engine.models or engine.load_latest_models()
         if models is not None:
             trainer.last = TrainingRecord(
@@ -201,7 +109,7 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
                 trainer.start()
             else:
                 trainer.run_now()
-        spam = SpamGate(SpamFilter(encoder=encoder))
+        spam = engine.spam
         subscriber = None
         if engine.shared:
             from pulserec.scaleout import ModelSubscriber

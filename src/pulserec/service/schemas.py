@@ -293,15 +293,57 @@ class SearchOut(BaseModel):
     items: list[ScoredItem]
 
 
-class InterestsOut(BaseModel):
-    """What the engine believes a user is into (more fields as the engine reports them)."""
+class KeywordOut(BaseModel):
+    keyword: str
+    weight: float
 
-    model_config = ConfigDict(extra="allow")
+
+class CategoryWeightOut(BaseModel):
+    category: str
+    weight: float
+
+
+class TopicShareOut(BaseModel):
+    topic: int = Field(description="Index of the topic among the catalog's text clusters.")
+    label: str = Field(description="The topic's keywords.")
+    share: float = Field(description="Its share of the user's interest, 0..1.")
+
+
+class TimelinePointOut(BaseModel):
+    item_id: str
+    timestamp: float
+    topics: dict[str, float] = Field(description="Short-term topic mix right after this event.")
+
+
+class ShortTermOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    keywords: list[KeywordOut]
+    categories: list[CategoryWeightOut]
+    topics: list[TopicShareOut]
+
+
+class LongTermOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    keywords: list[KeywordOut]
+    topics: list[TopicShareOut]
+
+
+class InterestsOut(BaseModel):
+    """What the engine believes a user is into, short and long term, in words."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     user_id: str
     n_events: int
     recent_items: list[str] = Field(description="Most recent first.")
     queries: list[str] = Field(description="The user's searches, oldest first.")
+    short_term: ShortTermOut
+    long_term: LongTermOut
+    timeline: list[TimelinePointOut] = Field(
+        description="The short-term topic mix after each of the last events, oldest first."
+    )
 
 
 class DeletedUser(BaseModel):

@@ -23,6 +23,7 @@ False
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -31,6 +32,7 @@ import numpy as np
 
 from pulserec.text.base import TextEncoder
 from pulserec.text.keywords import has_han
+from pulserec.types import Event
 
 REASONS: Final[tuple[str, ...]] = (
     "link",
@@ -270,3 +272,26 @@ class SpamFilter:
         self.n_checked = 0
         self.n_spam = 0
         self._counts = dict.fromkeys(REASONS, 0)
+
+
+class SpamGate:
+    """Flags spam comments among events with a :class:`SpamFilter`, one batch at a time.
+
+    The filter remembers recent texts for its near-duplicate check, so calls are
+    serialised: the gate is safe to share between threads.
+    """
+
+    def __init__(self, spam_filter: SpamFilter) -> None:
+        self.filter = spam_filter
+        self._lock = threading.Lock()
+
+    def flags(self, events: Sequence[Event]) -> list[bool]:
+        """One flag per event: True for a comment the filter judges to be spam."""
+        rows = [i for i, e in enumerate(events) if e.type == "comment" and e.text]
+        flags = [False] * len(events)
+        if rows:
+            with self._lock:
+                verdicts = self.filter.check_many([events[i].text or "" for i in rows])
+            for i, verdict in zip(rows, verdicts, strict=True):
+                flags[i] = verdict.spam
+        return flags

@@ -75,7 +75,7 @@ def build_router(limits: LimitSettings) -> APIRouter:
         found = await run_in_threadpool(engine.interests, user_id)
         if found is None:
             raise ApiError(404, "user_id", f"no events of user {user_id!r}")
-        return InterestsOut.model_validate(found)
+        return InterestsOut.model_validate(found, from_attributes=True)
 
     @router.delete(
         "/{user_id:path}",

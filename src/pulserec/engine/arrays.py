@@ -1,0 +1,47 @@
+"""Small array helpers shared by the engine's parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def unit(v: np.ndarray | None) -> np.ndarray | None:
+    """``v`` scaled to length 1; None for None or a zero vector."""
+    if v is None:
+        return None
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else None
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to length 1 (zero rows stay zero), as float32."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    out: np.ndarray = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    return out.astype(np.float32)
+
+
+def top_indices(values: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest values, best first (partial sort)."""
+    if len(values) <= n:
+        return np.argsort(-values, kind="stable")
+    part = np.argpartition(-values, n - 1)[:n]
+    return part[np.argsort(-values[part], kind="stable")]
+
+
+def sparse_lookup(sparse: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> np.ndarray:
+    """Values of a sparse vector ``(sorted keys, values)`` at ``items`` (0 where absent)."""
+    keys, vals = sparse
+    pos = np.minimum(np.searchsorted(keys, items), len(keys) - 1)
+    return np.where(keys[pos] == items, vals[pos], 0.0)
+
+
+def csr_column_values(matrix: sp.csr_matrix, rows: list[int], col: int) -> np.ndarray:
+    """``matrix[rows, col]`` for a CSR matrix with sorted indices, without scipy's indexing cost."""
+    out = np.zeros(len(rows))
+    for j, r in enumerate(rows):
+        lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
+        pos = lo + np.searchsorted(matrix.indices[lo:hi], col)
+        if pos < hi and matrix.indices[pos] == col:
+            out[j] = matrix.data[pos]
+    return out

@@ -1,0 +1,131 @@
+"""The ranking features: named columns over one request's candidates.
+
+Each feature is a function of the request and the candidate indices; the hybrid score
+is their weighted sum, with weights fitted on held-out events by
+:func:`pulserec.ranking.fit_weights` and saved by name. Adding a feature: one
+:class:`Feature` in :data:`FEATURES` (models saved without it load with weight 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pulserec.engine.arrays import sparse_lookup
+from pulserec.engine.sources import Request, covisit_votes, sequential_scores
+
+Column = Callable[[Request, np.ndarray], "np.ndarray | None"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One ranking feature: its name, weight before any fit, and how to compute it.
+
+    ``column`` returns one value per candidate, or None when the feature has nothing to
+    say for this request (a column of zeros). ``explains`` marks features a reason may
+    name (a penalty explains nothing).
+    """
+
+    name: str
+    default_weight: float
+    column: Column
+    explains: bool = True
+
+
+def _in_model(request: Request, cands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    assert request.models is not None
+    mask = cands < request.models.n_items
+    return mask, cands[mask]
+
+
+def long_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """The factor model's score: item factors times the user's long-term vector."""
+    lt, models = request.long_term, request.models
+    if models is None or lt is None:
+        return None
+    out = np.zeros(len(cands))
+    mask, known = _in_model(request, cands)
+    out[mask] = models.item_factors[known] @ lt
+    return out
+
+
+def short_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """Cosine of the item's factor vector with the short-term interest."""
+    st, models = request.short_cf, request.models
+    if models is None or st is None:
+        return None
+    out = np.zeros(len(cands))
+    mask, known = _in_model(request, cands)
+    out[mask] = models.item_unit[known] @ st
+    return out
+
+
+def covisit(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """Co-visitation votes of the user's latest items."""
+    votes = request.signal(covisit_votes)
+    if votes is None:
+        return None
+    out = np.zeros(len(cands))
+    mask, known = _in_model(request, cands)
+    out[mask] = sparse_lookup(votes, known)
+    return out
+
+
+def text(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """Cosine of the item's text with the short-term text interest (reads and searches)."""
+    tq = request.short_text
+    if tq is None or request.items.encoder is None:
+        return None
+    return request.items.text[cands] @ tq  # type: ignore[no-any-return]
+
+
+def trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + the item's live decayed interaction count)."""
+    if not len(request.trending):
+        return None
+    return np.log1p(request.trending[cands])  # type: ignore[no-any-return]
+
+
+def penalty(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """How much the user pushed the item away (dislikes, skips, ignored impressions)."""
+    if request.state is None:
+        return None
+    pen = request.state.penalties(request.config.state.impression_threshold)
+    if not pen:
+        return None
+    return np.array([pen.get(int(c), 0.0) for c in cands])
+
+
+def sequential(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """The transformer's next-item score, standardised over the catalog."""
+    scores = request.signal(sequential_scores)
+    return None if scores is None else scores[cands]
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("long_term", 1.0, long_term),
+    Feature("short_term", 1.0, short_term),
+    Feature("covisit", 1.0, covisit),
+    Feature("text", 1.0, text),
+    Feature("trending", 0.2, trending),
+    Feature("penalty", -1.0, penalty, explains=False),
+    Feature("sequential", 1.0, sequential),
+)
+"""Every ranking feature, in the order of the weight vector."""
+
+NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+DEFAULT_WEIGHTS = np.array([f.default_weight for f in FEATURES])
+"""Used only until a model has been fitted on enough validation events."""
+
+
+def feature_matrix(request: Request, cands: np.ndarray) -> np.ndarray:
+    """The features of ``cands`` for this request: one row per candidate, one column per
+    entry of :data:`FEATURES`."""
+    f = np.zeros((len(cands), len(FEATURES)), dtype=np.float64)
+    for j, feature in enumerate(FEATURES):
+        col = feature.column(request, cands)
+        if col is not None:
+            f[:, j] = col
+    return f

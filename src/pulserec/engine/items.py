@@ -1,0 +1,146 @@
+"""The live catalog: items, their text vectors and index, deletions, interaction counts.
+
+Item indices only grow: a deleted item keeps its index (and its events) and is left out
+of every list; upserting it again brings it back. Every array here is indexed by the
+catalog's item index and grows with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pulserec.catalog.catalog import Catalog
+from pulserec.engine.trending import Trending
+from pulserec.index.hnsw import HNSWIndex
+from pulserec.text.base import TextEncoder
+from pulserec.types import NEGATIVE_TYPES, Event, Item
+
+
+class LiveItems:
+    """What the engine knows about items between refits, updated per upsert and event.
+
+    Not thread-safe on its own: the engine calls it under its lock.
+    """
+
+    def __init__(
+        self, encoder: TextEncoder | None, trending_half_life_s: float, exact_threshold: int
+    ) -> None:
+        self.encoder = encoder
+        self.exact_threshold = exact_threshold
+        self.catalog = Catalog()
+        self.trending = Trending(trending_half_life_s)
+        self.text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
+        """Each item's text embedding (zero rows: no text); grows ahead of the catalog."""
+        self.text_index: HNSWIndex | None = None
+        self.interactions = np.zeros(0, dtype=np.int64)
+        """Positive events counted per item since this process started (log included)."""
+        self.deleted: set[int] = set()
+        self.pending: dict[str, set[str]] = {}
+        """Item ids not in the catalog yet -> users whose events named them."""
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+    def upsert(self, items: Sequence[Item]) -> tuple[np.ndarray, set[str]]:
+        """Add or replace items, embedding their text; they are recommendable at once.
+
+        Returns their indices and the users whose earlier events named one of them
+        (their states must be rebuilt for those events to count).
+        """
+        items = list(items)
+        idx = self.catalog.upsert(items)
+        self.deleted.difference_update(idx.tolist())  # re-upserting brings an item back
+        self.grow()
+        if self.encoder is not None and items:
+            vecs = self.encoder.encode([item_text(it) for it in items], kind="passage")
+            self.text[idx] = vecs
+            if self.text_index is None:
+                self.text_index = HNSWIndex(self.encoder.dim, exact_threshold=self.exact_threshold)
+            has_text = np.linalg.norm(vecs, axis=1) > 0
+            if has_text.any():
+                self.text_index.add(idx[has_text], vecs[has_text])
+        waiting: set[str] = set().union(*(self.pending.pop(it.item_id, set()) for it in items))
+        return idx, waiting
+
+    def grow(self) -> None:
+        """Size the per-item arrays for the catalog (after it gained items)."""
+        n = len(self.catalog)
+        if self.text.shape[0] < n:
+            grown = np.zeros((max(n, 2 * self.text.shape[0]), self.text.shape[1]), np.float32)
+            grown[: self.text.shape[0]] = self.text
+            self.text = grown
+        if len(self.interactions) < n:
+            self.interactions = np.r_[
+                self.interactions, np.zeros(n - len(self.interactions), np.int64)
+            ]
+
+    def ensure(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Indices of ``item_ids``, adding id-only items for those not in the catalog."""
+        idx = self.catalog.ensure(item_ids)
+        self.grow()
+        return idx
+
+    def delete(self, item_id: str) -> bool:
+        """Leave an item out of every list from now on; False when it was never known."""
+        if item_id not in self.catalog:
+            return False
+        idx = self.catalog.idx(item_id)
+        self.deleted.add(idx)
+        if self.text_index is not None:
+            self.text_index.remove(np.array([idx]))
+        return True
+
+    def is_deleted(self, item_id: str) -> bool:
+        """True for an item that was deleted (and not upserted again) or never known."""
+        if item_id not in self.catalog:
+            return True
+        return self.catalog.idx(item_id) in self.deleted
+
+    def deleted_array(self) -> np.ndarray:
+        """The deleted items' indices, sorted."""
+        return np.asarray(sorted(self.deleted), dtype=np.int64)
+
+    def count(self, event: Event) -> None:
+        """Count a positive event on a known item into trending and interactions."""
+        if event.item_id is None or event.type in NEGATIVE_TYPES:
+            return
+        if event.item_id not in self.catalog:
+            return
+        idx = self.catalog.idx(event.item_id)
+        self.trending.add(idx, event.timestamp)
+        self.interactions[idx] += 1
+
+    def index_of(self, event: Event) -> int | None:
+        """The catalog index of the event's item; an unknown item is noted as pending."""
+        if event.item_id is None:
+            return None
+        if event.item_id in self.catalog:
+            return self.catalog.idx(event.item_id)
+        self.pending.setdefault(event.item_id, set()).add(event.user_id)
+        return None
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop a user from the pending lists."""
+        for waiting in self.pending.values():
+            waiting.discard(user_id)
+
+    def title(self, idx: int) -> str:
+        """An item's title in quotes, for a reason shown to a person."""
+        if not 0 <= idx < len(self.catalog):
+            return "an item"
+        item = self.catalog.at(idx)
+        return f"“{item.title}”" if item.title else f"item {item.item_id}"
+
+
+def item_text(item: Item) -> str:
+    """The text an item is embedded by: title, description and categories, once each."""
+    parts = [item.title, item.text]
+    if item.categories:
+        parts.append(" ".join(item.categories))
+    seen: list[str] = []
+    for p in parts:
+        if p and p not in seen and not any(p in s for s in seen):
+            seen.append(p)
+    return ". ".join(seen)

@@ -1,0 +1,175 @@
+"""Everything one training run fits, saved and loaded as ``.npz`` + a JSON manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from pulserec.catalog.idmap import IdMap
+from pulserec.engine.arrays import unit_rows
+from pulserec.index.hnsw import HNSWIndex
+from pulserec.models.base import Recommender
+from pulserec.ranking import weights_for
+
+FORMAT = "pulserec-engine-models"
+
+
+@dataclass
+class ModelSet:
+    """Everything fitted at one training run; replaced whole, never mutated.
+
+    ``features`` names the ranking features ``weights`` belong to, in order.
+    """
+
+    version: str
+    users: IdMap
+    n_items: int
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    item_unit: np.ndarray
+    covisit: sp.csr_matrix
+    popularity: np.ndarray
+    weights: np.ndarray
+    cf_index: HNSWIndex
+    fitted_at: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    item_ids: list[str] = field(default_factory=list)
+    """Raw id of each model item index: loading remaps onto the catalog's order."""
+    sequential: Recommender | None = None
+    """The sequential transformer (a ``SequentialTransformer``), when one was fitted."""
+    seq_items: np.ndarray | None = None
+    """For each model item index, the transformer's item index (-1: none)."""
+    features: tuple[str, ...] = ()
+
+    @property
+    def dim(self) -> int:
+        return int(self.item_unit.shape[1])
+
+    def long_term(self, user_id: str) -> np.ndarray | None:
+        """The user's factor vector, or None for a user the models were not fitted on."""
+        if user_id not in self.users:
+            return None
+        return self.user_factors[self.users.idx(user_id)]  # type: ignore[no-any-return]
+
+    def save(self, directory: Path) -> Path:
+        """Write ``models.npz`` and ``manifest.json`` (no pickle) into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        cov = self.covisit
+        np.savez(
+            directory / "models.npz",
+            user_factors=self.user_factors,
+            item_factors=self.item_factors,
+            covisit_data=cov.data,
+            covisit_indices=cov.indices,
+            covisit_indptr=cov.indptr,
+            popularity=self.popularity,
+            weights=self.weights,
+            seq_items=self.seq_items if self.seq_items is not None else np.zeros(0, np.int64),
+        )
+        if self.sequential is not None:
+            self.sequential.save(directory / "sequential")
+        manifest = {
+            "format": FORMAT,
+            "format_version": 1,
+            "version": self.version,
+            "n_items": self.n_items,
+            "users": self.users.to_list(),
+            "features": list(self.features),
+            "fitted_at": self.fitted_at,
+            "metrics": self.metrics,
+            "items": self.item_ids,
+            "sequential": self.sequential is not None,
+        }
+        tmp = directory / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest))
+        tmp.replace(directory / "manifest.json")  # the manifest appears last, whole
+        return directory
+
+    @classmethod
+    def load(
+        cls, directory: Path, features: tuple[str, ...], exact_threshold: int = 20_000
+    ) -> ModelSet:
+        """Read saved models, their ranking weights laid out for today's ``features``."""
+        manifest = json.loads((directory / "manifest.json").read_text())
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"{directory}/manifest.json: field 'format' is not {FORMAT}")
+        n = int(manifest["n_items"])
+        with np.load(directory / "models.npz", allow_pickle=False) as z:
+            cov = sp.csr_matrix(
+                (z["covisit_data"], z["covisit_indices"], z["covisit_indptr"]), shape=(n, n)
+            )
+            item_f = z["item_factors"]
+            arrays = {k: z[k] for k in ("user_factors", "popularity", "weights")}
+            seq_items = z["seq_items"] if "seq_items" in z.files else None
+        # models saved before the list was written ranked with the first six features
+        saved = list(manifest.get("features", features[: len(arrays["weights"])]))
+        weights = weights_for(saved, arrays["weights"], features)
+        sequential = None
+        if manifest.get("sequential"):
+            sequential = Recommender.load(directory / "sequential")
+            if seq_items is None or len(seq_items) != n:
+                raise ValueError(f"{directory}/models.npz: seq_items missing or not {n} long")
+        item_unit = unit_rows(item_f)
+        index = vector_index(item_unit, exact_threshold)
+        return cls(
+            str(manifest["version"]), IdMap(manifest["users"]), n, arrays["user_factors"], item_f,
+            item_unit, cov, arrays["popularity"], weights, index,
+            float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
+            list(manifest.get("items", [])), sequential,
+            seq_items if sequential is not None else None, tuple(features),
+        )  # fmt: skip
+
+    def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:
+        """The same models with item ``i`` moved to index ``positions[i]`` of ``n_items``."""
+        pos = np.asarray(positions, dtype=np.int64)
+        if len(pos) == n_items and np.array_equal(pos, np.arange(n_items)):
+            return self
+        item_f = np.zeros((n_items, self.item_factors.shape[1]), np.float32)
+        item_f[pos] = self.item_factors
+        pop = np.zeros(n_items, np.float32)
+        pop[pos] = self.popularity
+        move = sp.csr_matrix(
+            (np.ones(len(pos), np.float32), (np.arange(len(pos)), pos)), shape=(len(pos), n_items)
+        )
+        cov = sp.csr_matrix(move.T @ self.covisit @ move)
+        cov.sort_indices()
+        unit = unit_rows(item_f)
+        index = vector_index(unit, exact_threshold)
+        ids = [""] * n_items
+        for old, new in enumerate(pos.tolist()):
+            ids[new] = self.item_ids[old] if old < len(self.item_ids) else ""
+        seq_items = None
+        if self.seq_items is not None:
+            seq_items = np.full(n_items, -1, dtype=np.int64)
+            seq_items[pos] = self.seq_items
+        return replace(
+            self, n_items=n_items, item_factors=item_f, item_unit=unit, covisit=cov,
+            popularity=pop, cf_index=index, item_ids=ids, seq_items=seq_items,
+        )  # fmt: skip
+
+
+def vector_index(unit: np.ndarray, exact_threshold: int) -> HNSWIndex:
+    """An index over the rows of ``unit`` that have a vector (zero rows are left out)."""
+    index = HNSWIndex(unit.shape[1], exact_threshold=exact_threshold)
+    live = np.flatnonzero(np.linalg.norm(unit, axis=1) > 0)
+    index.add(live, unit[live])
+    return index
+
+
+def write_current(directory: Path, version: str) -> None:
+    """Point ``directory/current.json`` at ``version`` (atomically)."""
+    tmp = directory / "current.json.tmp"
+    tmp.write_text(json.dumps({"version": version}))
+    tmp.replace(directory / "current.json")
+
+
+def read_current(directory: Path) -> str | None:
+    """The version ``directory/current.json`` points at, or None when there is none."""
+    current = directory / "current.json"
+    if not current.is_file():
+        return None
+    return str(json.loads(current.read_text())["version"])

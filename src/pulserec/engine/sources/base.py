@@ -1,0 +1,77 @@
+"""What a candidate source sees of one request, and the protocol it implements.
+
+A :class:`Request` carries one ranking call's models, user state and live item signals.
+Anything costly that both a source and a ranking feature read (co-visitation votes, the
+transformer's scores) is a *signal*: a function of the request, computed at most once
+per request through :meth:`Request.signal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from pulserec.engine.arrays import unit
+from pulserec.engine.config import EngineConfig
+from pulserec.engine.items import LiveItems
+from pulserec.engine.modelset import ModelSet
+from pulserec.engine.sequential import SequentialScorer
+from pulserec.engine.trending import Trending
+from pulserec.state.base import UserState
+
+T = TypeVar("T")
+
+
+@dataclass
+class Request:
+    """One ranking call: whom for, against which models, with which live item signals.
+
+    ``trending`` holds the decayed counts over the items being ranked and ``trend`` the
+    counter they come from (its top list feeds the trending source).
+    """
+
+    models: ModelSet | None
+    state: UserState | None
+    user_id: str
+    items: LiveItems
+    trending: np.ndarray
+    trend: Trending
+    config: EngineConfig
+    scorer: SequentialScorer
+    _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
+
+    def signal(self, compute: Callable[[Request], T]) -> T:
+        """``compute(self)``, computed on the first call of this request only."""
+        if compute not in self._signals:
+            self._signals[compute] = compute(self)
+        return self._signals[compute]  # type: ignore[no-any-return]
+
+    @cached_property
+    def long_term(self) -> np.ndarray | None:
+        """The user's factor vector; None for a user the models were not fitted on."""
+        return self.models.long_term(self.user_id) if self.models is not None else None
+
+    @cached_property
+    def short_cf(self) -> np.ndarray | None:
+        """The short-term interest in the factor space, unit length; None when empty."""
+        return unit(self.state.short_cf) if self.state is not None else None
+
+    @cached_property
+    def short_text(self) -> np.ndarray | None:
+        """The short-term interest in the text space, unit length; None when empty."""
+        return unit(self.state.short_text) if self.state is not None else None
+
+
+class Source(Protocol):
+    """Proposes candidate items for one request."""
+
+    name: str
+
+    def candidates(self, request: Request, n: int) -> np.ndarray | None:
+        """Up to ``n`` item indices (any order; -1 entries are ignored), or None when this
+        source has nothing to go on for this request."""
+        ...

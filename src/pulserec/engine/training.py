@@ -1,0 +1,290 @@
+"""Fitting the engine's models on the event log, and the one background trainer.
+
+A refit fits every model on the log up to a cut near its end, replays the held-out
+window through the real candidate sources and features to fit the ranking weights on
+the choices users actually made, then fits again on the whole log with those weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pulserec.catalog.idmap import IdMap
+from pulserec.engine.arrays import unit_rows
+from pulserec.engine.config import EngineConfig
+from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
+from pulserec.engine.fold import Folder
+from pulserec.engine.items import LiveItems
+from pulserec.engine.modelset import ModelSet, vector_index
+from pulserec.engine.rank import Ranker
+from pulserec.engine.trending import Trending
+from pulserec.events.interactions import Interactions
+from pulserec.models.base import Recommender
+from pulserec.models.covisit import covisitation
+from pulserec.models.factor import ALS
+from pulserec.ranking import ChoiceData, fit_weights
+from pulserec.state.base import UserState
+from pulserec.storage.base import Storage
+from pulserec.types import NEGATIVE_TYPES, Event
+
+log = logging.getLogger("pulserec.training")
+
+EVENT_COLUMNS = ["user_id", "item_id", "type", "timestamp", "value", "text"]
+
+
+def events_frame(storage: Storage) -> pd.DataFrame:
+    """The log's events that are not spam, as a frame in log order."""
+    rows = [
+        (e.user_id, e.item_id, e.type, e.timestamp, e.value, e.text)
+        for s in storage.events()
+        if not s.spam
+        for e in (s.event,)
+    ]
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+class Fitter:
+    """Fits a :class:`ModelSet` from an event frame against the live catalog.
+
+    ``lock`` guards the catalog, which a refit extends with item ids it meets in the
+    log, against the serving threads.
+    """
+
+    def __init__(
+        self,
+        items: LiveItems,
+        config: EngineConfig,
+        folder: Folder,
+        ranker: Ranker,
+        lock: threading.RLock,
+    ) -> None:
+        self.items = items
+        self.config = config
+        self.folder = folder
+        self.ranker = ranker
+        self.lock = lock
+
+    def fit(
+        self, frame: pd.DataFrame, *, fit_weights_on_valid: bool = True, sequential: bool = True
+    ) -> ModelSet:
+        """Every model on ``frame``, with ranking weights fitted on its latest events."""
+        weights, metrics = DEFAULT_WEIGHTS.copy(), dict[str, float]()
+        if fit_weights_on_valid and len(frame) >= 50:
+            cut = frame["timestamp"].quantile(1.0 - self.config.valid_fraction)
+            before, after = frame[frame["timestamp"] < cut], frame[frame["timestamp"] >= cut]
+            if len(before) and len(after):
+                early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
+                choices = self.collect_choices(early, before, after)
+                weights, metrics = fit_weights(choices, DEFAULT_WEIGHTS)
+        models = self.fit_models(frame, weights, sequential)
+        models.metrics = {k: float(v) for k, v in metrics.items()}
+        return models
+
+    def fit_models(
+        self, frame: pd.DataFrame, weights: np.ndarray, sequential: bool = True
+    ) -> ModelSet:
+        """Factor model, co-visitation, popularity and (optionally) the transformer."""
+        cfg = self.config
+        pos = frame[frame["item_id"].notna() & ~frame["type"].isin(NEGATIVE_TYPES)]
+        with self.lock:
+            self.items.ensure(pos["item_id"].astype(str).unique().tolist())
+            n_items = len(self.items)
+            item_map = IdMap(self.items.catalog.item_ids())
+        inter = Interactions.from_events(pos, IdMap(), item_map)
+        n_items = max(n_items, inter.n_items)
+        matrix = sp.csr_matrix(inter.matrix, shape=(inter.n_users, n_items))
+        inter = Interactions(
+            matrix, inter.users, inter.items, inter.user_idx, inter.item_idx, inter.timestamp
+        )
+        als = ALS(
+            n_factors=cfg.n_factors,
+            regularization=cfg.als_regularization,
+            alpha=cfg.als_alpha,
+            n_epochs=cfg.als_epochs,
+            random_state=cfg.random_state,
+        )
+        if inter.nnz:
+            als.fit(inter)
+            user_f = np.asarray(als.user_factors_, dtype=np.float32)
+            item_f = np.asarray(als.item_factors_, dtype=np.float32)
+        else:
+            user_f = np.zeros((inter.n_users, cfg.n_factors), np.float32)
+            item_f = np.zeros((n_items, cfg.n_factors), np.float32)
+        item_unit = unit_rows(item_f)
+        cov = covisitation(
+            inter.user_idx,
+            inter.item_idx,
+            inter.timestamp,
+            n_items,
+            window=cfg.covisit_window,
+            top_n=cfg.covisit_top_n,
+        )
+        index = vector_index(item_unit, cfg.exact_threshold)
+        popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float32)
+        seq_model = self.fit_sequential(inter, n_items) if sequential else None
+        now = time.time()
+        # milliseconds: a server's first start fits twice within one second
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
+        return ModelSet(
+            f"{stamp}-{inter.nnz}", inter.users, n_items, user_f, item_f, item_unit, cov,
+            popularity, np.asarray(weights, dtype=np.float64), index, time.time(),
+            item_ids=item_map.to_list()[:n_items], sequential=seq_model,
+            seq_items=np.arange(n_items, dtype=np.int64) if seq_model is not None else None,
+            features=NAMES,
+        )  # fmt: skip
+
+    def fit_sequential(self, inter: Interactions, n_items: int) -> Recommender | None:
+        """The transformer on the positive events in time order, item text fused in."""
+        cfg = self.config
+        if not cfg.sequential or inter.nnz < cfg.sequential_min_events or n_items < 2:
+            return None
+        from pulserec.models.sequential import SequentialTransformer
+
+        if self.items.encoder is not None:
+            with self.lock:
+                text = np.array(self.items.text[:n_items], dtype=np.float32)
+            inter = inter.with_item_vectors(text)
+        return SequentialTransformer(**cfg.sequential_params).fit(inter)
+
+    def collect_choices(
+        self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame
+    ) -> ChoiceData:
+        """Replay the validation window: candidate features and the item actually chosen."""
+        cfg = self.config
+        catalog = self.items.catalog
+        rng = np.random.default_rng(cfg.random_state)
+        states: dict[str, UserState] = {}
+
+        def state_of(user_id: str) -> UserState:
+            st = states.get(user_id)
+            if st is None:
+                st = states[user_id] = UserState(user_id, cfg.state)
+            return st
+
+        earlier = [row_event(row) for row in before.itertuples(index=False)]
+        later = [row_event(row) for row in after.itertuples(index=False)]
+        wanted = {e.user_id for e in later}
+        for event in earlier:
+            if event.user_id in wanted:
+                self.folder.fold(state_of(event.user_id), event, False, models)
+        data = ChoiceData([], [])
+        trend = Trending(cfg.trending_half_life_s)
+        for event in earlier:
+            if _positive(event) and event.item_id in catalog:
+                trend.add(catalog.idx(event.item_id), event.timestamp)  # type: ignore[arg-type]
+        keep = np.ones(len(later), dtype=bool)
+        if len(later) > cfg.max_fit_lists * 3:
+            keep[:] = False
+            keep[rng.choice(len(later), cfg.max_fit_lists * 3, replace=False)] = True
+        for j, event in enumerate(later):
+            st = state_of(event.user_id)
+            known = _positive(event) and event.item_id in catalog
+            if keep[j] and known and len(data) < cfg.max_fit_lists:
+                target = catalog.idx(event.item_id)  # type: ignore[arg-type]
+                request = self.ranker.request(
+                    models, st, event.user_id, trending=trend.scores(models.n_items), trend=trend
+                )
+                cands = self.ranker.candidates(request)
+                cands = cands[~np.isin(cands, st.seen_items())]
+                if target in set(cands.tolist()) and len(cands) > 1:
+                    data.features.append(feature_matrix(request, cands))
+                    data.chosen.append(int(np.flatnonzero(cands == target)[0]))
+            self.folder.fold(st, event, False, models)
+            if known:
+                trend.add(catalog.idx(event.item_id), event.timestamp)  # type: ignore[arg-type]
+        return data
+
+
+def _positive(event: Event) -> bool:
+    return event.item_id is not None and event.type not in NEGATIVE_TYPES
+
+
+def row_event(row: Any) -> Event:
+    """The event of one row of :func:`events_frame`."""
+    value = None if row.value is None or pd.isna(row.value) else float(row.value)
+    text = row.text if isinstance(row.text, str) else None
+    item_id = row.item_id if isinstance(row.item_id, str) else None
+    return Event(str(row.user_id), item_id, row.type, float(row.timestamp), value, text)
+
+
+@dataclass
+class TrainingRecord:
+    """One refit: which version it produced, when, how long it took."""
+
+    model_version: str
+    trained_at: float
+    seconds: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Trainer:
+    """Runs refits in a background thread, one at a time; serving goes on meanwhile.
+
+    ``train`` is the refit itself (:meth:`Engine.train`): it swaps the new models in
+    atomically when done. The guard is taken in the calling thread, so a second request
+    right after the first is refused at once, and the record keeps how long each refit took.
+    """
+
+    def __init__(self, train: Callable[..., ModelSet]) -> None:
+        self._train = train
+        self._running = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.last: TrainingRecord | None = None
+        self.last_error: str | None = None
+
+    @property
+    def training(self) -> bool:
+        """Whether a refit is running now."""
+        return self._running.locked()
+
+    def start(self) -> bool:
+        """Start a refit in the background; False when one is already running."""
+        if not self._running.acquire(blocking=False):
+            return False
+        self._thread = threading.Thread(target=self._run, name="pulserec-train", daemon=True)
+        self._thread.start()
+        return True
+
+    def run_now(self, *, sequential: bool | None = None) -> TrainingRecord:
+        """Refit in the calling thread (server start); waits for a running refit first.
+
+        ``sequential=False`` leaves the transformer out of this run (see
+        :meth:`Engine.train`).
+        """
+        with self._running:
+            return self._fit(sequential)
+
+    def _fit(self, sequential: bool | None = None) -> TrainingRecord:
+        t0 = time.perf_counter()
+        models = self._train(sequential=sequential)
+        record = TrainingRecord(
+            models.version, models.fitted_at, time.perf_counter() - t0, dict(models.metrics)
+        )
+        self.last = record
+        self.last_error = None
+        log.info("trained models %s in %.2fs", record.model_version, record.seconds)
+        return record
+
+    def _run(self) -> None:
+        try:
+            self._fit()
+        except Exception as exc:  # a failed refit must not take serving down; it is reported
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("background training failed")
+        finally:
+            self._running.release()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for a background refit to finish."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
