@@ -1,0 +1,132 @@
+"""Candidate sources by name, request signals computed once, named feature columns."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from shop import CFG, catalog, history
+
+from pulserec.catalog.idmap import IdMap
+from pulserec.engine import Engine, EngineConfig, ModelSet
+from pulserec.engine.arrays import unit_rows
+from pulserec.engine.config import EngineConfig as Config
+from pulserec.engine.features import FEATURES, NAMES, feature_matrix
+from pulserec.engine.items import LiveItems
+from pulserec.engine.modelset import vector_index
+from pulserec.engine.sequential import SequentialScorer
+from pulserec.engine.sources import SOURCES, Request, covisit_votes, gather
+from pulserec.state.base import StateConfig, UserState, apply_event
+from pulserec.types import Event, Item
+
+
+def tiny_models(n_items: int = 4) -> ModelSet:
+    """Four items on two axes; user "a" likes the first axis; 0 and 1 co-visited."""
+    item_f = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)[:n_items]
+    unit = unit_rows(item_f)
+    cov = sp.csr_matrix(
+        (np.array([2.0, 2.0], np.float32), (np.array([0, 1]), np.array([1, 0]))),
+        shape=(n_items, n_items),
+    )
+    return ModelSet(
+        "tiny", IdMap(["a"]), n_items, np.array([[2.0, 0.0]], np.float32), item_f, unit, cov,
+        np.ones(n_items, np.float32), np.ones(len(FEATURES)), vector_index(unit, 100), 0.0,
+        item_ids=[f"i{j}" for j in range(n_items)], features=NAMES,
+    )  # fmt: skip
+
+
+def request_for(models: ModelSet, state: UserState | None, user_id: str = "a") -> Request:
+    items = LiveItems(None, 3600.0, 100)
+    items.upsert([Item(f"i{j}") for j in range(models.n_items)])
+    config = Config()
+    trending = np.array([0.0, 1.0, 3.0, 0.0])
+    return Request(
+        models, state, user_id, items, trending, items.trending, config,
+        SequentialScorer(items, config),
+    )  # fmt: skip
+
+
+def clicked(item_idx: int, vector: np.ndarray) -> UserState:
+    state = UserState("a", StateConfig())
+    apply_event(
+        state, StateConfig(), event_type="click", timestamp=1.0, item_idx=item_idx, item_cf=vector
+    )
+    return state
+
+
+def test_feature_columns_are_named_and_hold_the_known_answer() -> None:
+    models = tiny_models()
+    state = clicked(0, models.item_unit[0])
+    req = request_for(models, state)
+    f = feature_matrix(req, np.arange(4))
+    col = dict(zip(NAMES, f.T, strict=True))
+    np.testing.assert_allclose(col["long_term"], [2.0, 1.8, 0.0, 0.2], atol=1e-6)
+    np.testing.assert_allclose(col["short_term"], models.item_unit @ models.item_unit[0])
+    np.testing.assert_allclose(col["covisit"], [0.0, 2.0, 0.0, 0.0])  # item 1 follows item 0
+    np.testing.assert_allclose(col["trending"], np.log1p([0.0, 1.0, 3.0, 0.0]))
+    assert not col["text"].any() and not col["penalty"].any() and not col["sequential"].any()
+
+
+def test_a_user_without_state_gets_only_what_needs_no_state() -> None:
+    f = feature_matrix(request_for(tiny_models(), None, user_id="stranger"), np.arange(4))
+    nonzero = {name for name, c in zip(NAMES, f.T, strict=True) if c.any()}
+    assert nonzero == {"trending"}
+
+
+def test_signals_are_computed_once_per_request() -> None:
+    models = tiny_models()
+    req = request_for(models, clicked(0, models.item_unit[0]))
+    calls = []
+
+    def counted(r: Request) -> int:
+        calls.append(r)
+        return len(calls)
+
+    assert req.signal(counted) == 1 and req.signal(counted) == 1 and len(calls) == 1
+    votes = req.signal(covisit_votes)
+    assert votes is not None and votes[0].tolist() == [1] and req.signal(covisit_votes) is votes
+    assert request_for(models, None).signal(covisit_votes) is None
+
+
+def test_gather_unions_named_sources_and_falls_back_to_trending() -> None:
+    models = tiny_models()
+    req = request_for(models, clicked(0, models.item_unit[0]))
+    assert gather(req, ["covisit"], 10).tolist() == [1]
+    both = set(gather(req, ["covisit", "factor"], 2).tolist())
+    assert both == {0, 1}  # the factor model's two nearest to user a, plus item 1
+    stranger = request_for(models, None, user_id="stranger")
+    assert SOURCES["covisit"].candidates(stranger, 10) is None
+    # nothing from the named sources: the live top list instead
+    assert gather(stranger, ["covisit", "factor"], 10)[:2].tolist() == [0, 1]
+    assert set(gather(stranger, ["covisit"], 10).tolist()) == {0, 1, 2, 3}
+
+
+def test_every_registered_source_has_its_name() -> None:
+    assert sorted(SOURCES) == sorted(EngineConfig().sources)
+    assert all(source.name == name for name, source in SOURCES.items())
+
+
+def test_an_unknown_source_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"sources: unknown source\(s\) \['nope'\]"):
+        Engine(config=EngineConfig(sources=("ann", "nope")))
+
+
+def test_a_recommend_scores_the_transformer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates and features read one computation, with no cache to hide a second."""
+    eng = Engine(config=replace(CFG, sequential_cache_mb=0.0))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    eng.ingest(Event("u0", "jazz-3", "click", 6_000_000.0))
+    calls = []
+    real = SequentialScorer._compute
+
+    def counted(self: SequentialScorer, *args: object) -> np.ndarray | None:
+        calls.append(1)
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SequentialScorer, "_compute", counted)
+    assert len(eng.recommend("u0", 5).items) == 5
+    assert len(calls) == 1
