@@ -49,9 +49,8 @@ class Ranker:
         if trending is None:
             trending = trend.scores(len(self.items))
         return Request(
-            models, state, user_id, self.items, trending, self.items.trending, self.config,
-            self.scorer,
-        )  # fmt: skip
+            models, state, user_id, self.items, trending, trend, self.config, self.scorer
+        )
 
     def candidates(self, request: Request) -> np.ndarray:
         """The configured sources' candidates (sorted, unique)."""

@@ -130,3 +130,28 @@ def test_a_recommend_scores_the_transformer_once(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(SequentialScorer, "_compute", counted)
     assert len(eng.recommend("u0", 5).items) == 5
     assert len(calls) == 1
+
+
+def test_a_replay_ranks_with_its_own_trending_not_the_live_one() -> None:
+    """A refit's validation replay must not see the live counts, which hold its future."""
+    from pulserec.engine.explain import Explainer
+    from pulserec.engine.insight import Insight
+    from pulserec.engine.rank import Ranker
+    from pulserec.engine.trending import Trending
+
+    items = LiveItems(None, 3600.0, 100)
+    items.upsert([Item(f"i{j}") for j in range(40)])
+    for _ in range(5):
+        items.trending.add(0, 10.0)  # live: item 0, clicked after the replay's window
+    replayed = Trending(3600.0)
+    replayed.add(7, 1.0)
+    config = Config(sources=("trending",))
+    ranker = Ranker(
+        items, config, SequentialScorer(items, config),
+        Explainer(items, Insight(items, config.state, 0), config.n_recent),
+    )  # fmt: skip
+    live = ranker.request(None, None, "x")
+    past = ranker.request(None, None, "x", trending=replayed.scores(40), trend=replayed)
+    assert live.trend.top(1, 40).tolist() == [0] and past.trend.top(1, 40).tolist() == [7]
+    assert 7 in ranker.candidates(past).tolist()
+    assert feature_matrix(past, np.array([0]))[0].sum() == 0.0  # item 0: nothing yet
