@@ -290,11 +290,12 @@ class Settings(BaseSettings):
     data_root: Path = Field(
         default=Path("../shared/data"),
         description="Folder of the public datasets, one per subfolder: `--data-dir` of "
-        "evaluate, train and replay defaults to <data_root>/<dataset>.",
+        "evaluate, train, replay and similar-items (and serve's `--dataset-dir`) defaults to "
+        "`<data_root>/<dataset>`.",
     )
     artifacts_dir: Path = Field(
         default=Path("artifacts"),
-        description="Where `pulserec train` writes a model (<artifacts_dir>/<model>).",
+        description="Where `pulserec train` writes a model: `<artifacts_dir>/<model>`.",
     )
     eval: EvalSettings = Field(default_factory=EvalSettings, description="Offline evaluation.")
 
@@ -302,22 +303,27 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path(".data"),
         description="The server's data directory: the SQLite database, model artifacts "
-        "(<data_dir>/artifacts) and the embedding cache (<data_dir>/embeddings, also the "
-        "command line's).",
+        "(`<data_dir>/artifacts`) and the embedding cache (`<data_dir>/embeddings`, which the "
+        "command line uses too).",
     )
     storage_url: str | None = Field(
-        default=None, description="Storage by URL; default sqlite:///<data_dir>/pulserec.db."
+        default=None,
+        description="Storage by URL (`memory://`, `sqlite:///path`, `redis://host:port/db`); "
+        "none means `sqlite:///<data_dir>/pulserec.db`.",
     )
     api_keys: SecretStr = Field(
         default=SecretStr(""),
-        description='API keys with scopes, e.g. "key1:ingest+read+admin,key2:read".',
+        description="API keys with scopes, e.g. `key1:ingest+read+admin,key2:read`; none: "
+        "`pulserec serve` on a loopback address makes a development key.",
     )
     api_keys_file: Path | None = Field(
-        default=None, description="A file of API keys, one 'key:scope+scope' per line, # comments."
+        default=None,
+        description="A file of API keys, one `key:scope+scope` per line, `#` comments.",
     )
     encoder: str = Field(
         default=DEFAULT_ENCODER,
-        description='Text encoder by name ("hashing" is a light test double).',
+        description="Text encoder by name (docs/text-encoders.md); `hashing` is a light test "
+        "double.",
     )
     engine: EngineSettings = Field(
         default_factory=EngineSettings, description="Retrieval, ranking and refits."
