@@ -49,6 +49,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pulserec.catalog.idmap import IdMap
+from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
 from pulserec.evaluation import metrics as M
 from pulserec.evaluation import positive_interactions
 from pulserec.events import Interactions, load_movielens_latest
@@ -57,7 +58,7 @@ from pulserec.models.content import ContentModel, item_texts_for
 from pulserec.text import CachedEncoder, make_encoder
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "ml-latest-small"
+DATA = REPO / get_settings().dataset_dir("ml-latest-small")
 
 
 def cold_split(
@@ -121,11 +122,11 @@ def random_expected(truth: sp.csr_matrix, n_items: int, k: int) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DATA)
-    parser.add_argument("--cache-dir", type=Path, default=REPO / ".data" / "embeddings",
+    parser.add_argument("--cache-dir", type=Path, default=REPO / get_settings().embedding_cache_dir,
                         help="Embedding cache folder (re-runs skip the encoder).")
-    parser.add_argument("--encoder", default="use-m3")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER)
     parser.add_argument("--cold-share", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--output", type=Path, help="Write the figures as JSON here.")
     args = parser.parse_args()

@@ -42,7 +42,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from pulserec.catalog.idmap import IdMap
-from pulserec.engine import Engine, EngineConfig, ModelSet
+from pulserec.config import DEFAULT_SEED, get_settings
+from pulserec.engine import Engine, ModelSet
 from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES
 from pulserec.events.interactions import Interactions
 from pulserec.index.hnsw import HNSWIndex
@@ -110,7 +111,7 @@ def run(
     n_items: int, n_users: int, requests: int, seed: int, sequential: bool = False
 ) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    engine = Engine(config=EngineConfig(n_candidates=100))
+    engine = Engine(config=get_settings().engine.to_engine_config())
     engine.upsert_items([Item(f"i{j}") for j in range(n_items)])
     t0 = time.perf_counter()
     engine.swap(synthetic_models(n_items, n_users, seed))
@@ -221,7 +222,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument(
         "--sequential", action="store_true", help="Also time recommend with the transformer."
     )

@@ -16,6 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
+from pulserec.config import DEFAULT_SEED, get_settings
 from pulserec.evaluation import evaluate, random811, to_split_data
 from pulserec.events import load_dataset
 from pulserec.models import make_model
@@ -32,12 +33,12 @@ def median_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/ml-100k"))
+    parser.add_argument("--data-dir", type=Path, default=get_settings().dataset_dir("ml-100k"))
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     ds = load_dataset("ml-100k", args.data_dir, verbose=False)
-    data = to_split_data(random811(ds.events, seed=2026))
+    data = to_split_data(random811(ds.events, seed=DEFAULT_SEED))
     dense = data.train.matrix.toarray()
     calib = median_seconds(lambda: dense.T @ dense, args.repeats)
 

@@ -50,6 +50,8 @@ from urllib.parse import quote, urlencode
 import httpx
 import numpy as np
 
+from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
+
 KEY = "bench-key-0000001"
 HEADERS = {"X-API-Key": KEY}
 Request = tuple[str, str, dict[str, Any]]
@@ -510,7 +512,7 @@ def main() -> None:
         "--dataset-dir",
         type=Path,
         default=None,
-        help="default ../shared/data/<dataset>; missing -> the demo data",
+        help="default <data_root>/<dataset> (PULSEREC_DATA_ROOT); missing -> the demo data",
     )
     parser.add_argument(
         "--work-dir",
@@ -518,18 +520,18 @@ def main() -> None:
         default=Path("/tmp/pulserec-http-bench"),
         help="the server's data dir (kept: later runs start fast)",
     )
-    parser.add_argument("--encoder", default="use-m3")
+    parser.add_argument("--encoder", default=DEFAULT_ENCODER)
     parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 200.0, 400.0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per cell")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=32, help="clients when saturating")
     parser.add_argument("--client", choices=("lean", "httpx"), default="lean")
     parser.add_argument("--fresh-users", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args()  # fmt: skip
 
-    dataset_dir = args.dataset_dir or Path("../shared/data") / args.dataset
+    dataset_dir = args.dataset_dir or get_settings().dataset_dir(args.dataset)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     real = prepare(args.work_dir, args.dataset, dataset_dir)
     name = args.dataset if real else "demo"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pulserec.config import DEFAULT_SEED, get_settings
+
 DATASETS = ("ml-100k", "ml-latest-small")
 PROTOCOLS = ("random811", "loo")
 MODELS = "pop,itemknn,ease,als,bpr,covisit"
@@ -147,10 +149,11 @@ def render(runs: list[dict], k: int, seconds: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-root", type=Path, default=get_settings().data_root)
     parser.add_argument("--output", type=Path, default=Path("docs/results.md"))
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2026, 2027, 2028])
+    seeds = [DEFAULT_SEED, DEFAULT_SEED + 1, DEFAULT_SEED + 2]
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
     args = parser.parse_args()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

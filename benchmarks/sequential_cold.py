@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
 from pulserec.evaluation import evaluate, make_split, to_split_data
 from pulserec.evaluation.splits import Split, SplitData
 from pulserec.events import load_dataset
@@ -48,7 +49,7 @@ from pulserec.models.sequential import SequentialTransformer
 from pulserec.text import CachedEncoder, make_encoder
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = REPO / get_settings().data_root
 VARIANTS: dict[str, dict[str, Any]] = {"with text": {}, "ids only": {"use_text": False}}
 
 
@@ -102,7 +103,7 @@ def run(
     variants: dict[str, dict[str, Any]],
     threads: int,
     share: float = 0.0,
-    seed: int = 2026,
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     ds = load_dataset(dataset, DATA / dataset, verbose=False)
     split = make_split(ds.events, "loo")
@@ -110,7 +111,9 @@ def run(
     if share > 0:
         split, picked = made_rare(split, share, max_count, seed)
     data = to_split_data(split)
-    encoder = CachedEncoder(make_encoder("use-m3"), REPO / ".data" / "embeddings" / "use-m3")
+    encoder = CachedEncoder(
+        make_encoder(DEFAULT_ENCODER), REPO / get_settings().embedding_cache_dir / DEFAULT_ENCODER
+    )
     texts = item_texts_for(ds.items, data.train.items.to_list())
     data.train = data.train.with_item_vectors(encoder.encode(texts))
     counts = np.bincount(data.train.item_idx, minlength=data.n_items)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from pulserec.config import DEFAULT_ENCODER, get_settings
 from pulserec.evaluation import evaluate, fit_model, make_split, to_split_data
 from pulserec.events import load_dataset
 from pulserec.models.content import item_texts_for
@@ -37,7 +38,7 @@ from pulserec.text import CachedEncoder, make_encoder
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER = "<!-- below: written by benchmarks/sequential_results.py -->"
-DATA = REPO.parent / "shared" / "data"
+DATA = REPO / get_settings().data_root
 MODELS = "pop,itemknn,ease,als,covisit,sequential,hybrid"
 SHOWN = ("ndcg@10", "recall@10", "mrr@10")
 
@@ -65,7 +66,9 @@ def request_latency(model: SequentialTransformer, sequences: list[np.ndarray], n
 def run(dataset: str, models: list[str], latency_requests: int) -> dict[str, Any]:
     ds = load_dataset(dataset, DATA / dataset, verbose=False)
     data = to_split_data(make_split(ds.events, "loo"))
-    encoder = CachedEncoder(make_encoder("use-m3"), REPO / ".data" / "embeddings" / "use-m3")
+    encoder = CachedEncoder(
+        make_encoder(DEFAULT_ENCODER), REPO / get_settings().embedding_cache_dir / DEFAULT_ENCODER
+    )
     data.train = data.train.with_item_vectors(
         encoder.encode(item_texts_for(ds.items, data.train.items.to_list()))
     )

@@ -32,12 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from pulserec.config import DEFAULT_ENCODER, get_settings
 from pulserec.events import load_amazon_reviews
 from pulserec.text import CachedEncoder, TextEncoder, make_encoder
 from pulserec.text.spam import SpamFilter
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = REPO / get_settings().data_root
 AMAZON = DATA / "amazon-all-beauty-5core-2018" / "All_Beauty_5.json.gz"
 DOUBAN = DATA / "douban-dmr-sample" / "reviews.json"
 
@@ -73,13 +74,13 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cache-dir", type=Path, default=REPO / ".data" / "embeddings",
+    parser.add_argument("--cache-dir", type=Path, default=REPO / get_settings().embedding_cache_dir,
                         help="Embedding cache folder (re-runs skip the encoder).")
     parser.add_argument("--examples", type=int, default=3, help="Flagged examples per reason.")
     parser.add_argument("--output", type=Path, help="Write the figures as JSON here.")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    encoder = CachedEncoder(make_encoder("use-m3"), args.cache_dir)
+    encoder = CachedEncoder(make_encoder(DEFAULT_ENCODER), args.cache_dir)
 
     events = load_amazon_reviews(AMAZON, verbose=False).events
     events = events.sort_values("timestamp", kind="stable")
@@ -153,7 +154,7 @@ def main() -> None:
 
     if args.output is not None:
         payload = {
-            "encoder": "use-m3",
+            "encoder": DEFAULT_ENCODER,
             "settings": "SpamFilter defaults: duplicate_threshold 0.95, memory 1000, "
                         "duplicate_min_length 5",
             "streams": [{k: v for k, v in s.items() if k not in ("flags", "similarity")}

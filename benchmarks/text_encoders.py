@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pulserec.config import get_settings
 from pulserec.text import E5Encoder, Kind, TextEncoder, make_encoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -310,7 +311,7 @@ def markdown_table(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--data-root", default=str(REPO / get_settings().data_root))
     parser.add_argument(
         "--encoders", nargs="+", default=["hashing", "use-m3", "minilm", "e5-small"]
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
 from pulserec.events import load_movielens_latest
 from pulserec.models.content import item_texts_for
 from pulserec.text import CachedEncoder, make_encoder
@@ -29,19 +30,19 @@ from pulserec.text.keywords import extract_keywords, user_keywords
 from pulserec.text.topics import fit_topics
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = REPO / get_settings().data_root
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cache-dir", type=Path, default=REPO / ".data" / "embeddings")
+    parser.add_argument("--cache-dir", type=Path, default=REPO / get_settings().embedding_cache_dir)
     parser.add_argument("--topics", type=int, default=15)
     parser.add_argument("--users", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    encoder = CachedEncoder(make_encoder("use-m3"), args.cache_dir)
+    encoder = CachedEncoder(make_encoder(DEFAULT_ENCODER), args.cache_dir)
 
     ds = load_movielens_latest(DATA / "ml-latest-small", verbose=False)
     ids = ds.items["item_id"].astype(str).tolist()

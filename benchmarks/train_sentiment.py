@@ -35,12 +35,13 @@ from typing import Any
 
 import numpy as np
 
+from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
 from pulserec.events import load_amazon_reviews
 from pulserec.text import CachedEncoder, make_encoder
 from pulserec.text.sentiment import SentimentModel, star_labels
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = REPO / get_settings().data_root
 AMAZON = DATA / "amazon-all-beauty-5core-2018" / "All_Beauty_5.json.gz"
 DOUBAN = DATA / "douban-dmr-sample" / "reviews.json"
 ARTIFACT = REPO / "src" / "pulserec" / "text" / "data" / "sentiment-use-m3"
@@ -114,7 +115,7 @@ def choose_c(x: np.ndarray, y: np.ndarray, users: np.ndarray, seed: int, n_folds
         proba = np.empty(len(y))
         for fold in range(n_folds):
             test = folds == fold
-            model = SentimentModel(encoder="use-m3", C=c).fit_vectors(x[~test], y[~test])
+            model = SentimentModel(encoder=DEFAULT_ENCODER, C=c).fit_vectors(x[~test], y[~test])
             proba[test] = model.predict_proba_vectors(x[test])
         score = binary_metrics(y, proba)["balanced_accuracy"]
         if best is None or score > best[0]:
@@ -156,9 +157,9 @@ def douban_reviews() -> tuple[list[str], np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cache-dir", type=Path, default=REPO / ".data" / "embeddings",
+    parser.add_argument("--cache-dir", type=Path, default=REPO / get_settings().embedding_cache_dir,
                         help="Embedding cache folder (re-runs skip the encoder).")
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--artifact", type=Path, default=ARTIFACT,
                         help="Where the trained model is written.")
@@ -166,7 +167,7 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    encoder = CachedEncoder(make_encoder("use-m3"), args.cache_dir)
+    encoder = CachedEncoder(make_encoder(DEFAULT_ENCODER), args.cache_dir)
     texts, stars, users = amazon_reviews()
     keep, y = star_labels(stars)
     x_all = encoder.encode(texts, progress=True)
@@ -181,7 +182,7 @@ def main() -> None:
     for fold in range(args.folds):
         test = folds == fold
         c = choose_c(x[~test], y[~test], users_kept[~test], args.seed + 1 + fold, args.folds - 1)
-        model = SentimentModel(encoder="use-m3", C=c).fit_vectors(x[~test], y[~test])
+        model = SentimentModel(encoder=DEFAULT_ENCODER, C=c).fit_vectors(x[~test], y[~test])
         oof[test] = model.predict_proba_vectors(x[test])
         fold_rows.append(binary_metrics(y[test], oof[test]))
         chosen.append(c)
@@ -208,7 +209,7 @@ def main() -> None:
     chinese_majority = majority_metrics(zh_y)
 
     figures: dict[str, Any] = {
-        "encoder": "use-m3",
+        "encoder": DEFAULT_ENCODER,
         "seed": args.seed,
         "labels": "positive = 4-5 stars, negative = 1-2 stars, 3 stars left out",
         "english_cv": {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +15,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from pulserec.config_names import default_of, env_name
+
+if TYPE_CHECKING:
+    from pulserec.config import Settings
 
 app = typer.Typer(
     help="pulserec: recommendations that follow what each user is interested in right now.",
@@ -24,6 +30,86 @@ console = Console()
 
 DATASETS = ("ml-100k", "ml-1m", "ml-latest-small", "mind", "amazon-reviews", "csv")
 SHOWN_METRICS = ("recall", "ndcg", "mrr", "hit", "precision", "coverage")
+
+T = TypeVar("T")
+
+
+def setting_help(text: str, setting: str) -> str:
+    """Help of an option whose default is a setting: names the default and the variable.
+
+    The built-in default is shown; the environment is read when the command runs.
+    """
+    return f"{text.rstrip('.')} (default {default_of(setting)}, or {env_name(setting)})."
+
+
+# Options several commands share; each falls back to its setting when not given.
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Local folder or file of the dataset (default <data_root>/<dataset>, data_root "
+        f"being {default_of('data_root')} or PULSEREC_DATA_ROOT)."
+    ),
+]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Embedding cache folder, one subfolder per encoder (default <data_dir>/embeddings, "
+        "data_dir being .data or PULSEREC_DATA_DIR)."
+    ),
+]
+EncoderOption = Annotated[
+    str | None, typer.Option(help=setting_help("Text encoder name.", "encoder"))
+]
+KOption = Annotated[
+    int | None, typer.Option(min=1, max=1000, help=setting_help("List length K.", "eval.k"))
+]
+SequentialOption = Annotated[
+    bool | None,
+    typer.Option(
+        help=setting_help("Fit the sequential transformer into the ranking.", "engine.sequential")
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Set any setting, e.g. --set engine.n_candidates=200 (repeatable; JSON for "
+        "objects); see docs/configuration.md.",
+    ),
+]
+
+
+def or_default(value: T | None, default: T) -> T:
+    """An option's value, or its setting's when the option was not given."""
+    return default if value is None else value
+
+
+def load_settings(assignments: list[str] | None = None, **given: Any) -> Settings:
+    """The settings: the environment, then the options ``given`` (None: not given), then
+    ``--set`` assignments; a bad one is reported by its dotted name."""
+    from pulserec.config_names import settings_with
+
+    try:
+        return settings_with(
+            assignments or (), **{k: v for k, v in given.items() if v is not None}
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set / PULSEREC_*") from None
+
+
+def dataset_path(settings: Settings, dataset: str, data_dir: Path | None) -> Path:
+    """``--data-dir``, or ``<data_root>/<dataset>``; fails when neither holds the data."""
+    if data_dir is not None:
+        return data_dir
+    path = settings.dataset_dir(dataset)
+    if not path.exists():
+        raise typer.BadParameter(
+            f"no {dataset} data at {path}: pass --data-dir, or set PULSEREC_DATA_ROOT to the "
+            f"folder holding {dataset}/",
+            param_hint="--data-dir",
+        )
+    return path
 
 
 def category_features(items: Any, item_ids: list[str]) -> sp.csr_matrix | None:
@@ -56,15 +142,17 @@ def embed_items(items: Any, item_ids: list[str], encoder: str, cache_dir: Path) 
 @app.command()
 def evaluate(
     dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "ml-100k",
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Local folder or file of the dataset.")
+    data_dir: DataDirOption = None,
+    protocol: Annotated[
+        str | None, typer.Option(help=setting_help("random811 or loo.", "eval.protocol"))
     ] = None,
-    protocol: Annotated[str, typer.Option(help="random811 or loo.")] = "random811",
-    models: Annotated[str, typer.Option(help="Comma-separated model names.")] = (
-        "pop,itemknn,ease,als,bpr"
-    ),
-    k: Annotated[int, typer.Option(min=1, max=1000, help="List length K.")] = 10,
-    seed: Annotated[int, typer.Option(help="Seed of the random split.")] = 2026,
+    models: Annotated[
+        str | None, typer.Option(help=setting_help("Comma-separated model names.", "eval.models"))
+    ] = None,
+    k: KOption = None,
+    seed: Annotated[
+        int | None, typer.Option(help=setting_help("Seed of the random split.", "eval.seed"))
+    ] = None,
     split_dir: Annotated[
         Path | None, typer.Option(help="Read a fixed split (train/valid/test.csv) instead.")
     ] = None,
@@ -74,16 +162,21 @@ def evaluate(
         bool, typer.Option(help="Mask the user's train (and validation) items when testing.")
     ] = True,
     output: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
-    encoder: Annotated[str, typer.Option(help="Text encoder for content models.")] = "use-m3",
-    cache_dir: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path(
-        ".data/embeddings"
-    ),
+    encoder: EncoderOption = None,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Full-ranking evaluation of models on a dataset; prints a table, writes JSON."""
     from pulserec.evaluation import make_split, read_split, run_model, to_split_data, write_split
     from pulserec.events import load_dataset
     from pulserec.models import MODELS
 
+    settings = load_settings()
+    protocol = or_default(protocol, settings.eval.protocol)
+    models = or_default(models, settings.eval.models)
+    k = or_default(k, settings.eval.k)
+    seed = or_default(seed, settings.eval.seed)
+    encoder = or_default(encoder, settings.encoder)
+    cache_dir = or_default(cache_dir, settings.embedding_cache_dir)
     names = [m.strip() for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODELS]
     if unknown:
@@ -96,7 +189,7 @@ def evaluate(
         )
 
     t0 = time.perf_counter()
-    ds = load_dataset(dataset, data_dir)
+    ds = load_dataset(dataset, dataset_path(settings, dataset, data_dir))
     if split_dir is not None:
         split = read_split(split_dir)
         protocol_name = f"fixed:{split_dir}"
@@ -176,23 +269,27 @@ def evaluate(
 @app.command()
 def train(
     dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "ml-100k",
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Local folder or file of the dataset.")
-    ] = None,
+    data_dir: DataDirOption = None,
     model: Annotated[str, typer.Option(help="Model name.")] = "ease",
     output: Annotated[
-        Path, typer.Option(help="Artifact folder (model.npz + manifest.json).")
-    ] = Path("artifacts/model"),
-    encoder: Annotated[str, typer.Option(help="Text encoder for content models.")] = "use-m3",
-    cache_dir: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path(
-        ".data/embeddings"
-    ),
+        Path | None,
+        typer.Option(
+            help="Artifact folder, model.npz + manifest.json (default <artifacts_dir>/<model>, "
+            f"artifacts_dir being {default_of('artifacts_dir')} or PULSEREC_ARTIFACTS_DIR)."
+        ),
+    ] = None,
+    encoder: EncoderOption = None,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Fit one model on all positive interactions of a dataset and save it."""
     from pulserec.events import Interactions, load_dataset
     from pulserec.models import make_model
 
-    ds = load_dataset(dataset, data_dir)
+    settings = load_settings()
+    output = or_default(output, settings.artifacts_dir / model)
+    encoder = or_default(encoder, settings.encoder)
+    cache_dir = or_default(cache_dir, settings.embedding_cache_dir)
+    ds = load_dataset(dataset, dataset_path(settings, dataset, data_dir))
     inter = Interactions.from_events(ds.events)
     if model == "content":
         inter = inter.with_item_vectors(
@@ -211,39 +308,44 @@ def train(
 @app.command()
 def replay(
     dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "ml-100k",
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Local folder or file of the dataset.")
-    ] = None,
+    data_dir: DataDirOption = None,
     realtime: Annotated[
         str,
         typer.Option(help="on, off, or both (state updated per event, or frozen at the cut-off)."),
     ] = "both",
-    k: Annotated[int, typer.Option(min=1, max=1000, help="List length K.")] = 10,
+    k: KOption = None,
     train_fraction: Annotated[
         float, typer.Option(help="Share of the timeline before the cut-off.")
     ] = 0.8,
     max_users: Annotated[
         int | None, typer.Option(help="Replay only a seeded sample of test users.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the user sample.")] = 2026,
+    seed: Annotated[
+        int | None, typer.Option(help=setting_help("Seed of the user sample.", "eval.seed"))
+    ] = None,
+    # no text by default: the replay then measures the event signal alone, and runs in minutes
     encoder: Annotated[str, typer.Option(help="Text encoder name, or none.")] = "none",
-    sequential: Annotated[
-        bool, typer.Option(help="Fit the sequential transformer into the ranking.")
-    ] = True,
+    sequential: SequentialOption = None,
     output: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
+    assignments: SetOption = None,
 ) -> None:
     """Streaming replay in time order: real-time interest capture on vs off, plus popularity."""
-    from pulserec.engine import Engine, EngineConfig
+    from pulserec.engine import Engine
     from pulserec.evaluation.replay import replay as run_replay
     from pulserec.events import load_dataset
 
     modes = {"on": [True], "off": [False], "both": [True, False]}.get(realtime)
     if modes is None:
         raise typer.BadParameter("expected on, off or both", param_hint="--realtime")
+    settings = load_settings(assignments)
+    k = or_default(k, settings.eval.k)
+    seed = or_default(seed, settings.eval.seed)
+    sequential = or_default(sequential, settings.engine.sequential)
+    data_dir = dataset_path(settings, dataset, data_dir)
     ds = load_dataset(dataset, data_dir)
 
     def make_engine() -> Engine:
-        config = EngineConfig(sequential=sequential)
+        config = replace(settings.engine.to_engine_config(), sequential=sequential)
         if encoder == "none":
             return Engine(config=config)
         from pulserec.text import make_encoder
@@ -306,32 +408,38 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Seed the demo data and train when the storage is empty.")
     ] = False,
-    host: Annotated[
-        str | None, typer.Option(help="Address to bind (default 127.0.0.1, or PULSEREC_HOST).")
-    ] = None,
+    host: Annotated[str | None, typer.Option(help=setting_help("Address to bind.", "host"))] = None,
     port: Annotated[
-        int | None,
-        typer.Option(min=0, max=65535, help="Port to bind (default 8000, or PULSEREC_PORT)."),
+        int | None, typer.Option(min=0, max=65535, help=setting_help("Port to bind.", "port"))
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Data directory: database, artifacts, embedding cache."),
+        typer.Option(
+            help=setting_help("Data directory: database, artifacts, embedding cache.", "data_dir")
+        ),
     ] = None,
     storage: Annotated[
         str | None,
-        typer.Option(help="Storage URL (default sqlite:///<data-dir>/pulserec.db)."),
+        typer.Option(
+            help="Storage URL (default sqlite:///<data-dir>/pulserec.db, or PULSEREC_STORAGE_URL)."
+        ),
     ] = None,
-    encoder: Annotated[
-        str | None, typer.Option(help="Text encoder name (default use-m3; hashing for tests).")
-    ] = None,
+    encoder: EncoderOption = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
     dataset: Annotated[
         str | None,
         typer.Option(help="Seed a real dataset (e.g. ml-latest-small) when the storage is empty."),
     ] = None,
-    dataset_dir: Annotated[Path | None, typer.Option(help="Local folder of --dataset.")] = None,
+    dataset_dir: Annotated[
+        Path | None, typer.Option(help="Local folder of --dataset (default <data_root>/<dataset>).")
+    ] = None,
+    assignments: SetOption = None,
 ) -> None:
     """Run the HTTP service (FastAPI + uvicorn). Docs at /docs once it runs.
+
+    Every setting has a way in: its PULSEREC_* variable, or --set NAME=VALUE (which wins),
+    e.g. --set engine.n_candidates=200 --set limits.max_batch=500; the options above are
+    shortcuts for the common ones. docs/configuration.md lists them all.
 
     Without a configured API key (PULSEREC_API_KEYS / PULSEREC_API_KEYS_FILE) a local
     development key with every scope is made and printed, and only a loopback address
@@ -340,13 +448,12 @@ def serve(
     import uvicorn
     from pydantic import SecretStr
 
-    from pulserec.config import Settings
     from pulserec.service import create_app
     from pulserec.service.keys import generate_dev_key, is_loopback
 
     given = {"host": host, "port": port, "data_dir": data_dir, "storage_url": storage,
              "encoder": encoder}  # fmt: skip
-    settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    settings = load_settings(assignments, **given)
     if not settings.api_keys.get_secret_value() and settings.api_keys_file is None:
         if not is_loopback(settings.host):
             console.print(
@@ -366,7 +473,7 @@ def serve(
         console.print(f"  live page: {base}/?key={key}", soft_wrap=True, highlight=False)
         console.print(f"  dashboard: {base}/dashboard?key={key}", soft_wrap=True, highlight=False)
     if dataset is not None:
-        on_empty = _dataset_seeder(dataset, dataset_dir)
+        on_empty = _dataset_seeder(dataset, dataset_path(settings, dataset, dataset_dir))
     else:
         on_empty = _demo_seeder() if demo else None
     uvicorn.run(
@@ -389,16 +496,9 @@ def worker(
         typer.Option(min=1.0, help="Seconds between refits (default: only on request)."),
     ] = None,
     once: Annotated[bool, typer.Option(help="Refit once, announce, and exit.")] = False,
-    encoder: Annotated[
-        str,
-        typer.Option(
-            help="Text encoder of topics and of the transformer's item text: "
-            "the API processes' encoder."
-        ),
-    ] = "use-m3",
-    sequential: Annotated[
-        bool, typer.Option(help="Fit the sequential transformer into the ranking.")
-    ] = True,
+    encoder: EncoderOption = None,  # the API processes' (topics, the transformer's item text)
+    sequential: SequentialOption = None,
+    assignments: SetOption = None,
 ) -> None:
     """Refit the models of a Redis deployment and announce each version to the API processes.
 
@@ -408,7 +508,7 @@ def worker(
     """
     import logging
 
-    from pulserec.engine import Engine, EngineConfig
+    from pulserec.engine import Engine
     from pulserec.scaleout import run_worker
     from pulserec.storage import open_storage
     from pulserec.text import make_encoder
@@ -416,12 +516,15 @@ def worker(
     if not storage.startswith("redis://"):
         console.print(f"[red]--storage: the worker needs a redis:// URL, got {storage!r}[/]")
         raise typer.Exit(2)
+    settings = load_settings(assignments, encoder=encoder)
+    config = settings.engine.to_engine_config()
+    config = replace(config, sequential=or_default(sequential, config.sequential))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("pulserec").setLevel(logging.INFO)
     engine = Engine(
         open_storage(storage),
-        make_encoder(encoder),
-        EngineConfig(sequential=sequential),
+        make_encoder(settings.encoder),
+        config,
         artifacts_dir=artifacts_dir,
     )
     engine.load_from_storage()
@@ -479,12 +582,13 @@ def keywords(
     text: Annotated[str, typer.Argument(help="Text in English or Chinese.")],
     k: Annotated[int, typer.Option(min=1, max=50, help="How many keywords.")] = 5,
     diversity: Annotated[float, typer.Option(min=0.0, max=1.0, help="MMR diversity.")] = 0.5,
-    encoder: Annotated[str, typer.Option(help="Text encoder name.")] = "use-m3",
+    encoder: EncoderOption = None,
 ) -> None:
     """Key phrases of a text, scored by a language model and made diverse."""
     from pulserec.text import extract_keywords, make_encoder
 
-    for phrase, score in extract_keywords(text, make_encoder(encoder), k=k, diversity=diversity):
+    name = or_default(encoder, load_settings().encoder)
+    for phrase, score in extract_keywords(text, make_encoder(name), k=k, diversity=diversity):
         console.print(f"{score:.3f}  {phrase}")
 
 
@@ -497,12 +601,10 @@ def similar_items(
             help=f"demo (built in, English and Chinese) or one of: {', '.join(DATASETS)}."
         ),
     ] = "demo",
-    data_dir: Annotated[Path | None, typer.Option(help="Local folder of the dataset.")] = None,
+    data_dir: DataDirOption = None,
     k: Annotated[int, typer.Option(min=1, max=100, help="How many items.")] = 10,
-    encoder: Annotated[str, typer.Option(help="Text encoder name.")] = "use-m3",
-    cache_dir: Annotated[Path, typer.Option(help="Embedding cache folder.")] = Path(
-        ".data/embeddings"
-    ),
+    encoder: EncoderOption = None,
+    cache_dir: CacheDirOption = None,
 ) -> None:
     """Items like ITEM_ID: co-visitation, factor and text similarity from a dataset."""
     from pulserec.catalog import Catalog
@@ -511,7 +613,13 @@ def similar_items(
     from pulserec.events import load_dataset
     from pulserec.text import CachedEncoder, make_encoder
 
-    engine = Engine(encoder=CachedEncoder(make_encoder(encoder), cache_dir / encoder))
+    settings = load_settings()
+    name = or_default(encoder, settings.encoder)
+    cache = or_default(cache_dir, settings.embedding_cache_dir) / name
+    engine = Engine(
+        encoder=CachedEncoder(make_encoder(name), cache),
+        config=settings.engine.to_engine_config(),
+    )
     if dataset == "demo":
         from pulserec.demo import generate_history, load_demo_items
 
@@ -519,7 +627,7 @@ def similar_items(
         engine.upsert_items(items)
         history = generate_history(items)
     else:
-        ds = load_dataset(dataset, data_dir, verbose=False)
+        ds = load_dataset(dataset, dataset_path(settings, dataset, data_dir), verbose=False)
         engine.upsert_items(list(Catalog.from_frame(ds.items)))
         history = list(to_events(ds.events))
     if item_id not in engine.catalog:
@@ -537,7 +645,7 @@ def similar_items(
 
 def _replay_mind(
     ds: Any,
-    data_dir: Path | None,
+    data_dir: Path,
     make_engine: Any,
     modes: list[bool],
     train_fraction: float,
@@ -549,8 +657,6 @@ def _replay_mind(
     from pulserec.evaluation.replay import replay_impressions
     from pulserec.events.loaders import load_mind_impressions
 
-    if data_dir is None:
-        raise typer.BadParameter("MIND needs --data-dir (behaviors.tsv, news.tsv)")
     impressions = load_mind_impressions(data_dir)
     rows: list[dict[str, Any]] = []
     pop: dict[str, float] = {}

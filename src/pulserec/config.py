@@ -1,28 +1,85 @@
 """Settings: one pydantic-settings model, environment prefix ``PULSEREC_``.
 
-Defaults live here and nowhere else. Nested fields map with ``__``, e.g.
-``PULSEREC_EVAL__K=20`` or ``PULSEREC_LIMITS__MAX_BATCH=500``.
+Defaults live here and nowhere else: the service, the command line and the benchmarks read
+them from this model. Nested fields map with ``__``, e.g. ``PULSEREC_EVAL__K=20``,
+``PULSEREC_ENGINE__N_CANDIDATES=200`` or ``PULSEREC_ENGINE__STATE__HALF_LIFE_S=3600``;
+``pulserec serve --set engine.n_candidates=200`` sets the same field from the command line
+(:mod:`pulserec.config_names`). Values of JSON objects (``engine.state.type_weights``...) are
+JSON in both places. An unknown nested name is an error, so a misspelt variable fails loudly
+instead of being ignored. docs/configuration.md lists every setting; ``python -m
+pulserec.config_doc --write docs/configuration.md`` regenerates its table.
+
+Examples
+--------
+>>> settings = Settings(engine={"n_candidates": 200})
+>>> settings.engine.n_candidates, settings.engine.state.half_life_s
+(200, 21600.0)
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pulserec.types import EVENT_TYPES
 
-class EvalSettings(BaseModel):
-    """Defaults of ``pulserec evaluate``."""
+if TYPE_CHECKING:
+    from pulserec.engine import EngineConfig
+    from pulserec.state.base import StateConfig
 
-    k: int = Field(10, ge=1, le=1000)
-    protocol: str = "random811"
-    models: str = "pop,itemknn,ease,als,bpr"
-    seed: int = 2026
+DEFAULT_ENCODER: Final[str] = "use-m3"
+"""The text encoder pulserec uses when the configuration names none."""
+
+DEFAULT_SEED: Final[int] = 2026
+"""The seed of every random choice whose caller gives none (splits, samples, refits)."""
+
+ENV_PREFIX: Final[str] = "PULSEREC_"
+ENV_NESTED_DELIMITER: Final[str] = "__"
 
 
-class LimitSettings(BaseModel):
+class _Section(BaseModel):
+    """A nested group of settings; an unknown name in it is an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class EvalSettings(_Section):
+    """Defaults of ``pulserec evaluate`` and ``pulserec replay``."""
+
+    k: int = Field(default=10, ge=1, le=1000, description="List length K of the offline metrics.")
+    protocol: Literal["random811", "loo"] = Field(
+        default="random811",
+        description="Split of `pulserec evaluate`: random811 (per user 80/10/10 at random) "
+        "or loo (time-ordered leave-one-out).",
+    )
+    models: str = Field(
+        default="pop,itemknn,ease,als,bpr",
+        description="Models `pulserec evaluate` runs, comma-separated.",
+    )
+    seed: int = Field(
+        default=DEFAULT_SEED,
+        description="Seed of the random split and of the replay's user sample.",
+    )
+
+
+class LimitSettings(_Section):
     """Bounds on what one HTTP request may carry; a request past any of them gets a 4xx."""
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
@@ -39,40 +96,249 @@ class LimitSettings(BaseModel):
     )
 
 
-class Settings(BaseSettings):
-    """Everything configurable in pulserec."""
+class StateSettings(_Section):
+    """The online user state's update rule (``pulserec.state.base.StateConfig``)."""
 
-    model_config = SettingsConfigDict(env_prefix="PULSEREC_", env_nested_delimiter="__")
+    half_life_s: float = Field(
+        default=6 * 3600.0,
+        gt=0.0,
+        description="Half-life of the short-term interest vectors, in seconds between a "
+        "user's events.",
+    )
+    event_decay: float = Field(
+        default=0.85,
+        ge=0.0,
+        le=1.0,
+        description="Further decay of short-term interest at each event, on top of the "
+        "half-life: the newest event always counts most.",
+    )
+    max_recent: int = Field(
+        default=50, ge=1, description="Latest items kept per user (the transformer reads them)."
+    )
+    max_seen: int = Field(
+        default=2000, ge=1, description="Items remembered per user as seen, and so not recommended."
+    )
+    max_negatives: int = Field(
+        default=500,
+        ge=1,
+        description="Items remembered per user as disliked, skipped or shown without a click.",
+    )
+    max_queries: int = Field(default=10, ge=1, description="Latest search queries kept per user.")
+    impression_threshold: int = Field(
+        default=3,
+        ge=1,
+        description="Impressions without engagement after which an item is pushed down.",
+    )
+    rating_slope: float = Field(
+        default=0.35,
+        ge=0.0,
+        description="Weight a rating gains (loses) per star above (below) the user's mean.",
+    )
+    type_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "view": 0.5,
+            "click": 1.0,
+            "cart": 2.0,
+            "purchase": 3.0,
+            "rate": 1.0,
+            "like": 2.0,
+            "comment": 1.0,
+            "search": 1.0,
+            "dislike": -1.0,
+            "skip": -0.3,
+            "impression": 0.0,
+        },
+        description="How strongly each event type moves interest, a JSON object; negative "
+        "pushes away. Types left out weigh 0.",
+    )
 
-    data_root: Path = Field(
-        Path("../shared/data"), description="Folder holding the public datasets, one per subfolder."
-    )
-    artifacts_dir: Path = Field(Path("artifacts"), description="Where trained models are written.")
-    eval: EvalSettings = EvalSettings()
+    @field_validator("type_weights")
+    @classmethod
+    def _known_types(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - EVENT_TYPES)
+        if unknown:
+            raise ValueError(f"unknown event type(s) {unknown}; known: {sorted(EVENT_TYPES)}")
+        return value
 
-    # ---- the service
-    data_dir: Path = Field(
-        default=Path(".data"),
-        description="The server's data directory: the SQLite database, model artifacts "
-        "(<data_dir>/artifacts) and the embedding cache (<data_dir>/embeddings).",
+    def to_state_config(self) -> StateConfig:
+        """The :class:`~pulserec.state.base.StateConfig` these settings describe."""
+        from pulserec.state.base import StateConfig
+
+        return StateConfig(**self.model_dump())
+
+
+class EngineSettings(_Section):
+    """How the engine retrieves, ranks and learns (``pulserec.engine.EngineConfig``)."""
+
+    sources: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("ann", "factor", "covisit", "sequential", "trending", "text"),
+        description="Candidate sources, comma-separated (trending also fills in when the "
+        "others find nothing).",
     )
-    storage_url: str | None = Field(
-        default=None, description="Storage by URL; default sqlite:///<data_dir>/pulserec.db."
+    n_candidates: int = Field(
+        default=100,
+        ge=1,
+        description="Candidates each source proposes per request, before ranking.",
     )
-    api_keys: SecretStr = Field(
-        default=SecretStr(""),
-        description='API keys with scopes, e.g. "key1:ingest+read+admin,key2:read".',
+    n_factors: int = Field(default=64, ge=1, description="Size of the ALS user and item vectors.")
+    als_regularization: float = Field(default=0.05, ge=0.0, description="L2 penalty of ALS.")
+    als_alpha: float = Field(
+        default=2.0, gt=0.0, description="ALS confidence per unit of interaction weight."
     )
-    api_keys_file: Path | None = Field(
-        default=None, description="A file of API keys, one 'key:scope+scope' per line, # comments."
+    als_epochs: int = Field(default=15, ge=1, description="ALS sweeps per refit.")
+    covisit_window: int = Field(
+        default=10, ge=1, description="Co-visitation pairs items at most this many events apart."
     )
-    encoder: str = Field(
-        default="use-m3", description='Text encoder by name ("hashing" is a light test double).'
+    covisit_top_n: int = Field(
+        default=100, ge=1, description="Co-visitation neighbours kept per item."
     )
     sequential: bool = Field(
         default=True,
-        description="Fit the sequential transformer at each training run and rank with it "
-        "(off: refits take seconds instead of minutes on large logs).",
+        description="Fit the sequential transformer at each refit and rank with it (off: "
+        "refits take seconds instead of minutes on large logs).",
+    )
+    sequential_min_events: int = Field(
+        default=200,
+        ge=0,
+        description="Fewer positive events than this and no transformer is fitted.",
+    )
+    sequential_params: dict[str, Any] = Field(
+        default_factory=lambda: {"n_threads": 1, "patience": 3},
+        description="Arguments of the transformer (SequentialTransformer), a JSON object. One "
+        "torch thread leaves a core to serving; patience 3 about halves a refit.",
+    )
+    sequential_cache_mb: float = Field(
+        default=64.0,
+        ge=0.0,
+        description="Memory for the transformer's per-user scores between a user's events "
+        "(0: none).",
+    )
+    n_recent: int = Field(
+        default=10,
+        ge=1,
+        description="Latest items of a user that vote for co-visitation candidates.",
+    )
+    recency_decay: float = Field(
+        default=0.85,
+        gt=0.0,
+        le=1.0,
+        description="Each older recent item's co-visitation votes count this much less.",
+    )
+    trending_half_life_s: float = Field(
+        default=3 * 86400.0,
+        gt=0.0,
+        description="Half-life of the live trending counts, in seconds.",
+    )
+    valid_fraction: float = Field(
+        default=0.1,
+        gt=0.0,
+        lt=1.0,
+        description="Newest share of the log held out at a refit to fit the ranking weights.",
+    )
+    max_fit_lists: int = Field(
+        default=4000, ge=1, description="Most held-out lists the ranking weights are fitted on."
+    )
+    exact_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="Vector indexes search exactly below this many items, HNSW from it on.",
+    )
+    random_state: int = Field(
+        default=DEFAULT_SEED, description="Seed of a refit (factor init, held-out sample)."
+    )
+    state: StateSettings = Field(
+        default_factory=StateSettings, description="The online user state's update rule."
+    )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from pulserec.engine.sources import SOURCES
+
+        unknown = [name for name in value if name not in SOURCES]
+        if unknown:
+            raise ValueError(f"unknown source(s) {unknown}; known: {sorted(SOURCES)}")
+        return value
+
+    @field_validator("sequential_params")
+    @classmethod
+    def _transformer_arguments(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import inspect
+
+        from pulserec.models.sequential import SequentialTransformer
+
+        known = set(inspect.signature(SequentialTransformer).parameters)
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown argument(s) {unknown}; known: {sorted(known)}")
+        return value
+
+    def to_engine_config(self) -> EngineConfig:
+        """The :class:`~pulserec.engine.EngineConfig` these settings describe."""
+        from pulserec.engine import EngineConfig
+
+        fields = self.model_dump(exclude={"state"})
+        return EngineConfig(**fields, state=self.state.to_state_config())
+
+
+class Settings(BaseSettings):
+    """Everything configurable in pulserec."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER
+    )
+
+    # ---- the command line
+    data_root: Path = Field(
+        default=Path("../shared/data"),
+        description="Folder of the public datasets, one per subfolder: `--data-dir` of "
+        "evaluate, train, replay and similar-items (and serve's `--dataset-dir`) defaults to "
+        "`<data_root>/<dataset>`.",
+    )
+    artifacts_dir: Path = Field(
+        default=Path("artifacts"),
+        description="Where `pulserec train` writes a model: `<artifacts_dir>/<model>`.",
+    )
+    eval: EvalSettings = Field(default_factory=EvalSettings, description="Offline evaluation.")
+
+    # ---- the service (and the engine of every command)
+    data_dir: Path = Field(
+        default=Path(".data"),
+        description="The server's data directory: the SQLite database, model artifacts "
+        "(`<data_dir>/artifacts`) and the embedding cache (`<data_dir>/embeddings`, which the "
+        "command line uses too).",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Storage by URL (`memory://`, `sqlite:///path`, `redis://host:port/db`); "
+        "none means `sqlite:///<data_dir>/pulserec.db`.",
+    )
+    api_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="API keys with scopes, e.g. `key1:ingest+read+admin,key2:read`; none: "
+        "`pulserec serve` on a loopback address makes a development key.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="A file of API keys, one `key:scope+scope` per line, `#` comments.",
+    )
+    encoder: str = Field(
+        default=DEFAULT_ENCODER,
+        description="Text encoder by name (docs/text-encoders.md); `hashing` is a light test "
+        "double.",
+    )
+    engine: EngineSettings = Field(
+        default_factory=EngineSettings, description="Retrieval, ranking and refits."
+    )
+    sequential: bool | None = Field(
+        default=None,
+        description="Deprecated alias of engine.sequential (PULSEREC_ENGINE__SEQUENTIAL); "
+        "when set it sets engine.sequential, with a warning.",
     )
     host: str = Field(default="127.0.0.1", description="Address the server binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the server binds to.")
@@ -80,14 +346,34 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed by CORS, comma-separated; empty turns CORS off.",
     )
-    limits: LimitSettings = LimitSettings()
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings, description="Bounds on one HTTP request."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _split_commas(value)
+
+    @model_validator(mode="after")
+    def _sequential_alias(self) -> Self:
+        if self.sequential is None:
+            return self
+        if "sequential" in self.engine.model_fields_set and (
+            self.engine.sequential != self.sequential
+        ):
+            raise ValueError(
+                "sequential (PULSEREC_SEQUENTIAL) and engine.sequential "
+                "(PULSEREC_ENGINE__SEQUENTIAL) disagree: set only engine.sequential"
+            )
+        warnings.warn(
+            "PULSEREC_SEQUENTIAL is deprecated: set PULSEREC_ENGINE__SEQUENTIAL "
+            "(or --set engine.sequential=...) instead",
+            FutureWarning,
+            stacklevel=2,
+        )
+        self.engine = self.engine.model_copy(update={"sequential": self.sequential})
+        return self
 
     @property
     def resolved_storage_url(self) -> str:
@@ -101,7 +387,31 @@ class Settings(BaseSettings):
         """Where the server writes and reads its model artifacts."""
         return self.data_dir / "artifacts"
 
+    @property
+    def embedding_cache_dir(self) -> Path:
+        """The on-disk embedding cache of the server and the command line."""
+        return self.data_dir / "embeddings"
 
-def get_settings() -> Settings:
-    """Read settings from the environment (never cached at import time)."""
-    return Settings()
+    def dataset_dir(self, dataset: str) -> Path:
+        """Where a public dataset is read from by default: ``<data_root>/<dataset>``."""
+        return self.data_root / dataset
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (never cached at import time).
+
+    ``overrides`` (nested dicts for sections) win over the environment, field by field.
+    """
+    return Settings(**overrides)
+
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "DEFAULT_SEED",
+    "EngineSettings",
+    "EvalSettings",
+    "LimitSettings",
+    "Settings",
+    "StateSettings",
+    "get_settings",
+]

@@ -1,55 +1,48 @@
-"""How the engine retrieves, ranks and learns: one dataclass, its defaults here only."""
+"""How the engine retrieves, ranks and learns: one dataclass.
+
+Its defaults, their bounds and their meaning are written once, in
+:class:`pulserec.config.EngineSettings` (environment ``PULSEREC_ENGINE__*``, ``--set
+engine.*``); :meth:`~pulserec.config.EngineSettings.to_engine_config` builds this from
+them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from pulserec.config import EngineSettings
 from pulserec.state.base import StateConfig
 
-DEFAULT_SOURCES: tuple[str, ...] = ("ann", "factor", "covisit", "sequential", "trending", "text")
-"""Candidate sources by name (see :mod:`pulserec.engine.sources`), each optional."""
+_DEFAULTS = EngineSettings()
+
+DEFAULT_SOURCES: tuple[str, ...] = tuple(_DEFAULTS.sources)
+"""Candidate sources by name (see :mod:`pulserec.engine.sources`)."""
 
 
 @dataclass
 class EngineConfig:
-    """How the engine retrieves, ranks and learns. Defaults live here only."""
+    """How the engine retrieves, ranks and learns; see :class:`pulserec.config.EngineSettings`."""
 
     sources: tuple[str, ...] = DEFAULT_SOURCES
-    """Candidate sources by name, from :data:`pulserec.engine.sources.SOURCES`."""
-    n_candidates: int = 100
-    """Candidates each source contributes to one request."""
-    n_factors: int = 64
-    """Width of the factor model's user and item vectors."""
-    als_regularization: float = 0.05
-    als_alpha: float = 2.0
-    als_epochs: int = 15
-    covisit_window: int = 10
-    """Events apart within which two items of one user's history count as visited together."""
-    covisit_top_n: int = 100
-    """Neighbours kept per item in the co-visitation table."""
-    sequential: bool = True
-    """Fit the sequential transformer at each training run and rank with its next-item score."""
-    sequential_min_events: int = 200
-    """Fewer positive events than this and no transformer is fitted (nothing to learn from)."""
+    n_candidates: int = _DEFAULTS.n_candidates
+    n_factors: int = _DEFAULTS.n_factors
+    als_regularization: float = _DEFAULTS.als_regularization
+    als_alpha: float = _DEFAULTS.als_alpha
+    als_epochs: int = _DEFAULTS.als_epochs
+    covisit_window: int = _DEFAULTS.covisit_window
+    covisit_top_n: int = _DEFAULTS.covisit_top_n
+    sequential: bool = _DEFAULTS.sequential
+    sequential_min_events: int = _DEFAULTS.sequential_min_events
     sequential_params: dict[str, Any] = field(
-        default_factory=lambda: {"n_threads": 1, "patience": 3}
+        default_factory=lambda: dict(_DEFAULTS.sequential_params)
     )
-    """Hyperparameters of the transformer. One torch thread leaves a core to serving; a
-    patience of 3 epochs (10 offline) about halves a refit on ml-latest-small, where held-out
-    NDCG@10 peaks by epoch 8-11 and then only wanders."""
-    sequential_cache_mb: float = 64.0
-    """Memory for the transformer's per-user scores between a user's events (0: none)."""
-    n_recent: int = 10
-    """The user's latest items that co-visitation and reasons read."""
-    recency_decay: float = 0.85
-    """Weight of each older recent item's co-visitation votes relative to the next newer."""
-    trending_half_life_s: float = 3 * 86400.0
-    valid_fraction: float = 0.1
-    """Share of the log's timeline held out to fit the ranking weights at each refit."""
-    max_fit_lists: int = 4000
-    """Most candidate lists the ranking weights are fitted on."""
-    exact_threshold: int = 20_000
-    """Below this many items, vector search is exact; above, HNSW."""
-    random_state: int = 2026
+    sequential_cache_mb: float = _DEFAULTS.sequential_cache_mb
+    n_recent: int = _DEFAULTS.n_recent
+    recency_decay: float = _DEFAULTS.recency_decay
+    trending_half_life_s: float = _DEFAULTS.trending_half_life_s
+    valid_fraction: float = _DEFAULTS.valid_fraction
+    max_fit_lists: int = _DEFAULTS.max_fit_lists
+    exact_threshold: int = _DEFAULTS.exact_threshold
+    random_state: int = _DEFAULTS.random_state
     state: StateConfig = field(default_factory=StateConfig)

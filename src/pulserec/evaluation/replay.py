@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pulserec.catalog.catalog import Catalog
+from pulserec.config import DEFAULT_SEED
 from pulserec.events.base import Dataset
 from pulserec.types import NEGATIVE_TYPES, Event
 
@@ -95,7 +96,7 @@ def replay(
     k: int = 10,
     realtime: bool = True,
     max_users: int | None = None,
-    seed: int = 2026,
+    seed: int = DEFAULT_SEED,
     on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[ReplayResult, ReplayResult]:
     """Replay a dataset through a fresh engine; returns (engine result, popularity result)."""
@@ -200,7 +201,7 @@ def replay_impressions(
     train_fraction: float = 0.8,
     realtime: bool = True,
     max_impressions: int | None = None,
-    seed: int = 2026,
+    seed: int = DEFAULT_SEED,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """MIND protocol: score each test impression's candidates, then ingest its outcome.
 

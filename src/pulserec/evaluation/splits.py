@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pulserec.catalog.idmap import IdMap
+from pulserec.config import DEFAULT_SEED
 from pulserec.events.base import DataFormatError
 from pulserec.events.interactions import Interactions
 from pulserec.types import NEGATIVE_TYPES
@@ -89,7 +90,7 @@ def _group_positions(users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pos, size_per_row
 
 
-def random811(events: pd.DataFrame, seed: int = 2026) -> Split:
+def random811(events: pd.DataFrame, seed: int = DEFAULT_SEED) -> Split:
     """Per-user random 80/10/10 split of the positive interactions."""
     ev = positive_interactions(events)
     rng = np.random.default_rng(seed)
@@ -138,7 +139,7 @@ def leave_one_out(events: pd.DataFrame) -> Split:
     )
 
 
-def make_split(events: pd.DataFrame, protocol: str, seed: int = 2026) -> Split:
+def make_split(events: pd.DataFrame, protocol: str, seed: int = DEFAULT_SEED) -> Split:
     """Split by protocol name (``random811`` or ``loo``)."""
     if protocol == "random811":
         return random811(events, seed)

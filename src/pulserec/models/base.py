@@ -21,13 +21,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from pulserec.events.interactions import Interactions
+from pulserec.manifest import ArtifactError as ArtifactError  # re-exported: models raise it
+from pulserec.manifest import read_manifest, require_file, write_manifest
 
 MANIFEST_FORMAT = "pulserec-model"
 MANIFEST_VERSION = 1
-
-
-class ArtifactError(ValueError):
-    """A saved model cannot be loaded (missing file, wrong format, unknown model)."""
 
 
 def fingerprint_matrix(matrix: sp.csr_matrix) -> str:
@@ -246,8 +244,6 @@ class Recommender(ABC):
         np.savez(path / "model.npz", **arrays)  # type: ignore[arg-type]
         params = self.get_params()
         manifest = {
-            "format": MANIFEST_FORMAT,
-            "format_version": MANIFEST_VERSION,
             "model": self.name,
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "params": params,
@@ -259,24 +255,20 @@ class Recommender(ABC):
             "n_items": self.n_items_,
             "created_at": time.time(),
         }
-        (path / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        write_manifest(path, manifest, format=MANIFEST_FORMAT, format_version=MANIFEST_VERSION)
         return path
 
     @staticmethod
     def load(path: str | Path) -> Recommender:
         """Load a model saved by :meth:`save`; no pickle is involved."""
         path = Path(path)
+        manifest = read_manifest(
+            path,
+            format=MANIFEST_FORMAT,
+            versions=(MANIFEST_VERSION,),
+            required=("class", "params", "data_fingerprint"),
+        )
         manifest_path = path / "manifest.json"
-        if not manifest_path.is_file():
-            raise ArtifactError(f"{manifest_path}: no model manifest here")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != MANIFEST_FORMAT:
-            raise ArtifactError(f"{manifest_path}: field 'format' is not {MANIFEST_FORMAT!r}")
-        if manifest.get("format_version") != MANIFEST_VERSION:
-            raise ArtifactError(
-                f"{manifest_path}: field 'format_version' is {manifest.get('format_version')!r}, "
-                f"this pulserec reads {MANIFEST_VERSION}"
-            )
         module_name, _, cls_name = str(manifest["class"]).rpartition(".")
         if not module_name.startswith("pulserec."):
             raise ArtifactError(f"{manifest_path}: field 'class' must be a pulserec model")
@@ -286,9 +278,7 @@ class Recommender(ABC):
                 f"{manifest_path}: field 'class' {manifest['class']!r} is not a model"
             )
         model = cls(**manifest["params"])
-        npz_path = path / "model.npz"
-        if not npz_path.is_file():
-            raise ArtifactError(f"{npz_path}: the model arrays are missing")
+        npz_path = require_file(path, "model.npz", "the model arrays")
         with np.load(npz_path, allow_pickle=False) as z:
             names = set(z.files)
             model.user_items_ = _get_csr(z, "user_items")

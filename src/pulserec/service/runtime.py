@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pulserec.config import Settings
-from pulserec.engine import Engine, EngineConfig, Trainer, TrainingRecord
+from pulserec.engine import Engine, Trainer, TrainingRecord
 from pulserec.storage import open_storage
 from pulserec.text import CachedEncoder, TextEncoder, make_encoder
 from pulserec.text.spam import SpamFilter, SpamGate
@@ -60,7 +60,7 @@ def build_encoder(settings: Settings) -> TextEncoder:
     encoder = make_encoder(settings.encoder)
     if settings.encoder == "hashing":
         return encoder  # computing a hash is cheaper than looking one up
-    return CachedEncoder(encoder, settings.data_dir / "embeddings")
+    return CachedEncoder(encoder, settings.embedding_cache_dir)
 
 
 def load_sentiment(encoder: TextEncoder) -> SentimentModel | None:
@@ -85,7 +85,7 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
         engine = Engine(
             storage,
             encoder,
-            EngineConfig(sequential=settings.sequential),
+            settings.engine.to_engine_config(),
             artifacts_dir=settings.service_artifacts_dir,
             sentiment=load_sentiment(encoder),
             spam_filter=SpamFilter(encoder=encoder),

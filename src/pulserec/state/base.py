@@ -17,34 +17,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DEFAULT_TYPE_WEIGHTS: dict[str, float] = {
-    "view": 0.5,
-    "click": 1.0,
-    "cart": 2.0,
-    "purchase": 3.0,
-    "rate": 1.0,
-    "like": 2.0,
-    "comment": 1.0,
-    "search": 1.0,
-    "dislike": -1.0,
-    "skip": -0.3,
-    "impression": 0.0,
-}
+from pulserec.config import StateSettings
+
+_DEFAULTS = StateSettings()
+
+DEFAULT_TYPE_WEIGHTS: dict[str, float] = dict(_DEFAULTS.type_weights)
 """How strongly each event type moves interest (view < click < cart < purchase)."""
 
 
 @dataclass
 class StateConfig:
-    """Parameters of the update rule. Defaults live here only."""
+    """Parameters of the update rule; defaults and their meaning in
+    :class:`pulserec.config.StateSettings`, the one place they are written."""
 
-    half_life_s: float = 6 * 3600.0
-    event_decay: float = 0.85
-    max_recent: int = 50
-    max_seen: int = 2000
-    max_negatives: int = 500
-    max_queries: int = 10
-    impression_threshold: int = 3
-    rating_slope: float = 0.35
+    half_life_s: float = _DEFAULTS.half_life_s
+    event_decay: float = _DEFAULTS.event_decay
+    max_recent: int = _DEFAULTS.max_recent
+    max_seen: int = _DEFAULTS.max_seen
+    max_negatives: int = _DEFAULTS.max_negatives
+    max_queries: int = _DEFAULTS.max_queries
+    impression_threshold: int = _DEFAULTS.impression_threshold
+    rating_slope: float = _DEFAULTS.rating_slope
     type_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TYPE_WEIGHTS))
 
 

@@ -31,6 +31,8 @@ from typing import Any, Final
 import numpy as np
 from tqdm import tqdm
 
+# re-exported: the encoder used when the configuration names none (docs/text-encoders.md)
+from pulserec.config import DEFAULT_ENCODER as DEFAULT_ENCODER
 from pulserec.text.base import (
     DEFAULT_BATCH_SIZE,
     FloatMatrix,
@@ -39,9 +41,6 @@ from pulserec.text.base import (
     check_encode_args,
     l2_normalise,
 )
-
-DEFAULT_ENCODER: Final[str] = "use-m3"
-"""The encoder pulserec uses when the configuration names none (see docs/text-encoders.md)."""
 
 
 def _import(module: str, requirement: str, pip_flags: str = "") -> Any:

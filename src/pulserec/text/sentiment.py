@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import importlib.resources
-import json
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -33,6 +32,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
+from pulserec.manifest import read_manifest, require_file, write_manifest
 from pulserec.text.base import TextEncoder
 from pulserec.text.encoders import DEFAULT_ENCODER, make_encoder
 
@@ -240,8 +240,6 @@ class SentimentModel:
             intercept=np.asarray([self.intercept_], dtype=np.float64),
         )
         manifest = {
-            "format": SENTIMENT_FORMAT,
-            "format_version": SENTIMENT_FORMAT_VERSION,
             "encoder": self.encoder_name,
             "dim": int(self.coef_.shape[0]),
             "params": {"C": self.C, "class_weight": self.class_weight, "max_iter": self.max_iter},
@@ -249,7 +247,9 @@ class SentimentModel:
             "created_at": time.time(),
             "metadata": self.metadata_,
         }
-        (path / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        write_manifest(
+            path, manifest, format=SENTIMENT_FORMAT, format_version=SENTIMENT_FORMAT_VERSION
+        )
         return path
 
     @classmethod
@@ -266,17 +266,12 @@ class SentimentModel:
             first use.
         """
         path = Path(path)
-        manifest_path = path / "manifest.json"
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{manifest_path}: no sentiment manifest here")
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("format") != SENTIMENT_FORMAT:
-            raise ValueError(f"{manifest_path}: field 'format' is not {SENTIMENT_FORMAT!r}")
-        if manifest.get("format_version") != SENTIMENT_FORMAT_VERSION:
-            raise ValueError(
-                f"{manifest_path}: field 'format_version' is {manifest.get('format_version')!r}, "
-                f"this pulserec reads {SENTIMENT_FORMAT_VERSION}"
-            )
+        manifest = read_manifest(
+            path,
+            format=SENTIMENT_FORMAT,
+            versions=(SENTIMENT_FORMAT_VERSION,),
+            required=("encoder", "dim"),
+        )
         name, dim = str(manifest["encoder"]), int(manifest["dim"])
         if encoder is not None and (encoder.name != name or encoder.dim != dim):
             raise ValueError(
@@ -284,7 +279,7 @@ class SentimentModel:
                 f"got {encoder.name!r} ({encoder.dim}-d)"
             )
         model = cls(encoder if encoder is not None else name, **manifest.get("params", {}))
-        with np.load(path / "sentiment.npz", allow_pickle=False) as z:
+        with np.load(require_file(path, "sentiment.npz", "the weights"), allow_pickle=False) as z:
             model.coef_ = z["coef"].astype(np.float64)
             model.intercept_ = float(z["intercept"][0])
         model.n_iter_ = 0

@@ -27,7 +27,6 @@ True
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Final
 import numpy as np
 import scipy.sparse as sp
 
+from pulserec.manifest import read_manifest, require_file, write_manifest
 from pulserec.text.base import TextEncoder
 from pulserec.text.keywords import candidate_phrases, mmr_select
 
@@ -99,32 +99,22 @@ class Topics:
         path.mkdir(parents=True, exist_ok=True)
         np.savez(path / "topics.npz", centroids=self.centroids, sizes=self.sizes)
         manifest = {
-            "format": TOPICS_FORMAT,
-            "format_version": TOPICS_FORMAT_VERSION,
             "n_topics": self.n_topics,
             "dim": int(self.centroids.shape[1]),
             "random_state": self.random_state,
             "keywords": self.keywords,
         }
-        (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+        write_manifest(path, manifest, format=TOPICS_FORMAT, format_version=TOPICS_FORMAT_VERSION)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Topics:
         """Read topics written by :meth:`save` (no pickle)."""
-        path = Path(path)
-        manifest_path = path / "manifest.json"
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{manifest_path}: no topics manifest here")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != TOPICS_FORMAT:
-            raise ValueError(f"{manifest_path}: field 'format' is not {TOPICS_FORMAT!r}")
-        if manifest.get("format_version") != TOPICS_FORMAT_VERSION:
-            raise ValueError(
-                f"{manifest_path}: field 'format_version' is {manifest.get('format_version')!r}, "
-                f"this pulserec reads {TOPICS_FORMAT_VERSION}"
-            )
-        with np.load(path / "topics.npz", allow_pickle=False) as z:
+        manifest = read_manifest(
+            path, format=TOPICS_FORMAT, versions=(TOPICS_FORMAT_VERSION,), required=("keywords",)
+        )
+        npz_path = require_file(path, "topics.npz", "the topic centroids")
+        with np.load(npz_path, allow_pickle=False) as z:
             centroids, sizes = z["centroids"], z["sizes"]
         return cls(centroids, [list(k) for k in manifest["keywords"]], sizes,
                    manifest.get("random_state"))
