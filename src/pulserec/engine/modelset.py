@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import unit_rows
 from pulserec.index.hnsw import HNSWIndex
+from pulserec.manifest import read_manifest, require_file, write_manifest
 from pulserec.models.base import Recommender
 from pulserec.ranking import weights_for
 
@@ -72,9 +73,7 @@ class ModelSet:
         )
         if self.sequential is not None:
             self.sequential.save(directory / "sequential")
-        manifest = {
-            "format": FORMAT,
-            "format_version": 1,
+        fields = {
             "version": self.version,
             "n_items": self.n_items,
             "users": self.users.to_list(),
@@ -84,9 +83,8 @@ class ModelSet:
             "items": self.item_ids,
             "sequential": self.sequential is not None,
         }
-        tmp = directory / "manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest))
-        tmp.replace(directory / "manifest.json")  # the manifest appears last, whole
+        # the manifest appears last, whole; one line, since it holds every user id
+        write_manifest(directory, fields, format=FORMAT, format_version=1, indent=None)
         return directory
 
     @classmethod
@@ -94,11 +92,14 @@ class ModelSet:
         cls, directory: Path, features: tuple[str, ...], exact_threshold: int = 20_000
     ) -> ModelSet:
         """Read saved models, their ranking weights laid out for today's ``features``."""
-        manifest = json.loads((directory / "manifest.json").read_text())
-        if manifest.get("format") != FORMAT:
-            raise ValueError(f"{directory}/manifest.json: field 'format' is not {FORMAT}")
+        manifest = read_manifest(
+            directory, format=FORMAT, versions=(1,),
+            required=("version", "n_items", "users", "fitted_at"),
+        )  # fmt: skip
         n = int(manifest["n_items"])
-        with np.load(directory / "models.npz", allow_pickle=False) as z:
+        with np.load(
+            require_file(directory, "models.npz", "the model arrays"), allow_pickle=False
+        ) as z:
             cov = sp.csr_matrix(
                 (z["covisit_data"], z["covisit_indices"], z["covisit_indptr"]), shape=(n, n)
             )

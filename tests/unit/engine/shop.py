@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
-from pulserec.engine import EngineConfig
+from pulserec.catalog.idmap import IdMap
+from pulserec.engine import EngineConfig, ModelSet
+from pulserec.engine.arrays import unit_rows
+from pulserec.engine.features import FEATURES, NAMES
+from pulserec.engine.modelset import vector_index
 from pulserec.types import Event, Item
 
 N_PER_TOPIC = 30
@@ -42,3 +47,18 @@ def history(n_users: int = 60, per_user: int = 12, seed: int = 0) -> list[Event]
             t += 60
             events.append(Event(f"u{u}", f"{topic}-{(start + j) % N_PER_TOPIC}", "click", t))
     return events
+
+
+def tiny_models(n_items: int = 4) -> ModelSet:
+    """Four items on two axes; user "a" likes the first axis; 0 and 1 co-visited."""
+    item_f = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)[:n_items]
+    unit = unit_rows(item_f)
+    cov = sp.csr_matrix(
+        (np.array([2.0, 2.0], np.float32), (np.array([0, 1]), np.array([1, 0]))),
+        shape=(n_items, n_items),
+    )
+    return ModelSet(
+        "tiny", IdMap(["a"]), n_items, np.array([[2.0, 0.0]], np.float32), item_f, unit, cov,
+        np.ones(n_items, np.float32), np.ones(len(FEATURES)), vector_index(unit, 100), 0.0,
+        item_ids=[f"i{j}" for j in range(n_items)], features=NAMES,
+    )  # fmt: skip

@@ -6,35 +6,16 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from shop import CFG, catalog, history
+from shop import CFG, catalog, history, tiny_models
 
-from pulserec.catalog.idmap import IdMap
 from pulserec.engine import Engine, EngineConfig, ModelSet
-from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig as Config
-from pulserec.engine.features import FEATURES, NAMES, feature_matrix
+from pulserec.engine.features import NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
-from pulserec.engine.modelset import vector_index
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import SOURCES, Request, covisit_votes, gather
 from pulserec.state.base import StateConfig, UserState, apply_event
 from pulserec.types import Event, Item
-
-
-def tiny_models(n_items: int = 4) -> ModelSet:
-    """Four items on two axes; user "a" likes the first axis; 0 and 1 co-visited."""
-    item_f = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)[:n_items]
-    unit = unit_rows(item_f)
-    cov = sp.csr_matrix(
-        (np.array([2.0, 2.0], np.float32), (np.array([0, 1]), np.array([1, 0]))),
-        shape=(n_items, n_items),
-    )
-    return ModelSet(
-        "tiny", IdMap(["a"]), n_items, np.array([[2.0, 0.0]], np.float32), item_f, unit, cov,
-        np.ones(n_items, np.float32), np.ones(len(FEATURES)), vector_index(unit, 100), 0.0,
-        item_ids=[f"i{j}" for j in range(n_items)], features=NAMES,
-    )  # fmt: skip
 
 
 def request_for(models: ModelSet, state: UserState | None, user_id: str = "a") -> Request:
