@@ -31,7 +31,13 @@ from pulserec.engine.fold import Folder, Sentiment
 from pulserec.engine.insight import Insight, Interests
 from pulserec.engine.items import LiveItems, item_text
 from pulserec.engine.lookup import search, similar
-from pulserec.engine.modelset import ModelSet, read_current, write_current
+from pulserec.engine.modelset import (
+    ModelSet,
+    read_current,
+    saved_versions,
+    scrub_user,
+    write_current,
+)
 from pulserec.engine.rank import Ranker
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import check_sources
@@ -88,6 +94,9 @@ class Engine:
         self.shared = bool(getattr(self.storage, "shared", False))
         self._lock = threading.RLock()
         self._train_lock = threading.Lock()
+        # taken before _lock: saving a version and scrubbing a user from all of them
+        self._artifacts_lock = threading.Lock()
+        self._forgotten: set[str] | None = None
 
         cfg = self.config
         self.items = LiveItems(encoder, cfg.trending_half_life_s, cfg.exact_threshold)
@@ -299,14 +308,39 @@ class Engine:
         state.seq = stored.seq
 
     def delete_user(self, user_id: str) -> int:
-        """Forget a user: events, state and anything cached about them."""
+        """Forget a user everywhere: their events leave the log, then :meth:`forget_user`.
+
+        Once this returns no read can tell the user existed: their recommendations are
+        those of a user never seen. Returns how many events were deleted.
+        """
         removed = self.storage.delete_user(user_id)
-        with self._lock:
-            self.states.delete(user_id)
-            self.insight.forget(user_id)
-            self.sequential.forget(user_id)
-            self.items.forget_user(user_id)
+        self.forget_user(user_id)
         return removed
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop a user from everything this process holds and from every saved version.
+
+        State, cached scores and interests, the serving models' factor row and id, and
+        the same in each artifact version on disk. A refit running meanwhile drops the
+        user before it saves or serves. Aggregates the user took part in (trending,
+        co-visitation, item factors, the transformer's weights) keep no id and are
+        refitted without them at the next refit. The event log is the caller's.
+        """
+        with self._artifacts_lock:
+            with self._lock:
+                self.states.delete(user_id)
+                self.insight.forget(user_id)
+                self.sequential.forget(user_id)
+                self.items.forget_user(user_id)
+                if self._forgotten is not None:
+                    self._forgotten.add(user_id)
+                models = self.models
+                if models is not None and user_id in models.users:
+                    self.models = models.without_user(user_id)
+                    self.sequential.serve(self.models)
+            if self.artifacts_dir is not None:
+                for version in saved_versions(self.artifacts_dir):
+                    scrub_user(version, user_id)
 
     # --------------------------------------------------------------- training
     def train(
@@ -319,15 +353,25 @@ class Engine:
         """
         with_seq = self.config.sequential if sequential is None else sequential
         with self._train_lock:
-            models = self.fitter.fit(
-                events_frame(self.storage),
-                fit_weights_on_valid=fit_weights_on_valid,
-                sequential=with_seq,
-            )
-            if self.artifacts_dir is not None:
-                models.save(self.artifacts_dir / models.version)
-                write_current(self.artifacts_dir, models.version)
-            self.swap(models)
+            with self._lock:
+                self._forgotten = set()  # users deleted while this refit runs
+            try:
+                models = self.fitter.fit(
+                    events_frame(self.storage),
+                    fit_weights_on_valid=fit_weights_on_valid,
+                    sequential=with_seq,
+                )
+                with self._artifacts_lock:
+                    with self._lock:
+                        for user_id in self._forgotten:
+                            models = models.without_user(user_id)
+                        self._forgotten = None
+                    if self.artifacts_dir is not None:
+                        models.save(self.artifacts_dir / models.version)
+                        write_current(self.artifacts_dir, models.version)
+                    self.swap(models)
+            finally:
+                self._forgotten = None
             self.fit_topics()
             return models
 

@@ -122,9 +122,12 @@ class LiveItems:
         return None
 
     def forget_user(self, user_id: str) -> None:
-        """Drop a user from the pending lists."""
-        for waiting in self.pending.values():
+        """Drop a user from the pending lists (and items only they were waiting for)."""
+        for item_id in list(self.pending):
+            waiting = self.pending[item_id]
             waiting.discard(user_id)
+            if not waiting:
+                del self.pending[item_id]
 
     def title(self, idx: int) -> str:
         """An item's title in quotes, for a reason shown to a person."""

@@ -56,6 +56,17 @@ class ModelSet:
             return None
         return self.user_factors[self.users.idx(user_id)]  # type: ignore[no-any-return]
 
+    def without_user(self, user_id: str) -> ModelSet:
+        """The same models with no trace of ``user_id`` (their id and factor row)."""
+        if user_id not in self.users:
+            return self
+        row = self.users.idx(user_id)
+        ids = self.users.to_list()
+        del ids[row]
+        return replace(
+            self, users=IdMap(ids), user_factors=np.delete(self.user_factors, row, axis=0)
+        )
+
     def save(self, directory: Path) -> Path:
         """Write ``models.npz`` and ``manifest.json`` (no pickle) into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
@@ -151,6 +162,41 @@ class ModelSet:
             self, n_items=n_items, item_factors=item_f, item_unit=unit, covisit=cov,
             popularity=pop, cf_index=index, item_ids=ids, seq_items=seq_items,
         )  # fmt: skip
+
+
+def scrub_user(directory: Path, user_id: str) -> bool:
+    """Rewrite a saved version without ``user_id``: its manifest entry and factor row.
+
+    Both files are written anew beside the old ones and then replace them (the arrays
+    first, the manifest last), so a reader sees the old version or the scrubbed one.
+    Returns False when the version does not hold the user.
+    """
+    manifest = read_manifest(directory, format=FORMAT, versions=(1,), required=("users",))
+    users: list[str] = list(manifest["users"])
+    if user_id not in users:
+        return False
+    row = users.index(user_id)
+    del users[row]
+    path = require_file(directory, "models.npz", "the model arrays")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {name: z[name] for name in z.files}
+    arrays["user_factors"] = np.delete(arrays["user_factors"], row, axis=0)
+    tmp = directory / "models.tmp.npz"
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    fields = {k: v for k, v in manifest.items() if k not in ("format", "format_version")}
+    fields["users"] = users
+    write_manifest(directory, fields, format=FORMAT, format_version=1, indent=None)
+    return True
+
+
+def saved_versions(directory: Path) -> list[Path]:
+    """The complete versions saved in an artifacts ``directory`` (those with a manifest),
+    oldest first."""
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if (p / "manifest.json").is_file()]
+    return sorted(found, key=lambda p: p.name)
 
 
 def vector_index(unit: np.ndarray, exact_threshold: int) -> HNSWIndex:
