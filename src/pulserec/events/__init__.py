@@ -8,8 +8,7 @@ from pulserec.events.base import (
     Dataset,
 )
 from pulserec.events.cleaning import DROP_REASONS, clean
-from pulserec.events.interactions import Interactions
-from pulserec.events.loaders import (
+from pulserec.events.datasets import (
     MOVIELENS_NAMES,
     Impression,
     download_movielens,
@@ -20,8 +19,9 @@ from pulserec.events.loaders import (
     load_movielens_100k,
     load_movielens_dat,
     load_movielens_latest,
-    load_table,
 )
+from pulserec.events.interactions import Interactions
+from pulserec.events.tables import load_table
 
 __all__ = [
     "DROP_REASONS",
