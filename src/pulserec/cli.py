@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pulserec.events.datasets import DATASETS
+
 app = typer.Typer(
     help="pulserec: recommendations that follow what each user is interested in right now.",
     no_args_is_help=True,
@@ -22,7 +24,6 @@ app = typer.Typer(
 )
 console = Console()
 
-DATASETS = ("ml-100k", "ml-1m", "ml-latest-small", "mind", "amazon-reviews", "csv")
 SHOWN_METRICS = ("recall", "ndcg", "mrr", "hit", "precision", "coverage")
 
 

@@ -9,13 +9,16 @@ from pulserec.events.base import (
 )
 from pulserec.events.cleaning import DROP_REASONS, clean
 from pulserec.events.datasets import (
+    DATASETS,
     MOVIELENS_NAMES,
+    DatasetSpec,
     Impression,
     download_movielens,
     load_amazon_reviews,
     load_dataset,
     load_mind,
     load_mind_impressions,
+    load_movielens,
     load_movielens_100k,
     load_movielens_dat,
     load_movielens_latest,
@@ -24,6 +27,7 @@ from pulserec.events.interactions import Interactions
 from pulserec.events.tables import load_table
 
 __all__ = [
+    "DATASETS",
     "DROP_REASONS",
     "EVENT_COLUMNS",
     "ITEM_COLUMNS",
@@ -31,6 +35,7 @@ __all__ = [
     "CleaningReport",
     "DataFormatError",
     "Dataset",
+    "DatasetSpec",
     "Impression",
     "Interactions",
     "clean",
@@ -39,6 +44,7 @@ __all__ = [
     "load_dataset",
     "load_mind",
     "load_mind_impressions",
+    "load_movielens",
     "load_movielens_100k",
     "load_movielens_dat",
     "load_movielens_latest",

@@ -14,15 +14,19 @@ import pandas as pd
 import pytest
 
 from pulserec.events import (
+    DATASETS,
     EVENT_COLUMNS,
     ITEM_COLUMNS,
+    MOVIELENS_NAMES,
     DataFormatError,
     Dataset,
+    DatasetSpec,
     download_movielens,
     load_amazon_reviews,
     load_dataset,
     load_mind,
     load_mind_impressions,
+    load_movielens,
     load_movielens_100k,
     load_movielens_dat,
     load_movielens_latest,
@@ -597,6 +601,36 @@ def test_load_dataset_dispatch(tmp_path: Path) -> None:
         load_dataset("ml-5k", folder)
     with pytest.raises(ValueError, match="cannot be downloaded"):
         load_dataset("mind")
+
+
+def test_registry_is_what_load_dataset_and_the_cli_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulserec import cli
+
+    assert cli.DATASETS is DATASETS
+    assert all(spec.description for spec in DATASETS.values())
+    assert {n for n, spec in DATASETS.items() if spec.downloadable} == set(MOVIELENS_NAMES)
+    calls: list[tuple[Any, dict[str, Any]]] = []
+
+    def load_toy(path: Any, **kwargs: Any) -> Dataset:
+        calls.append((path, kwargs))
+        return load_movielens_100k(path, verbose=False)
+
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec(load_toy, "a toy"))
+    folder = _write_ml100k(tmp_path)
+    assert len(load_dataset("Toy", folder, verbose=False).events) == 3
+    assert calls == [(folder, {"verbose": False})]
+    with pytest.raises(ValueError, match=r"unknown dataset 'nope'.*'toy'"):
+        load_dataset("nope", folder)
+
+
+def test_load_movielens_picks_the_format_by_name(tmp_path: Path) -> None:
+    assert len(load_movielens("ml-100k", _write_ml100k(tmp_path / "a"), verbose=False).events) == 3
+    latest = load_movielens("ml-latest", _write_latest(tmp_path / "b"), verbose=False)
+    assert latest.items["title"].iloc[0] == "Toy Story (1995)"
+    with pytest.raises(ValueError, match="unknown MovieLens archive 'ml-5k'"):
+        load_movielens("ml-5k", tmp_path)
 
 
 def test_download_uses_the_cache_when_present(tmp_path: Path) -> None:

@@ -53,6 +53,31 @@ MOVIELENS_NAMES: tuple[str, ...] = ("ml-100k", "ml-1m", "ml-10m", "ml-latest-sma
 _NO_GENRES = "(no genres listed)"
 
 
+def load_movielens(name: str, path: PathLike | None = None, *, verbose: bool = True) -> Dataset:
+    """Load a MovieLens archive by name, in the format that archive comes in.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MOVIELENS_NAMES`: ``ml-100k`` (:func:`load_movielens_100k`),
+        ``ml-1m`` / ``ml-10m`` (:func:`load_movielens_dat`), ``ml-latest-small`` /
+        ``ml-latest`` (:func:`load_movielens_latest`).
+    path : path-like, optional
+        The extracted folder. ``None`` downloads archive ``name``.
+    verbose : bool
+        Print the cleaning report.
+    """
+    if name not in MOVIELENS_NAMES:
+        raise ValueError(f"unknown MovieLens archive {name!r}; expected one of "
+                         f"{list(MOVIELENS_NAMES)}")
+    folder = download_movielens(name) if path is None else path
+    if name == "ml-100k":
+        return load_movielens_100k(folder, verbose=verbose)
+    if name in ("ml-1m", "ml-10m"):
+        return load_movielens_dat(folder, verbose=verbose)
+    return load_movielens_latest(folder, verbose=verbose)
+
+
 def load_movielens_100k(path: PathLike | None = None, *, verbose: bool = True) -> Dataset:
     """Load MovieLens 100K: ``u.data`` ratings and ``u.item`` movies.
 
