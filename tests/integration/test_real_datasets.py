@@ -123,3 +123,35 @@ def test_amazon_all_beauty(dataset_dir: DatasetDir) -> None:
     }
     assert int(events["text"].isna().sum()) == 0  # the 5 reviews without text keep the summary
     assert (events["timestamp"].min(), events["timestamp"].max()) == (1095724800.0, 1534982400.0)
+
+
+def test_douban_dmr_sample(dataset_dir: DatasetDir) -> None:
+    ds = load_dataset("douban", dataset_dir("douban-dmr-sample"), verbose=False)
+    events, items = ds.events, ds.items
+    # SOURCE.md: 44 users, 1,583 review events over 983 movies, 980 with a profile.
+    assert (len(events), ds.n_users, ds.n_items, len(items)) == (1583, 44, 983, 980)
+    assert ds.report.dropped == {}
+    assert int(events["item_id"].drop_duplicates().isin(items["item_id"]).sum()) == 980
+    assert events["event_id"].is_unique
+    # 360 history entries are stars without words.
+    assert events["type"].value_counts().to_dict() == {"comment": 1223, "rate": 360}
+    assert events["text"].notna().sum() == 1223
+    assert events["value"].value_counts().sort_index().to_dict() == {
+        1.0: 88, 2.0: 78, 3.0: 323, 4.0: 615, 5.0: 479
+    }
+    # History dates 2012-10-05 .. 2021-03-31 (China time); the 44 target reviews, all on
+    # movie 25779217, carry their full time, 2019-09-13 09:03:44 .. 2021-03-31 22:11:01.
+    assert (events["timestamp"].min(), events["timestamp"].max()) == (1349366400.0, 1617199861.0)
+    timed = events[(events["timestamp"] + 8 * 3600) % 86400 != 0]
+    assert len(timed) == 44
+    assert set(timed["item_id"]) == {"25779217"}
+    assert timed["timestamp"].min() == 1568336624.0
+    first = items.iloc[0]
+    assert (first["item_id"], first["title"], first["categories"]) == (
+        "26935296", "花椒之味", ("剧情", "家庭")
+    )
+    assert first["text"].startswith(
+        "花椒之味\nGenres: 剧情, 家庭\nDirectors: 麦曦茵\nActors: 郑秀文, "
+    )
+    assert first["attributes"]["average_stars"] == 7.1
+    assert int(items["categories"].map(len).eq(0).sum()) == 1  # one movie without genres

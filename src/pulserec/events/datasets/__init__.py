@@ -20,6 +20,7 @@ from typing import Any
 
 from pulserec.events.base import Dataset
 from pulserec.events.datasets.amazon import load_amazon_reviews
+from pulserec.events.datasets.douban import load_douban
 from pulserec.events.datasets.mind import Impression, load_mind, load_mind_impressions
 from pulserec.events.datasets.movielens import (
     MOVIELENS_NAMES,
@@ -86,6 +87,11 @@ DATASETS: dict[str, DatasetSpec] = {
         load_amazon_reviews,
         "Amazon reviews (JSON lines, .gz): comments with 1-5 stars and text; bare items",
     ),
+    "douban": DatasetSpec(
+        load_douban,
+        "Douban movie reviews (reviews.json, movies.json): Chinese comments and 1-5 stars; "
+        "movie names, genres and people",
+    ),
     **{
         fmt: DatasetSpec(
             partial(load_table, fmt=fmt),
@@ -133,6 +139,7 @@ __all__ = [
     "download_movielens",
     "load_amazon_reviews",
     "load_dataset",
+    "load_douban",
     "load_mind",
     "load_mind_impressions",
     "load_movielens",
