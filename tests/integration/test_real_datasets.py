@@ -17,6 +17,7 @@ from pulserec.catalog import Catalog
 from pulserec.events import (
     load_amazon_reviews,
     load_dataset,
+    load_globo,
     load_mind,
     load_mind_impressions,
     load_movielens_100k,
@@ -155,3 +156,33 @@ def test_douban_dmr_sample(dataset_dir: DatasetDir) -> None:
     )
     assert first["attributes"]["average_stars"] == 7.1
     assert int(items["categories"].map(len).eq(0).sum()) == 1  # one movie without genres
+
+
+def test_globo_news_clicks_day1(dataset_dir: DatasetDir) -> None:
+    folder = dataset_dir("globo-news-clicks-day1")
+    ds = load_dataset("globo", folder, verbose=False)
+    events, items = ds.events, ds.items
+    # SOURCE.md: 118,339 clicks; 512 stragglers more than 1 h after the last session start;
+    # without them 117,827 clicks, 39,155 users, 3,967 items.
+    assert (ds.report.rows_in, ds.report.rows_out) == (118_339, 117_827)
+    assert ds.report.dropped == {"late_click": 512}
+    assert (ds.n_users, ds.n_items, len(items)) == (39_155, 3_967, 3_967)
+    assert set(events["type"]) == {"click"}
+    assert bool(np.all(np.diff(events["timestamp"].to_numpy()) >= 0))
+    # 2017-10-01 03:00:00.026 .. 2017-10-02 03:35:49.345 UTC, milliseconds kept.
+    assert events["timestamp"].min() == pytest.approx(1506826800.026, abs=1e-6)
+    assert events["timestamp"].max() == pytest.approx(1506915349.345, abs=1e-6)
+    assert events["event_id"].is_unique
+    assert events["event_id"].str.split(":").str[0].nunique() == 45_483
+    # No text anywhere: items are bare ids with empty title and text, not the id as text.
+    assert items["text"].eq("").all() and items["title"].eq("").all()
+
+    everything = load_globo(folder, late_after=None, verbose=False)
+    # SOURCE.md: 118,339 clicks, 39,218 users, 45,555 sessions, 4,097 articles; every
+    # session has two or more clicks.
+    assert ds.report.rows_in == len(everything.events) == 118_339
+    assert (everything.n_users, everything.n_items) == (39_218, 4_097)
+    sessions = everything.events["event_id"].str.split(":").str[0]
+    assert sessions.nunique() == 45_555
+    assert int(sessions.value_counts().min()) == 2
+    assert everything.events["timestamp"].max() == pytest.approx(1508888931.578, abs=1e-6)

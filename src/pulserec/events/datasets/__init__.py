@@ -21,6 +21,7 @@ from typing import Any
 from pulserec.events.base import Dataset
 from pulserec.events.datasets.amazon import load_amazon_reviews
 from pulserec.events.datasets.douban import load_douban
+from pulserec.events.datasets.globo import load_globo
 from pulserec.events.datasets.mind import Impression, load_mind, load_mind_impressions
 from pulserec.events.datasets.movielens import (
     MOVIELENS_NAMES,
@@ -92,6 +93,11 @@ DATASETS: dict[str, DatasetSpec] = {
         "Douban movie reviews (reviews.json, movies.json): Chinese comments and 1-5 stars; "
         "movie names, genres and people",
     ),
+    "globo": DatasetSpec(
+        load_globo,
+        "Globo.com news clicks (clicks_hour_*.csv): clicks, session in event_id, late "
+        "stragglers dropped; article ids only, no text",
+    ),
     **{
         fmt: DatasetSpec(
             partial(load_table, fmt=fmt),
@@ -140,6 +146,7 @@ __all__ = [
     "load_amazon_reviews",
     "load_dataset",
     "load_douban",
+    "load_globo",
     "load_mind",
     "load_mind_impressions",
     "load_movielens",
