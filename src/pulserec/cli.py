@@ -251,7 +251,7 @@ def replay(
 
         return Engine(encoder=make_encoder(encoder), config=config)
 
-    if dataset == "mind":
+    if dataset in ("mind", "mind-zh"):
         _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output)
         return
     rows: list[dict[str, Any]] = []

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pulserec.catalog import Catalog
 from pulserec.events import (
+    Dataset,
     load_amazon_reviews,
     load_dataset,
     load_globo,
@@ -104,6 +106,37 @@ def test_mind_sample(dataset_dir: DatasetDir) -> None:
     assert sum(int(i.labels.sum()) for i in impressions) == 7_542
     assert sum(len(i.history) for i in impressions) == 159_802
     assert sum(1 for i in impressions if not i.history) == 107
+
+
+def test_mind_news_text_from_english_and_chinese_files(dataset_dir: DatasetDir) -> None:
+    folder = dataset_dir("mind-small-sample")
+    dataset_dir("xmind-cmn-small-dev")  # read through zh_news=True, beside the MIND folder
+    english = load_mind(folder, verbose=False)
+    both = load_dataset("mind-zh", folder, verbose=False)
+    assert both.events.equals(english.events)  # the events do not depend on the text
+    referenced = english.events["item_id"].drop_duplicates()
+    history = english.events.loc[english.events["event_id"].isna(), "item_id"].drop_duplicates()
+    candidates = english.events.loc[english.events["event_id"].notna(), "item_id"].unique()
+
+    def with_text(ds: Dataset, ids: pd.Series | np.ndarray) -> int:
+        texted = set(ds.items.loc[ds.items["text"].str.strip() != "", "item_id"])
+        return sum(i in texted for i in ids)
+
+    # SOURCE.md of mind-small-sample: of 22,592 referenced news, 838 have English text
+    # (588 of 16,000 history ids, 284 of 7,457 candidate ids); 16,755 have text in en or zh.
+    assert (len(referenced), len(history), len(candidates)) == (22_592, 16_000, 7_457)
+    assert (with_text(english, referenced), with_text(english, history),
+            with_text(english, candidates)) == (838, 588, 284)
+    assert (with_text(both, referenced), with_text(both, history),
+            with_text(both, candidates)) == (16_755, 14_853, 2_759)
+    langs = both.items["attributes"].map(lambda a: a["lang"]).value_counts().to_dict()
+    assert langs == {"zh": 15_917, "en": 2_000}
+    zh = both.items[both.items["attributes"].map(lambda a: a["lang"] == "zh")]
+    assert not zh["item_id"].isin(english.items["item_id"]).any()
+    assert zh["item_id"].isin(referenced).all()
+    n61837 = zh.set_index("item_id").loc["N61837"]
+    assert n61837["title"] == "在烏克蘭戰爭的戰中,"
+    assert n61837["text"].startswith("在烏克蘭戰爭的戰中,\n在烏克蘭戰爭前線的沙袋牆上")
 
 
 def test_amazon_all_beauty(dataset_dir: DatasetDir) -> None:

@@ -22,7 +22,12 @@ from pulserec.events.base import Dataset
 from pulserec.events.datasets.amazon import load_amazon_reviews
 from pulserec.events.datasets.douban import load_douban
 from pulserec.events.datasets.globo import load_globo
-from pulserec.events.datasets.mind import Impression, load_mind, load_mind_impressions
+from pulserec.events.datasets.mind import (
+    XMIND_ZH_FOLDER,
+    Impression,
+    load_mind,
+    load_mind_impressions,
+)
 from pulserec.events.datasets.movielens import (
     MOVIELENS_NAMES,
     download_movielens,
@@ -83,6 +88,11 @@ DATASETS: dict[str, DatasetSpec] = {
     "mind": DatasetSpec(
         load_mind,
         "MIND news (behaviors.tsv, news.tsv): clicks and impressions; English news text",
+    ),
+    "mind-zh": DatasetSpec(
+        partial(load_mind, zh_news=True),
+        f"as mind, plus Chinese text from {XMIND_ZH_FOLDER}/news.tsv beside the MIND folder "
+        "for news without English text",
     ),
     "amazon-reviews": DatasetSpec(
         load_amazon_reviews,

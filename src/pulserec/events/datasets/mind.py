@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,6 +22,9 @@ from pulserec.events.files import (
 )
 from pulserec.events.frames import event_frame, finish, item_frame
 
+XMIND_ZH_FOLDER = "xmind-cmn-small-dev"
+"""The folder, beside the MIND folder, that ``load_mind(path, zh_news=True)`` reads."""
+
 
 class Impression(NamedTuple):
     """One MIND impression: what a user was shown and which of it they clicked."""
@@ -33,7 +38,9 @@ class Impression(NamedTuple):
     """int8 per candidate: 1 clicked, 0 not clicked, -1 unlabelled (MIND test split)."""
 
 
-def load_mind(path: PathLike, *, verbose: bool = True) -> Dataset:
+def load_mind(
+    path: PathLike, *, zh_news: PathLike | bool | None = None, verbose: bool = True
+) -> Dataset:
     """Load MIND (``behaviors.tsv`` and ``news.tsv``) as click and impression events.
 
     Events:
@@ -54,15 +61,38 @@ def load_mind(path: PathLike, *, verbose: bool = True) -> Dataset:
     it signals a file in another format rather than one bad row.
 
     Items are the rows of ``news.tsv``: ``categories`` (category, subcategory),
-    ``text`` title and abstract, ``attributes`` url and the parsed entity lists.
-    News ids used by events but absent from ``news.tsv`` stay valid item ids.
+    ``text`` title and abstract, ``attributes`` url, the parsed entity lists
+    and ``lang`` ``"en"``. News ids used by events but absent from ``news.tsv``
+    stay valid item ids.
+
+    Chinese text (``zh_news``): a sample of MIND often holds the English text
+    of only a few of the news its events use. The xMIND translation (a
+    ``news.tsv`` of ``nid``, ``title``, ``abstract`` with a header, keyed by the
+    MIND news ids) fills them in: every news id used by the events, without a
+    row in the English ``news.tsv`` and with a non-empty Chinese title or
+    abstract, becomes an item with the Chinese title, ``text`` title and
+    abstract, no categories and ``attributes`` ``{"lang": "zh"}``. English
+    text always wins; Chinese news no event uses are not added. The xMIND
+    text is as published (Traditional characters).
 
     Parameters
     ----------
     path : path-like
         The folder holding both files.
+    zh_news : path-like or bool, optional
+        The xMIND Chinese ``news.tsv``, or the folder holding it. ``True`` reads
+        the folder :data:`XMIND_ZH_FOLDER` beside the MIND folder (as the
+        shared data stages them). ``None`` (the default) or ``False`` reads
+        English text only: what a loader returns never depends on which
+        other folders happen to exist. The registry's ``mind-zh`` name (and
+        so ``--dataset mind-zh`` on the command line) is ``zh_news=True``.
     verbose : bool
         Print the cleaning report.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a file is missing, the Chinese ``news.tsv`` included.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -90,6 +120,10 @@ def load_mind(path: PathLike, *, verbose: bool = True) -> Dataset:
     )
     events = pd.concat([_history_events(behaviors), impression_events], ignore_index=True)
     items = _read_news(news_file)
+    zh_file = _zh_news_file(folder, zh_news)
+    if zh_file is not None:
+        missing = pd.Index(events["item_id"].unique()).difference(items["item_id"], sort=False)
+        items = pd.concat([items, _read_zh_news(zh_file, missing)], ignore_index=True)
     return finish("mind", events, items, value_range=None, verbose=verbose)
 
 
@@ -236,10 +270,43 @@ def _read_news(path: Path) -> pd.DataFrame:
         for pair in zip(raw["category"].str.strip(), raw["subcategory"].str.strip(), strict=True)
     ]
     attributes = [
-        {"url": url, "title_entities": te, "abstract_entities": ae}
+        {"url": url, "title_entities": te, "abstract_entities": ae, "lang": "en"}
         for url, te, ae in zip(raw["url"], entities["title_entities"],
                                entities["abstract_entities"], strict=True)
     ]
     text = [t + "\n" + a if a else t for t, a in zip(title, abstract, strict=True)]
     return item_frame(raw["news_id"], title, text, categories, attributes,
                        np.full(len(raw), np.nan))
+
+
+_ZH_NEWS_FIELDS = ("nid", "title", "abstract")
+
+
+def _zh_news_file(folder: Path, zh_news: PathLike | bool | None) -> Path | None:
+    """The Chinese ``news.tsv`` that ``zh_news`` names, or None when not asked for."""
+    if zh_news is None or zh_news is False:
+        return None
+    # Beside the folder as given (normalised, links not followed).
+    beside = Path(os.path.abspath(folder)).parent / XMIND_ZH_FOLDER
+    where = beside if zh_news is True else Path(zh_news)
+    if where.is_file():
+        return where
+    if not where.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "xMIND Chinese news folder not found", str(where))
+    return require(where, "news.tsv", "xMIND Chinese news")
+
+
+def _read_zh_news(path: Path, news_ids: pd.Index) -> pd.DataFrame:
+    """Items of the Chinese news in ``news_ids`` that have a title or an abstract."""
+    raw = read_delimited(path, _ZH_NEWS_FIELDS, sep="\t", header=True)
+    raw["nid"] = raw["nid"].str.strip()
+    require_values(raw, "nid", path)
+    raw = raw[raw["nid"].isin(news_ids)].drop_duplicates("nid")
+    title = raw["title"].str.strip()
+    abstract = raw["abstract"].str.strip()
+    text = [t + "\n" + a if t and a else t + a for t, a in zip(title, abstract, strict=True)]
+    has_text = np.asarray([bool(t) for t in text], dtype=bool)
+    n = int(has_text.sum())
+    return item_frame(raw["nid"][has_text], title[has_text],
+                      np.asarray(text, dtype=object)[has_text], [()] * n,
+                      [{"lang": "zh"} for _ in range(n)], np.full(n, np.nan))
