@@ -14,8 +14,8 @@ inside each training fold by a nested user-disjoint 4-fold search on balanced ac
 are pooled over the out-of-fold predictions, next to the majority-class baseline.
 
 Cross-lingual check: the model trained on all English reviews scores the Chinese Douban
-reviews in ``douban-dmr-sample/reviews.json`` (the 44 target reviews plus their authors'
-earlier reviews, deduplicated), stars >= 4 positive and <= 2 negative.
+reviews of ``douban-dmr-sample`` (:func:`~pulserec.events.load_douban`: the 44 target reviews
+plus their authors' earlier reviews, texts deduplicated), stars >= 4 positive and <= 2 negative.
 
 The final model (``C`` chosen by user-disjoint 5-fold CV on all reviews, fitted on all of them)
 is written to ``src/pulserec/text/data/sentiment-use-m3`` with the figures in its manifest.
@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 
 from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
-from pulserec.events import load_amazon_reviews
+from pulserec.events import load_amazon_reviews, load_douban
 from pulserec.text import CachedEncoder, make_encoder
 from pulserec.text.sentiment import SentimentModel, star_labels
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / get_settings().data_root
 AMAZON = DATA / "amazon-all-beauty-5core-2018" / "All_Beauty_5.json.gz"
-DOUBAN = DATA / "douban-dmr-sample" / "reviews.json"
+DOUBAN = DATA / "douban-dmr-sample"
 ARTIFACT = REPO / "src" / "pulserec" / "text" / "data" / "sentiment-use-m3"
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
@@ -140,16 +140,14 @@ def amazon_reviews() -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def douban_reviews() -> tuple[list[str], np.ndarray]:
-    """Unique Chinese review texts (target reviews and authors' histories) with stars."""
-    raw = json.loads(DOUBAN.read_text(encoding="utf-8"))
-    seen: dict[str, float] = {}
-    for review in raw.values():
-        rows = [review, *review.get("user_reviews", {}).values()]
-        for row in rows:
-            text, stars = str(row.get("text") or "").strip(), row.get("stars")
-            if text and stars is not None and text not in seen:
-                seen[text] = float(stars)
-    return list(seen), np.asarray(list(seen.values()))
+    """Unique Chinese review texts (target reviews and authors' histories) with stars.
+
+    A text written more than once keeps the stars of its earliest review.
+    """
+    events = load_douban(DOUBAN, verbose=False).events
+    comments = events[events["text"].notna() & events["value"].notna()]
+    unique = comments.drop_duplicates("text")
+    return unique["text"].tolist(), unique["value"].to_numpy(dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- main

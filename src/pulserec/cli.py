@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pulserec.config_names import default_of, env_name
+from pulserec.events.datasets import DATASETS
 
 if TYPE_CHECKING:
     from pulserec.config import Settings
@@ -28,7 +29,6 @@ app = typer.Typer(
 )
 console = Console()
 
-DATASETS = ("ml-100k", "ml-1m", "ml-latest-small", "mind", "amazon-reviews", "csv")
 SHOWN_METRICS = ("recall", "ndcg", "mrr", "hit", "precision", "coverage")
 
 T = TypeVar("T")
@@ -352,7 +352,7 @@ def replay(
 
         return Engine(encoder=make_encoder(encoder), config=config)
 
-    if dataset == "mind":
+    if dataset in ("mind", "mind-zh"):
         _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output)
         return
     rows: list[dict[str, Any]] = []

@@ -11,12 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pulserec.catalog import Catalog
 from pulserec.events import (
+    Dataset,
     load_amazon_reviews,
     load_dataset,
+    load_globo,
     load_mind,
     load_mind_impressions,
     load_movielens_100k,
@@ -105,6 +108,37 @@ def test_mind_sample(dataset_dir: DatasetDir) -> None:
     assert sum(1 for i in impressions if not i.history) == 107
 
 
+def test_mind_news_text_from_english_and_chinese_files(dataset_dir: DatasetDir) -> None:
+    folder = dataset_dir("mind-small-sample")
+    dataset_dir("xmind-cmn-small-dev")  # read through zh_news=True, beside the MIND folder
+    english = load_mind(folder, verbose=False)
+    both = load_dataset("mind-zh", folder, verbose=False)
+    assert both.events.equals(english.events)  # the events do not depend on the text
+    referenced = english.events["item_id"].drop_duplicates()
+    history = english.events.loc[english.events["event_id"].isna(), "item_id"].drop_duplicates()
+    candidates = english.events.loc[english.events["event_id"].notna(), "item_id"].unique()
+
+    def with_text(ds: Dataset, ids: pd.Series | np.ndarray) -> int:
+        texted = set(ds.items.loc[ds.items["text"].str.strip() != "", "item_id"])
+        return sum(i in texted for i in ids)
+
+    # SOURCE.md of mind-small-sample: of 22,592 referenced news, 838 have English text
+    # (588 of 16,000 history ids, 284 of 7,457 candidate ids); 16,755 have text in en or zh.
+    assert (len(referenced), len(history), len(candidates)) == (22_592, 16_000, 7_457)
+    assert (with_text(english, referenced), with_text(english, history),
+            with_text(english, candidates)) == (838, 588, 284)
+    assert (with_text(both, referenced), with_text(both, history),
+            with_text(both, candidates)) == (16_755, 14_853, 2_759)
+    langs = both.items["attributes"].map(lambda a: a["lang"]).value_counts().to_dict()
+    assert langs == {"zh": 15_917, "en": 2_000}
+    zh = both.items[both.items["attributes"].map(lambda a: a["lang"] == "zh")]
+    assert not zh["item_id"].isin(english.items["item_id"]).any()
+    assert zh["item_id"].isin(referenced).all()
+    n61837 = zh.set_index("item_id").loc["N61837"]
+    assert n61837["title"] == "在烏克蘭戰爭的戰中,"
+    assert n61837["text"].startswith("在烏克蘭戰爭的戰中,\n在烏克蘭戰爭前線的沙袋牆上")
+
+
 def test_amazon_all_beauty(dataset_dir: DatasetDir) -> None:
     ds = load_amazon_reviews(dataset_dir("amazon-all-beauty-5core-2018"), verbose=False)
     events = ds.events
@@ -123,3 +157,65 @@ def test_amazon_all_beauty(dataset_dir: DatasetDir) -> None:
     }
     assert int(events["text"].isna().sum()) == 0  # the 5 reviews without text keep the summary
     assert (events["timestamp"].min(), events["timestamp"].max()) == (1095724800.0, 1534982400.0)
+
+
+def test_douban_dmr_sample(dataset_dir: DatasetDir) -> None:
+    ds = load_dataset("douban", dataset_dir("douban-dmr-sample"), verbose=False)
+    events, items = ds.events, ds.items
+    # SOURCE.md: 44 users, 1,583 review events over 983 movies, 980 with a profile.
+    assert (len(events), ds.n_users, ds.n_items, len(items)) == (1583, 44, 983, 980)
+    assert ds.report.dropped == {}
+    assert int(events["item_id"].drop_duplicates().isin(items["item_id"]).sum()) == 980
+    assert events["event_id"].is_unique
+    # 360 history entries are stars without words.
+    assert events["type"].value_counts().to_dict() == {"comment": 1223, "rate": 360}
+    assert events["text"].notna().sum() == 1223
+    assert events["value"].value_counts().sort_index().to_dict() == {
+        1.0: 88, 2.0: 78, 3.0: 323, 4.0: 615, 5.0: 479
+    }
+    # History dates 2012-10-05 .. 2021-03-31 (China time); the 44 target reviews, all on
+    # movie 25779217, carry their full time, 2019-09-13 09:03:44 .. 2021-03-31 22:11:01.
+    assert (events["timestamp"].min(), events["timestamp"].max()) == (1349366400.0, 1617199861.0)
+    timed = events[(events["timestamp"] + 8 * 3600) % 86400 != 0]
+    assert len(timed) == 44
+    assert set(timed["item_id"]) == {"25779217"}
+    assert timed["timestamp"].min() == 1568336624.0
+    first = items.iloc[0]
+    assert (first["item_id"], first["title"], first["categories"]) == (
+        "26935296", "花椒之味", ("剧情", "家庭")
+    )
+    assert first["text"].startswith(
+        "花椒之味\nGenres: 剧情, 家庭\nDirectors: 麦曦茵\nActors: 郑秀文, "
+    )
+    assert first["attributes"]["average_stars"] == 7.1
+    assert int(items["categories"].map(len).eq(0).sum()) == 1  # one movie without genres
+
+
+def test_globo_news_clicks_day1(dataset_dir: DatasetDir) -> None:
+    folder = dataset_dir("globo-news-clicks-day1")
+    ds = load_dataset("globo", folder, verbose=False)
+    events, items = ds.events, ds.items
+    # SOURCE.md: 118,339 clicks; 512 stragglers more than 1 h after the last session start;
+    # without them 117,827 clicks, 39,155 users, 3,967 items.
+    assert (ds.report.rows_in, ds.report.rows_out) == (118_339, 117_827)
+    assert ds.report.dropped == {"late_click": 512}
+    assert (ds.n_users, ds.n_items, len(items)) == (39_155, 3_967, 3_967)
+    assert set(events["type"]) == {"click"}
+    assert bool(np.all(np.diff(events["timestamp"].to_numpy()) >= 0))
+    # 2017-10-01 03:00:00.026 .. 2017-10-02 03:35:49.345 UTC, milliseconds kept.
+    assert events["timestamp"].min() == pytest.approx(1506826800.026, abs=1e-6)
+    assert events["timestamp"].max() == pytest.approx(1506915349.345, abs=1e-6)
+    assert events["event_id"].is_unique
+    assert events["event_id"].str.split(":").str[0].nunique() == 45_483
+    # No text anywhere: items are bare ids with empty title and text, not the id as text.
+    assert items["text"].eq("").all() and items["title"].eq("").all()
+
+    everything = load_globo(folder, late_after=None, verbose=False)
+    # SOURCE.md: 118,339 clicks, 39,218 users, 45,555 sessions, 4,097 articles; every
+    # session has two or more clicks.
+    assert ds.report.rows_in == len(everything.events) == 118_339
+    assert (everything.n_users, everything.n_items) == (39_218, 4_097)
+    sessions = everything.events["event_id"].str.split(":").str[0]
+    assert sessions.nunique() == 45_555
+    assert int(sessions.value_counts().min()) == 2
+    assert everything.events["timestamp"].max() == pytest.approx(1508888931.578, abs=1e-6)

@@ -14,15 +14,19 @@ import pandas as pd
 import pytest
 
 from pulserec.events import (
+    DATASETS,
     EVENT_COLUMNS,
     ITEM_COLUMNS,
+    MOVIELENS_NAMES,
     DataFormatError,
     Dataset,
+    DatasetSpec,
     download_movielens,
     load_amazon_reviews,
     load_dataset,
     load_mind,
     load_mind_impressions,
+    load_movielens,
     load_movielens_100k,
     load_movielens_dat,
     load_movielens_latest,
@@ -306,9 +310,57 @@ def test_mind_expands_history_and_impressions(tmp_path: Path) -> None:
     assert items["categories"].tolist() == [("sports", "golf"), ("news", "newsus")]
     assert items["text"].tolist() == ["Title ten\nAbstract ten.", "Title eleven"]
     assert items["attributes"].tolist() == [
-        {"url": "https://x/10", "title_entities": [{"Label": "Golf"}], "abstract_entities": []},
-        {"url": "https://x/11", "title_entities": [], "abstract_entities": []},
+        {"url": "https://x/10", "title_entities": [{"Label": "Golf"}], "abstract_entities": [],
+         "lang": "en"},
+        {"url": "https://x/11", "title_entities": [], "abstract_entities": [], "lang": "en"},
     ]
+
+
+_ZH_NEWS = (
+    "nid\ttitle\tabstract\n"
+    "N10\t標題十\t摘要十\n"  # has English text: English wins
+    "N12\t標題十二\t\n"
+    "N13\t\t只有摘要\n"
+    "N1\t\t\n"  # no text at all: stays bare
+    "N99\t沒人看過\t\n"  # no event uses it: not added
+    "N2\t標題二\t摘要二\n"
+)
+
+
+def test_mind_fills_missing_news_text_from_chinese_file(tmp_path: Path) -> None:
+    mind = _write_mind(tmp_path / "mind")
+    xmind = tmp_path / "xmind-cmn-small-dev"
+    xmind.mkdir()
+    (xmind / "news.tsv").write_text(_ZH_NEWS, encoding="utf-8")
+    english = load_mind(mind, verbose=False)
+    for zh_news in (True, xmind, xmind / "news.tsv", str(xmind)):
+        ds = load_mind(mind, zh_news=zh_news, verbose=False)
+        pd.testing.assert_frame_equal(ds.events, english.events)
+        items = ds.items
+        assert items["item_id"].tolist() == ["N10", "N11", "N12", "N13", "N2"]
+        assert items["title"].tolist()[2:] == ["標題十二", "", "標題二"]
+        assert items["text"].tolist() == [
+            "Title ten\nAbstract ten.", "Title eleven", "標題十二", "只有摘要", "標題二\n摘要二"
+        ]
+        assert [a["lang"] for a in items["attributes"]] == ["en", "en", "zh", "zh", "zh"]
+        assert items["attributes"].iloc[2] == {"lang": "zh"}
+        assert items["categories"].iloc[2] == ()
+    assert load_dataset("mind-zh", mind, verbose=False).items["item_id"].tolist()[-1] == "N2"
+    assert len(load_mind(mind, zh_news=False, verbose=False).items) == 2
+
+
+def test_mind_chinese_file_must_exist_when_asked_for(tmp_path: Path) -> None:
+    mind = _write_mind(tmp_path / "mind")
+    with pytest.raises(FileNotFoundError) as info:
+        load_mind(mind, zh_news=True, verbose=False)
+    assert info.value.filename == str(tmp_path / "xmind-cmn-small-dev")
+    (tmp_path / "zh").mkdir()
+    with pytest.raises(FileNotFoundError) as info:
+        load_mind(mind, zh_news=tmp_path / "zh", verbose=False)
+    assert info.value.filename == str(tmp_path / "zh" / "news.tsv")
+    (tmp_path / "zh" / "news.tsv").write_text("id\ttitle\tabstract\nN2\tx\ty\n", "utf-8")
+    with pytest.raises(DataFormatError, match="expected the header nid,title,abstract"):
+        load_mind(mind, zh_news=tmp_path / "zh", verbose=False)
 
 
 def test_mind_impressions(tmp_path: Path) -> None:
@@ -597,6 +649,36 @@ def test_load_dataset_dispatch(tmp_path: Path) -> None:
         load_dataset("ml-5k", folder)
     with pytest.raises(ValueError, match="cannot be downloaded"):
         load_dataset("mind")
+
+
+def test_registry_is_what_load_dataset_and_the_cli_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulserec import cli
+
+    assert cli.DATASETS is DATASETS
+    assert all(spec.description for spec in DATASETS.values())
+    assert {n for n, spec in DATASETS.items() if spec.downloadable} == set(MOVIELENS_NAMES)
+    calls: list[tuple[Any, dict[str, Any]]] = []
+
+    def load_toy(path: Any, **kwargs: Any) -> Dataset:
+        calls.append((path, kwargs))
+        return load_movielens_100k(path, verbose=False)
+
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec(load_toy, "a toy"))
+    folder = _write_ml100k(tmp_path)
+    assert len(load_dataset("Toy", folder, verbose=False).events) == 3
+    assert calls == [(folder, {"verbose": False})]
+    with pytest.raises(ValueError, match=r"unknown dataset 'nope'.*'toy'"):
+        load_dataset("nope", folder)
+
+
+def test_load_movielens_picks_the_format_by_name(tmp_path: Path) -> None:
+    assert len(load_movielens("ml-100k", _write_ml100k(tmp_path / "a"), verbose=False).events) == 3
+    latest = load_movielens("ml-latest", _write_latest(tmp_path / "b"), verbose=False)
+    assert latest.items["title"].iloc[0] == "Toy Story (1995)"
+    with pytest.raises(ValueError, match="unknown MovieLens archive 'ml-5k'"):
+        load_movielens("ml-5k", tmp_path)
 
 
 def test_download_uses_the_cache_when_present(tmp_path: Path) -> None:
