@@ -99,7 +99,7 @@ class Engine:
         self._forgotten: set[str] | None = None
 
         cfg = self.config
-        self.items = LiveItems(encoder, cfg.trending_half_life_s, cfg.exact_threshold)
+        self.items = LiveItems(encoder, cfg)
         self.folder = Folder(self.items, cfg.state, encoder, sentiment)
         self.sequential = SequentialScorer(self.items, cfg)
         self.insight = Insight(self.items, cfg.state, cfg.random_state)
@@ -219,20 +219,24 @@ class Engine:
             return self._ingest_shared(events, accepted)
         with self._lock:
             restored: set[str] = set()  # users rebuilt from a log that already holds this batch
+            window = self.config.live_covisit_window
             for event, ok, flag in zip(events, accepted, flags, strict=True):
                 if not ok:
                     continue
                 self.events_ingested += 1
-                self.items.count(event)
                 if event.user_id in restored:
+                    self.items.count(event)
                     continue
                 state = self.states.peek(event.user_id)
                 if state is None:
                     state = self.states.get(event.user_id) if durable else None
                     if state is not None:
                         restored.add(event.user_id)
+                        self.items.count(event)
                         continue
                     state = self.states.get_or_create(event.user_id)
+                previous = state.recent_items(window) if window and not flag else None
+                self.items.count(event, previous)
                 realtime = self.freeze_seq is None
                 self.folder.fold(state, event, flag, self.models, realtime=realtime)
         return accepted
@@ -277,6 +281,7 @@ class Engine:
         for stored in self.storage.events():
             last = stored.seq
         self.freeze_seq = last
+        self.items.live.pairs_frozen = True  # item-side learning between refits stops too
         self.states.clear()
         self.sequential.serve(self.models)
 
