@@ -197,6 +197,26 @@ def test_healthz_and_docs_need_no_key(client: TestClient) -> None:
     assert single["properties"]["user_id"]["maxLength"] == LimitSettings().max_id_len
 
 
+def test_each_app_enforces_and_documents_its_own_limits(make_client: MakeClient) -> None:
+    # the routers are shared by every app: the limits come from each app's settings
+    small = make_client(limits=LimitSettings(max_k=5, max_id_len=12))
+    assert small.get("/v1/users/u1/recommendations?k=6", headers=READ).status_code == 422
+    assert small.get("/v1/users/a-very-long-user/interests", headers=READ).status_code == 422
+    assert small.get("/v1/admin/trending?n=6", headers=ADMIN).status_code == 422
+    spec = small.get("/openapi.json").json()
+    small.__exit__(None, None, None)
+    default = make_client()
+    assert len(rec_ids(default, "u1", k=6)) == 6
+    params = spec["paths"]["/v1/users/{user_id}/recommendations"]["get"]["parameters"]
+    by_name = {p["name"]: p["schema"] for p in params}
+    assert by_name["k"]["maximum"] == 5 and by_name["user_id"]["maxLength"] == 12
+    assert "x-pulserec-limit" not in str(spec)
+    default_spec = default.get("/openapi.json").json()
+    body = default_spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    batch = body["application/json"]["schema"]["anyOf"][0]["properties"]["events"]
+    assert batch["maxItems"] == LimitSettings().max_batch
+
+
 # ------------------------------------------------------------------------------------- events
 
 

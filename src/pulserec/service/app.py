@@ -31,6 +31,7 @@ from pulserec.service.errors import install_error_handlers
 from pulserec.service.keys import KeyConfigError, Keyring
 from pulserec.service.metrics import Metrics, MetricsMiddleware
 from pulserec.service.middleware import BodyLimitMiddleware
+from pulserec.service.openapi import install_limits
 from pulserec.service.routers import (
     admin,
     dashboard,
@@ -108,7 +109,8 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
     app.state.runtime = None
     install_error_handlers(app)
     for module in ROUTERS:
-        app.include_router(module.build_router(settings.limits))
+        app.include_router(module.router)
+    install_limits(app, settings.limits)
     # Added last = outermost: CORS answers preflights, metrics time everything, including
     # the 413 of the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
