@@ -271,7 +271,7 @@ def test_a_request_without_any_valid_event_is_422_naming_each_field(client: Test
         (b'{"events": []}', "events"),
         (b'{"events": {"user_id": "u"}}', "events"),
         (b'{"events": [], "extra": 1}', "extra"),
-        (b'{"user_id": "u\\ud800", "item_id": "i", "type": "click", "timestamp": 1}', "body"),
+        (b'{"events": [], "\xed\xa0\x80": 1}', "\\ud800"),
     ],
 )
 def test_malformed_bodies_are_422_naming_the_field(
@@ -279,6 +279,64 @@ def test_malformed_bodies_are_422_naming_the_field(
 ) -> None:
     r = client.post("/v1/events", content=body, headers=INGEST)
     assert r.status_code == 422 and fields(r) == [field], r.text
+
+
+SURROGATE = b"\xed\xa0\x80"
+"""U+D800 as UTF-8 would encode it: no valid UTF-8 holds these bytes, yet Python's JSON
+decoder reads them (it decodes with surrogatepass)."""
+
+
+@pytest.mark.parametrize("bad", [SURROGATE, b"\\ud800"], ids=["raw", "escaped"])
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (b'"user_id": "u{S}", "item_id": "jazz-1", "type": "click"', "user_id"),
+        (b'"user_id": "u", "item_id": "jazz-1{S}", "type": "click"', "item_id"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "comment", "text": "nice {S}"', "text"),
+        (b'"user_id": "u", "type": "search", "text": "jazz {S}"', "text"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "click", "event_id": "e{S}"', "event_id"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "click{S}"', "type"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "click", "x{S}": 1', "x\\ud800"),
+    ],
+)
+def test_unpaired_surrogates_reject_only_their_event(
+    client: TestClient, event: bytes, field: str, bad: bytes
+) -> None:
+    now = str(time.time()).encode()
+    good = [b'{"user_id": "sv", "item_id": "jazz-%d", "type": "click", "timestamp": %s}' % (j, now)
+            for j in range(3)]  # fmt: skip
+    entry = b"{" + event.replace(b"{S}", bad) + b', "timestamp": ' + now + b"}"
+    r = client.post("/v1/events", content=b'{"events": [' + b", ".join([*good, entry]) + b"]}",
+                    headers=INGEST)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 3
+    assert [(e["index"], e["field"]) for e in r.json()["errors"]] == [(3, field)]
+    single = client.post("/v1/events", content=entry, headers=INGEST)
+    assert single.status_code == 422 and fields(single) == [field], single.text
+    assert status(client)["events"] == 403
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ('"item_id": "it{S}"', "items.1.item_id"),
+        ('"item_id": "it", "title": "Kind of {S}"', "items.1.title"),
+        ('"item_id": "it", "text": "{S}"', "items.1.text"),
+        ('"item_id": "it", "categories": ["ok", "c{S}"]', "items.1.categories.1"),
+        ('"item_id": "it", "attributes": {"k{S}": 1}', "items.1.attributes"),
+        ('"item_id": "it", "attributes": {"k": "v{S}"}', "items.1.attributes"),
+        ('"item_id": "it", "attributes": {"k": ["a", "v{S}"]}', "items.1.attributes"),
+    ],
+)
+def test_unpaired_surrogates_in_items_are_422_naming_the_field(
+    client: TestClient, item: str, field: str
+) -> None:
+    for bad in (SURROGATE, b"\\ud800"):
+        body = b'{"items": [{"item_id": "fine"}, {' + item.encode().replace(b"{S}", bad) + b"}]}"
+        r = client.put("/v1/items", content=body, headers=INGEST)
+        assert r.status_code == 422 and fields(r) == [field], r.text
+        assert "surrogate" in r.json()["detail"][0]["message"]
+    assert status(client)["items"] == 40
 
 
 def test_a_single_event_object_is_accepted(client: TestClient) -> None:

@@ -49,9 +49,11 @@ _LOOKUP_CHUNK: Final[int] = 900
 def text_key(text: str, kind: Kind) -> bytes:
     """The cache key of one text: sha256 of ``kind``, a NUL separator and the UTF-8 text.
 
-    The separator keeps ``("query", "x")`` and ``("queryx", "")``-style pairs apart.
+    The separator keeps ``("query", "x")`` and ``("queryx", "")``-style pairs apart. A
+    text with an unpaired surrogate (which JSON decoding can let through) still gets a key:
+    ``surrogatepass`` encodes it, and leaves the key of every valid text unchanged.
     """
-    return hashlib.sha256(f"{kind}\x00{text}".encode()).digest()
+    return hashlib.sha256(f"{kind}\x00{text}".encode("utf-8", "surrogatepass")).digest()
 
 
 class CachedEncoder(TextEncoder):
