@@ -6,7 +6,11 @@ by the tests that check what the server writes about requests.
 
 from __future__ import annotations
 
+import json
+import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,3 +89,34 @@ def test_surrogate_bytes_in_urls_are_no_server_error(server: ServerProcess) -> N
     assert r.status_code < 500, r.text
     r = httpx.get(f"{server.url}/v1/users/u%ED%A0%80/recommendations", headers=get)
     assert r.status_code < 500, r.text
+
+
+@pytest.mark.parametrize("size", [1_500_000, 5_000_000])
+def test_urllib_reads_the_413_of_a_body_it_sends_whole(server: ServerProcess, size: int) -> None:
+    # urllib writes the whole body before it reads the answer: the server must read (and
+    # drop) the body, or the client sees a reset connection instead of the 413
+    body = b'{"events": [' + b" " * size + b"]}"
+    request = urllib.request.Request(
+        f"{server.url}/v1/events", data=body, method="POST", headers=HEADERS
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 413
+    detail = json.loads(caught.value.read())["detail"]
+    assert detail[0]["field"] == "body" and "1048576" in detail[0]["message"]
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+def test_a_body_declared_past_the_drain_bound_is_refused_at_once(server: ServerProcess) -> None:
+    # 1 GB announced, nothing sent: the 413 comes without waiting, and the connection closes
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(
+            f"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-API-Key: {ADMIN_KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {10**9}\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"connection: close" in head.lower()
+    assert json.loads(body)["detail"][0]["field"] == "body"
