@@ -363,8 +363,8 @@ def serve(
         )
         console.print(f"  X-API-Key: {key}", soft_wrap=True, highlight=False)
         base = f"http://{_url_host(settings.host)}:{settings.port}"
-        console.print(f"  live page: {base}/?key={key}", soft_wrap=True, highlight=False)
-        console.print(f"  dashboard: {base}/dashboard?key={key}", soft_wrap=True, highlight=False)
+        console.print(f"  live page: {base}/#key={key}", soft_wrap=True, highlight=False)
+        console.print(f"  dashboard: {base}/dashboard#key={key}", soft_wrap=True, highlight=False)
     if dataset is not None:
         on_empty = _dataset_seeder(dataset, dataset_dir)
     else:

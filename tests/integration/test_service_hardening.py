@@ -120,3 +120,27 @@ def test_a_body_declared_past_the_drain_bound_is_refused_at_once(server: ServerP
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413") and b"connection: close" in head.lower()
     assert json.loads(body)["detail"][0]["field"] == "body"
+
+
+def test_api_keys_never_reach_the_access_log(server: ServerProcess) -> None:
+    key = ADMIN_KEY
+    auth = {"X-API-Key": key}
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        # the old ?key= links, and clients that put a key where it does not belong
+        assert http.get(f"/?key={key}").status_code == 200
+        assert http.get(f"/dashboard?key={key}").status_code == 200
+        assert http.get(f"/v1/admin/status?key={key}").status_code == 401
+        assert http.get(f"/v1/items?limit=2&api_key={key}", headers=auth).status_code == 200
+        assert http.get(f"/v1/items?X-API-Key={key}").status_code == 401
+        assert http.get(f"/v1/users/{key}/interests", headers=auth).status_code == 404
+        assert http.get("/v1/search", params={"q": key}, headers=auth).status_code == 200
+        # the links pulserec prints now: the fragment never leaves the browser
+        assert http.get(f"/#key={key}").status_code == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "/v1/search?q=" not in server.log.read_text():
+        time.sleep(0.05)
+    log = server.log.read_text()
+    assert '"GET /?key=[redacted] HTTP/1.1" 200' in log
+    assert '"GET /v1/items?limit=2&api_key=[redacted] HTTP/1.1" 200' in log
+    assert '"GET /v1/users/[redacted]/interests HTTP/1.1" 404' in log
+    assert key not in log

@@ -26,6 +26,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import pulserec
 from pulserec.config import Settings
 from pulserec.engine import Engine
+from pulserec.service import redact
 from pulserec.service.deps import API_KEY_HEADER
 from pulserec.service.errors import install_error_handlers
 from pulserec.service.keys import KeyConfigError, Keyring
@@ -76,20 +77,25 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Building may read the whole log and train: off the event loop.
-        runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
-        app.state.runtime = runtime
-        log.info(
-            "pulserec serving %s (%d items, model %s)",
-            settings.resolved_storage_url,
-            len(runtime.engine.catalog),
-            runtime.engine.models.version if runtime.engine.models else "untrained",
-        )
+        # keys in request lines (a ?key= link, a client's mistake) never reach the log
+        redacting = redact.install(keyring)
         try:
-            yield
+            # Building may read the whole log and train: off the event loop.
+            runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
+            app.state.runtime = runtime
+            log.info(
+                "pulserec serving %s (%d items, model %s)",
+                settings.resolved_storage_url,
+                len(runtime.engine.catalog),
+                runtime.engine.models.version if runtime.engine.models else "untrained",
+            )
+            try:
+                yield
+            finally:
+                app.state.runtime = None
+                await asyncio.to_thread(close_runtime, runtime)
         finally:
-            app.state.runtime = None
-            await asyncio.to_thread(close_runtime, runtime)
+            redact.uninstall(redacting)
 
     app = FastAPI(
         title="pulserec",

@@ -1,8 +1,9 @@
 """The web pages: the live demo page ``/`` and the operator dashboard ``/dashboard``.
 
 Both are static HTML with plain JavaScript, served from the package's ``static`` folder;
-they call the JSON API with the key the visitor types in (or passes as ``?key=``). The
-pages themselves carry no data, so they need no key.
+they call the JSON API with the key the visitor types in (or passes in the address's
+fragment, ``#key=``, which the browser never sends). The pages themselves carry no data,
+so they need no key.
 """
 
 from __future__ import annotations
