@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         description="Origins allowed by CORS, comma-separated; empty turns CORS off.",
     )
     limits: LimitSettings = LimitSettings()
+    # ---- bounds on what the server keeps (docs/service.md, "Security and privacy")
+    max_pending: int = Field(
+        default=100_000,
+        ge=0,
+        description="Most (item, user) pairs remembered for items not yet in the catalog, so "
+        "the users' states take those events in when the item arrives; past it the least "
+        "recently touched items are forgotten (their events count at the next state rebuild).",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

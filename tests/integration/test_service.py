@@ -19,6 +19,7 @@ from pulserec.engine import Engine
 from pulserec.service import create_app
 from pulserec.service.keys import KeyConfigError
 from pulserec.service.runtime import Runtime
+from pulserec.state.pending import PendingItems
 from pulserec.types import EVENT_TYPES
 
 pytestmark = pytest.mark.integration
@@ -628,6 +629,17 @@ def test_metrics_expose_latency_histograms_and_counters(client: TestClient) -> N
     assert 'pulserec_http_errors_total{status="401"} 1.0' in text
     assert 'pulserec_http_errors_total{status="422"} 1.0' in text
     assert "/v1/users/mo" not in text  # raw paths (user ids) never become labels
+
+
+def test_metrics_expose_the_pending_items_bound(client: TestClient) -> None:
+    pending = PendingItems(max_size=2)
+    runtime(client).engine.pending = pending  # type: ignore[attr-defined]
+    for item, user in [("soon-1", "a"), ("soon-1", "b"), ("soon-2", "a")]:
+        pending.add(item, user)
+    text = client.get("/metrics", headers=ADMIN).text
+    assert "pulserec_pending_items 1.0" in text
+    assert "pulserec_pending_pairs 1.0" in text
+    assert "pulserec_pending_dropped_total 2.0" in text
 
 
 def test_unknown_routes_and_methods_answer_in_the_same_shape(client: TestClient) -> None:

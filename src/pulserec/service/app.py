@@ -43,7 +43,7 @@ from pulserec.service.routers import (
     search,
     users,
 )
-from pulserec.service.runtime import build_runtime, close_runtime
+from pulserec.service.runtime import build_runtime, close_runtime, pending_items
 
 log = logging.getLogger("pulserec.service")
 
@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
             # Building may read the whole log and train: off the event loop.
             runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
             app.state.runtime = runtime
+            metrics.watch_pending(lambda: pending_items(runtime.engine))
             log.info(
                 "pulserec serving %s (%d items, model %s)",
                 settings.resolved_storage_url,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulserec.config import Settings
 from pulserec.engine import Engine, EngineConfig
+from pulserec.state.pending import PendingItems
 from pulserec.storage import open_storage
 from pulserec.text import CachedEncoder, TextEncoder, make_encoder
 from pulserec.text.spam import SpamFilter
@@ -146,6 +147,13 @@ class Runtime:
     spam: SpamGate | None
     started_at: float = field(default_factory=time.time)
     subscriber: Any = None  # shared storage: the ModelSubscriber thread
+
+
+def pending_items(engine: Engine) -> PendingItems | None:
+    """The engine's bounded map of users waiting for unknown items (``engine.pending``),
+    or None for an engine that does not keep one."""
+    found = getattr(engine, "pending", None)
+    return found if isinstance(found, PendingItems) else None
 
 
 def build_encoder(settings: Settings) -> TextEncoder:
