@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -130,6 +131,32 @@ def test_a_restart_restores_log_models_and_user_state(make_client: MakeClient) -
     assert after["model_version"] == before["model_version"]
     assert after["last_training"]["seconds"] is None
     assert second.get("/v1/users/alice/interests", headers=READ).json() == interests
+
+
+def test_the_server_keeps_what_it_writes_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # a usual shell umask: the server must not depend on it
+    try:
+        data = tmp_path / "srv" / "data"
+        app = create_app(settings_for(data, sequential=False), on_empty=seed)
+        with TestClient(app) as client:
+            client.post("/v1/events", json=click("ana", "jazz-1"), headers=INGEST)
+            client.post("/v1/admin/train", headers=ADMIN)
+            runtime(client).trainer.join()
+            written = [data, *data.rglob("*")]
+            modes = {str(p.relative_to(data)): oct(p.stat().st_mode & 0o777) for p in written}
+        assert {
+            "pulserec.db",
+            "pulserec.db-wal",
+            "pulserec.db-shm",
+            "artifacts/current.json",
+        } < set(modes)
+        assert sum(name.startswith("artifacts/") for name in modes) > 4
+        want = {name: "0o700" if (data / name).is_dir() else "0o600" for name in modes}
+        assert modes == want
+        assert oct((tmp_path / "srv").stat().st_mode & 0o777) == "0o700"
+        assert os.umask(0o022) == 0o022  # the app's umask ended with it
+    finally:
+        os.umask(old)
 
 
 def test_without_any_api_key_the_app_refuses_to_exist(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ from pulserec.service.routers import (
     users,
 )
 from pulserec.service.runtime import build_runtime, close_runtime, pending_items
+from pulserec.storage.files import private_umask
 
 log = logging.getLogger("pulserec.service")
 
@@ -80,21 +81,23 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
         # keys in request lines (a ?key= link, a client's mistake) never reach the log
         redacting = redact.install(keyring)
         try:
-            # Building may read the whole log and train: off the event loop.
-            runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
-            app.state.runtime = runtime
-            metrics.watch_pending(lambda: pending_items(runtime.engine))
-            log.info(
-                "pulserec serving %s (%d items, model %s)",
-                settings.resolved_storage_url,
-                len(runtime.engine.catalog),
-                runtime.engine.models.version if runtime.engine.models else "untrained",
-            )
-            try:
-                yield
-            finally:
-                app.state.runtime = None
-                await asyncio.to_thread(close_runtime, runtime)
+            # whatever the server writes (database, artifacts, caches) is private to its user
+            with private_umask():
+                # Building may read the whole log and train: off the event loop.
+                runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
+                app.state.runtime = runtime
+                metrics.watch_pending(lambda: pending_items(runtime.engine))
+                log.info(
+                    "pulserec serving %s (%d items, model %s)",
+                    settings.resolved_storage_url,
+                    len(runtime.engine.catalog),
+                    runtime.engine.models.version if runtime.engine.models else "untrained",
+                )
+                try:
+                    yield
+                finally:
+                    app.state.runtime = None
+                    await asyncio.to_thread(close_runtime, runtime)
         finally:
             redact.uninstall(redacting)
 

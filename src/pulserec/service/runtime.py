@@ -13,6 +13,7 @@ from pulserec.config import Settings
 from pulserec.engine import Engine, EngineConfig
 from pulserec.state.pending import PendingItems
 from pulserec.storage import open_storage
+from pulserec.storage.files import private_dir, warn_if_open
 from pulserec.text import CachedEncoder, TextEncoder, make_encoder
 from pulserec.text.spam import SpamFilter
 from pulserec.types import Event
@@ -179,7 +180,8 @@ def load_sentiment(encoder: TextEncoder) -> SentimentModel | None:
 
 def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None) -> Runtime:
     """Open storage, build the engine, restore the catalog and models (or train)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    warn_if_open(settings.data_dir)
+    private_dir(settings.data_dir)
     storage = open_storage(settings.resolved_storage_url)
     try:
         encoder = build_encoder(settings)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from pulserec.storage.base import BACKENDS, Storage, StoredEvent
+from pulserec.storage.files import private_dir, private_file, warn_if_open
 from pulserec.types import Event, Item
 
 SCHEMA = """
@@ -52,7 +53,12 @@ class SQLiteStorage(Storage):
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         self.url = url
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            # the log holds what users did: 0600, and SQLite gives its -wal and -shm files
+            # the database file's mode
+            private_dir(path.parent)
+            warn_if_open(path)
+            private_file(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")

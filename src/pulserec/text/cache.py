@@ -22,6 +22,7 @@ from typing import Final, Self
 import numpy as np
 from tqdm import tqdm
 
+from pulserec.storage.files import private_dir, private_file
 from pulserec.text.base import (
     DEFAULT_BATCH_SIZE,
     FloatMatrix,
@@ -115,7 +116,9 @@ class CachedEncoder(TextEncoder):
     def _connection(self) -> sqlite3.Connection:
         """The open database, opened on first use (caller holds the lock)."""
         if self._conn is None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            # embeddings of users' comments and queries: private, like the event log
+            private_dir(self.cache_dir)
+            private_file(self.path)
             # One connection shared by this object's threads, always used under self._lock;
             # autocommit mode so that `with conn:` blocks are the only transactions.
             conn = sqlite3.connect(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 
+from pulserec.text import CachedEncoder, HashingEncoder
 from pulserec.text.cache import text_key
 
 
@@ -16,3 +19,17 @@ def test_text_key_of_an_unpaired_surrogate_is_stable_and_distinct() -> None:
     key = text_key("nice \ud800", "passage")
     assert key == hashlib.sha256(b"passage\x00nice \xed\xa0\x80").digest()
     assert key != text_key("nice \ufffd", "passage")
+
+
+def test_the_cache_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        with CachedEncoder(HashingEncoder(dim=8), tmp_path / "embeddings") as cached:
+            cached.encode(["a comment a user wrote"])
+            names = sorted(p.name for p in cached.cache_dir.iterdir())
+            modes = {p.name: p.stat().st_mode & 0o777 for p in cached.cache_dir.iterdir()}
+        assert names == ["embeddings.sqlite3", "embeddings.sqlite3-shm", "embeddings.sqlite3-wal"]
+        assert set(modes.values()) == {0o600}
+        assert (tmp_path / "embeddings").stat().st_mode & 0o777 == 0o700
+    finally:
+        os.umask(old)
