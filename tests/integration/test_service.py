@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.integration
 ADMIN = {"X-API-Key": ADMIN_KEY}
 READ = {"X-API-Key": READ_KEY}
 INGEST = {"X-API-Key": INGEST_KEY}
+JSON_INGEST = {**INGEST, "Content-Type": "application/json"}
 
 MakeClient = Callable[..., TestClient]
 
@@ -305,7 +307,7 @@ def test_a_request_without_any_valid_event_is_422_naming_each_field(client: Test
 def test_malformed_bodies_are_422_naming_the_field(
     client: TestClient, body: bytes, field: str
 ) -> None:
-    r = client.post("/v1/events", content=body, headers=INGEST)
+    r = client.post("/v1/events", content=body, headers=JSON_INGEST)
     assert r.status_code == 422 and fields(r) == [field], r.text
 
 
@@ -335,11 +337,11 @@ def test_unpaired_surrogates_reject_only_their_event(
             for j in range(3)]  # fmt: skip
     entry = b"{" + event.replace(b"{S}", bad) + b', "timestamp": ' + now + b"}"
     r = client.post("/v1/events", content=b'{"events": [' + b", ".join([*good, entry]) + b"]}",
-                    headers=INGEST)  # fmt: skip
+                    headers=JSON_INGEST)  # fmt: skip
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 3
     assert [(e["index"], e["field"]) for e in r.json()["errors"]] == [(3, field)]
-    single = client.post("/v1/events", content=entry, headers=INGEST)
+    single = client.post("/v1/events", content=entry, headers=JSON_INGEST)
     assert single.status_code == 422 and fields(single) == [field], single.text
     assert status(client)["events"] == 403
 
@@ -361,10 +363,35 @@ def test_unpaired_surrogates_in_items_are_422_naming_the_field(
 ) -> None:
     for bad in (SURROGATE, b"\\ud800"):
         body = b'{"items": [{"item_id": "fine"}, {' + item.encode().replace(b"{S}", bad) + b"}]}"
-        r = client.put("/v1/items", content=body, headers=INGEST)
+        r = client.put("/v1/items", content=body, headers=JSON_INGEST)
         assert r.status_code == 422 and fields(r) == [field], r.text
         assert "surrogate" in r.json()["detail"][0]["message"]
     assert status(client)["items"] == 40
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+     "application/json; charset=latin-1", "application/jsonp"],
+)  # fmt: skip
+def test_a_body_not_sent_as_json_is_415(client: TestClient, content_type: str | None) -> None:
+    body = json.dumps(click("tia", "jazz-1")).encode()
+    headers = INGEST if content_type is None else {**INGEST, "Content-Type": content_type}
+    for method, path in (("POST", "/v1/events"), ("PUT", "/v1/items")):
+        r = client.request(method, path, content=body, headers=headers)
+        assert r.status_code == 415 and fields(r) == ["Content-Type"], r.text
+        assert "expected Content-Type: application/json" in r.json()["detail"][0]["message"]
+    assert status(client)["events"] == 400
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "Application/JSON; charset=UTF-8", "application/vnd.shop+json"],
+)
+def test_json_content_types_are_accepted(client: TestClient, content_type: str) -> None:
+    body = json.dumps(click("tia", "jazz-1")).encode()
+    r = client.post("/v1/events", content=body, headers={**INGEST, "Content-Type": content_type})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
 
 
 def test_a_single_event_object_is_accepted(client: TestClient) -> None:
@@ -418,7 +445,7 @@ def test_bodies_over_the_limit_are_413(make_client: MakeClient) -> None:
             yield b'{"user_id": "ivan", "item_id": "jazz-1", "type": "click", "timestamp": 1},'
         yield b"]}"
 
-    r = client.post("/v1/events", content=chunks(), headers=INGEST)
+    r = client.post("/v1/events", content=chunks(), headers=JSON_INGEST)
     assert r.status_code == 413
     six = {"events": [click("ivan", "jazz-1")] * 6}
     r = client.post("/v1/events", json=six, headers=INGEST)
@@ -548,6 +575,26 @@ def test_item_batches_are_all_or_nothing(client: TestClient) -> None:
     assert ok.json() == {"upserted": 1} and status(client)["items"] == 41
 
 
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        (b'{"price": NaN}', "attribute 'price': must be a finite number, got nan"),
+        (b'{"price": 1e400}', "attribute 'price': must be a finite number, got inf"),
+        (b'{"sizes": [1, -Infinity]}', "attribute 'sizes': must be a finite number, got -inf"),
+        (b'{"%s": 1}' % (b"k" * 100_000), "an attribute name must be at most 256 characters"),
+        (b'{"": 1}', "an attribute name must not be empty"),
+        (b'{"a\\tb": 1}', "an attribute name must not contain control"),
+        (b'{"note": "%s"}' % (b"x" * 5001), "attribute 'note': must be at most 5000 characters"),
+    ],
+)
+def test_bad_item_attributes_are_422(client: TestClient, attributes: bytes, message: str) -> None:
+    body = b'{"item_id": "attr-1", "attributes": ' + attributes + b"}"
+    r = client.put("/v1/items", content=body, headers=JSON_INGEST)
+    assert r.status_code == 422 and fields(r) == ["attributes"], r.text
+    assert r.json()["detail"][0]["message"].startswith(message)
+    assert client.get("/v1/items/attr-1", headers=READ).status_code == 404
+
+
 def test_browse_get_and_delete_items(client: TestClient) -> None:
     page = client.get("/v1/items", params={"limit": 5, "offset": 18}, headers=READ).json()
     assert page["total"] == 40 and page["offset"] == 18 and page["limit"] == 5
@@ -675,6 +722,24 @@ def test_unknown_routes_and_methods_answer_in_the_same_shape(client: TestClient)
         "detail": [{"field": None, "message": "Not Found"}]
     }
     assert client.patch("/v1/items", headers=READ).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/v1/items/jazz-1", "/v1/users/u1/recommendations?k=3", "/", "/static/app.css"],
+)
+def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
+    got = client.get(path, headers=ADMIN)
+    head = client.head(path, headers=ADMIN)
+    assert (head.status_code, head.content) == (got.status_code, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content))
+    assert client.head("/v1/admin/status").status_code == 401
+    assert client.head("/v1/events", headers=ADMIN).status_code == 405
+    text = client.get("/metrics", headers=ADMIN).text
+    heads = [line for line in text.splitlines() if line.startswith(
+        'pulserec_http_request_duration_seconds_count{method="HEAD"')]  # fmt: skip
+    assert heads and not any('route="unmatched"' in line for line in heads), heads
 
 
 def test_cors_is_off_unless_origins_are_configured(make_client: MakeClient) -> None:

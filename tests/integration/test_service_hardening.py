@@ -144,3 +144,28 @@ def test_api_keys_never_reach_the_access_log(server: ServerProcess) -> None:
     assert '"GET /v1/items?limit=2&api_key=[redacted] HTTP/1.1" 200' in log
     assert '"GET /v1/users/[redacted]/interests HTTP/1.1" 404' in log
     assert key not in log
+
+
+def test_a_form_or_text_body_is_415_and_json_passes(server: ServerProcess) -> None:
+    body = json.dumps(event("ct-user", "jazz-1")).encode()
+    key = {"X-API-Key": ADMIN_KEY}
+    for content_type in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d, fetch
+        r = httpx.post(f"{server.url}/v1/events", content=body,
+                       headers=key | {"Content-Type": content_type})  # fmt: skip
+        assert r.status_code == 415 and r.json()["detail"][0]["field"] == "Content-Type"
+    r = httpx.post(f"{server.url}/v1/events", content=body, headers=HEADERS)
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+
+
+def test_head_on_get_routes_through_uvicorn(server: ServerProcess) -> None:
+    key = {"X-API-Key": ADMIN_KEY}
+    for path in ("/healthz", "/v1/items/jazz-1", "/"):
+        got, head = (
+            httpx.get(server.url + path, headers=key),
+            httpx.head(server.url + path, headers=key),
+        )
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["content-length"] == got.headers["content-length"]
+    # the connection stays usable after a HEAD: no body bytes were left on it
+    with httpx.Client(base_url=server.url, headers=key) as http:
+        assert [http.head("/healthz").status_code, http.get("/healthz").status_code] == [200, 200]

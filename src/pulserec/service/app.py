@@ -31,7 +31,7 @@ from pulserec.service.deps import API_KEY_HEADER
 from pulserec.service.errors import install_error_handlers
 from pulserec.service.keys import KeyConfigError, Keyring
 from pulserec.service.metrics import Metrics, MetricsMiddleware
-from pulserec.service.middleware import BodyLimitMiddleware
+from pulserec.service.middleware import BodyLimitMiddleware, HeadMiddleware
 from pulserec.service.openapi import install_limits
 from pulserec.service.routers import (
     admin,
@@ -123,13 +123,14 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
     install_limits(app, settings.limits)
     # Added last = outermost: CORS answers preflights, metrics time everything, including
     # the 413 of the body limit.
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
             allow_headers=[API_KEY_HEADER, "Content-Type"],
         )
     return app

@@ -81,3 +81,34 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class HeadMiddleware:
+    """Answers ``HEAD`` on every ``GET`` route: the GET's status and headers, no body.
+
+    The routes are declared for GET only (FastAPI adds no HEAD), which answered HEAD with
+    405; HTTP expects a server to support HEAD wherever it supports GET. The app runs the
+    request as a GET on a copy of the scope; the outer scope keeps ``HEAD`` (the server
+    then sends no body) and gets the matched route back, for the metrics.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        inner = dict(scope, method="GET")
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        try:
+            await self.app(inner, receive, headers_only)
+        finally:
+            for key in ("route", "endpoint", "path_params"):
+                if key in inner:
+                    scope.setdefault(key, inner[key])

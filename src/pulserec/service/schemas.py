@@ -8,6 +8,7 @@ never hides the others (see :func:`field_errors`).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -158,25 +159,39 @@ def printable(value: str) -> str:
 
 
 def check_attribute(key: str, value: AttributeValue, limits: LimitSettings) -> None:
-    """Validate one item attribute: its name and every string in its value.
+    """Validate one item attribute: its name is an id (``max_id_len``), its strings are
+    valid text of at most ``max_text_len`` characters, its numbers are finite.
+
+    JSON has no NaN or infinity, yet Python's decoder reads ``NaN`` and turns ``1e400``
+    into infinity; such a value could only come back as ``null``.
 
     Raises
     ------
     pydantic_core.PydanticCustomError
         Naming the attribute and what was wrong.
+
+    Examples
+    --------
+    >>> check_attribute("price", float("inf"), LimitSettings())
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.PydanticCustomError: attribute 'price': must be a finite \
+number, got inf
     """
     try:
-        check_unicode(key)
+        check_id(key, limits.max_id_len)
     except PydanticCustomError as exc:
-        raise PydanticCustomError("attribute_key", f"an attribute name {exc.message()}") from None
+        raise PydanticCustomError("attribute_name", f"an attribute name {exc.message()}") from None
     for part in value if isinstance(value, list) else [value]:
-        if isinstance(part, str):
-            try:
-                check_unicode(part)
-            except PydanticCustomError as exc:
-                raise PydanticCustomError(
-                    "attribute_value", f"attribute {printable(key)!r}: {exc.message()}"
-                ) from None
+        try:
+            if isinstance(part, str):
+                check_text(part, limits.max_text_len)
+            elif isinstance(part, float) and not math.isfinite(part):
+                raise PydanticCustomError("not_finite", f"must be a finite number, got {part}")
+        except PydanticCustomError as exc:
+            raise PydanticCustomError(
+                "attribute_value", f"attribute {key!r}: {exc.message()}"
+            ) from None
 
 
 def _category(value: str, info: ValidationInfo) -> str:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
 
@@ -66,6 +66,40 @@ async def k_param(
 
 
 KDep = Annotated[int, Depends(k_param)]
+
+
+UNSUPPORTED: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorBody, "description": "The body is not sent as application/json."}
+}
+
+
+def check_json_type(request: Request) -> None:
+    """Refuse (415) a body not declared as JSON: ``application/json`` or ``*/*+json``,
+    UTF-8 when a charset is named.
+
+    A form or ``text/plain`` body that happens to parse is refused all the same: what a
+    client declares is what it meant to send, and a mistake is better named than guessed.
+    """
+    declared = request.headers.get("content-type")
+    media, _, params = (declared or "").partition(";")
+    media = media.strip().lower()
+    charset = ""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    json_type = media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not json_type or charset not in ("", "utf-8", "utf8"):
+        got = repr(declared) if declared else "none"
+        raise ApiError(415, "Content-Type", f"expected Content-Type: application/json, got {got}")
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON document: 415 unless declared as JSON, 422 unless it parses."""
+    check_json_type(request)
+    return parse_json(await request.body())
 
 
 def parse_json(raw: bytes) -> Any:

@@ -16,10 +16,11 @@ from pulserec.service.metrics import Metrics
 from pulserec.service.routers.common import (
     ERRORS,
     TOO_LARGE,
+    UNSUPPORTED,
     bounded_schema,
     entries,
+    json_body,
     one_or_batch_body,
-    parse_json,
 )
 from pulserec.service.runtime import Runtime
 from pulserec.service.schemas import EventIn, FieldError, IngestError, IngestResult, field_errors
@@ -91,7 +92,7 @@ def ingest(
     return IngestResult(accepted=n_new, duplicates=len(accepted) - n_new, errors=errors)
 
 
-router = APIRouter(prefix="/v1", tags=["events"], responses={**ERRORS, **TOO_LARGE})
+router = APIRouter(prefix="/v1", tags=["events"], responses={**ERRORS, **TOO_LARGE, **UNSUPPORTED})
 
 
 @router.post(
@@ -113,5 +114,5 @@ async def post_events(
     ``event_id`` is stored once and counted in ``duplicates``. A request in which no
     event is valid is answered 422.
     """
-    raw, batch = entries(parse_json(await request.body()), "events", limits)
+    raw, batch = entries(await json_body(request), "events", limits)
     return await run_in_threadpool(ingest, runtime, metrics, raw, batch, limits)

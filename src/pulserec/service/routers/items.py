@@ -17,12 +17,13 @@ from pulserec.service.routers.common import (
     ERRORS,
     NOT_FOUND,
     TOO_LARGE,
+    UNSUPPORTED,
     KDep,
     bounded_schema,
     entries,
     is_live,
+    json_body,
     one_or_batch_body,
-    parse_json,
     scored_items,
     valid_count,
     valid_id,
@@ -112,7 +113,7 @@ router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERRORS)
     openapi_extra=one_or_batch_body(
         bounded_schema(ItemIn, ("item_id", "categories"), ("title", "text")), "items"
     ),
-    responses=TOO_LARGE,
+    responses={**TOO_LARGE, **UNSUPPORTED},
     summary="Add or replace items (one, or a batch)",
 )
 async def put_items(request: Request, engine: EngineDep, limits: LimitsDep) -> UpsertResult:
@@ -120,7 +121,7 @@ async def put_items(request: Request, engine: EngineDep, limits: LimitsDep) -> U
     searchable from the next request on. The batch is all or nothing: one invalid item
     fails the request (422 naming each bad field) and nothing is written.
     """
-    raw, batch = entries(parse_json(await request.body()), "items", limits)
+    raw, batch = entries(await json_body(request), "items", limits)
     return await run_in_threadpool(upsert, engine, raw, batch, limits)
 
 
