@@ -129,6 +129,8 @@ class CachedEncoder(TextEncoder):
                 # WAL + NORMAL survives a process crash; only an OS crash can drop the last
                 # commits, and the database stays consistent either way.
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # forgotten vectors are overwritten, not only unlinked (see forget)
+                conn.execute("PRAGMA secure_delete=ON")
                 conn.execute(_SCHEMA)
             except BaseException:
                 conn.close()
@@ -225,6 +227,38 @@ class CachedEncoder(TextEncoder):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def forget(self, texts: Sequence[str], *, kind: Kind = "passage") -> int:
+        """Delete the cached vectors of ``texts`` (a user's comments and queries, when the
+        user is forgotten); their bytes leave the cache's database and its WAL.
+
+        Returns how many vectors were deleted (for this encoder's name and ``dim``). A text
+        another user also wrote is simply encoded again when next asked for.
+        """
+        keys = sorted({text_key(text, kind) for text in texts})
+        if not keys:
+            return 0
+        deleted = 0
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(keys), _LOOKUP_CHUNK):
+                    chunk = keys[start : start + _LOOKUP_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    deleted += conn.execute(
+                        "DELETE FROM embeddings WHERE encoder = ? AND dim = ? "
+                        f"AND key IN ({marks})",
+                        (self.name, self.dim, *chunk),
+                    ).rowcount
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if deleted:
+                # the WAL's older frames still hold the rows: empty it into the database
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
 
     def __len__(self) -> int:
         """Number of vectors cached for this encoder's name and ``dim``."""

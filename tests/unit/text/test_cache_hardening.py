@@ -33,3 +33,27 @@ def test_the_cache_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
         assert (tmp_path / "embeddings").stat().st_mode & 0o777 == 0o700
     finally:
         os.umask(old)
+
+
+def test_forget_removes_the_vectors_bytes_from_the_cache_files(tmp_path: Path) -> None:
+    texts = [f"an ordinary query {j}" for j in range(300)]
+    secret = "a comment only zelda wrote 5e2b"
+    with CachedEncoder(HashingEncoder(dim=64), tmp_path) as cached:
+        cached.encode(texts[:150], kind="query")
+        vector = cached.encode([secret], kind="query")[0].astype("<f4").tobytes()
+        cached.encode(texts[150:], kind="query")
+        files = [cached.path, cached.path.with_name(cached.path.name + "-wal")]
+        marks = [text_key(secret, "query"), vector]
+
+        def held() -> list[bool]:
+            blobs = b"".join(f.read_bytes() for f in files if f.exists())
+            return [mark in blobs for mark in marks]
+
+        assert held() == [True, True]
+        assert cached.forget([secret, "never cached"], kind="passage") == 0  # another kind
+        assert cached.forget([secret, "never cached"], kind="query") == 1
+        assert held() == [False, False]
+        assert len(cached) == 300
+        cached.reset_stats()
+        cached.encode([secret], kind="query")
+        assert cached.misses == 1  # encoded again when next asked for
