@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
-from pulserec.storage import SQLiteStorage
+from pulserec.storage import SQLiteStorage, Storage, open_storage, redis_erase
+from pulserec.storage.redis_erase import compact_log, erase_pending
 from pulserec.types import Event
+from redisproc import RedisServer
 
 USER = "zelda-3f9c2a71"
 COMMENT = "unique comment 8c1f55e0 about the late-night trio"
@@ -102,4 +109,118 @@ def test_checkpoint_reports_a_reader_that_blocks_it(tmp_path: Path, busy: bool) 
         storage._conn.execute("PRAGMA busy_timeout=100")
     assert storage.checkpoint() is not busy
     reader.close()
+    storage.close()
+
+
+# ------------------------------------------------------------------------------- redis
+
+
+def fill_redis(storage: Storage) -> None:
+    rng = random.Random(3)
+    for batch in range(30):
+        storage.append(other(rng, 60, batch * 1000.0))
+        storage.append(
+            [Event(USER, f"item-{batch}", "comment", batch * 1000.0 + 999, text=COMMENT,
+                   event_id=f"zelda-evt-{batch}")]
+        )  # fmt: skip
+
+
+def redis_holds(client: Any) -> list[bytes]:
+    """Secrets found in any key's name or serialized value (DUMP: the bytes Redis keeps
+    and snapshots, deleted stream entries included)."""
+    blob = b"".join(key + (client.dump(key) or b"") for key in client.scan_iter(count=1000))
+    return [s for s in SECRETS if s in blob]
+
+
+def files_hold(folder: Path) -> list[bytes]:
+    blob = b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    return [s for s in SECRETS if s in blob]
+
+
+def wait_for_rewrite(client: Any) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        time.sleep(0.05)
+    pytest.fail("the append-only file rewrite did not finish within 30 s")
+
+
+@pytest.fixture
+def redis_alone(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server of this test's own, so its files hold only this test's data."""
+    server = RedisServer(tmp_path / "redis")
+    (tmp_path / "redis").mkdir()
+    server.start()
+    # uncompressed snapshots: a byte search must see what they hold
+    redis.Redis.from_url(server.url).config_set("rdbcompression", "no")
+    yield server
+    server.stop()
+
+
+def test_redis_delete_user_leaves_no_byte_in_memory_or_the_aof(redis_alone: RedisServer) -> None:
+    client = redis.Redis.from_url(redis_alone.url)
+    storage = open_storage(f"{redis_alone.url}?prefix=pr")
+    fill_redis(storage)
+    aof = redis_alone.dir / "appendonlydir"
+    assert redis_holds(client) == SECRETS and files_hold(aof) == SECRETS
+    assert storage.delete_user(USER) == 30
+    wait_for_rewrite(client)
+    assert redis_holds(client) == [] and files_hold(aof) == []
+    assert erase_pending(storage) == 0  # type: ignore[arg-type]
+    kept = [s.seq for s in storage.events()]
+    assert len(kept) == 30 * 60 and kept == sorted(kept)
+    assert storage.append([Event("after", "item-1", "click", 1.0)])[0] == 30 * 61 + 2
+    storage.close()
+    redis_alone.stop()
+    redis_alone.start()  # the rewritten file replays to the same log
+    back = open_storage(f"{redis_alone.url}?prefix=pr")
+    assert [s.seq for s in back.events()] == [*kept, 30 * 61 + 2]
+    assert redis_holds(client) == []
+    back.close()
+
+
+def test_redis_control_xdel_alone_keeps_the_bytes_until_compaction(
+    redis_alone: RedisServer,
+) -> None:
+    client = redis.Redis.from_url(redis_alone.url)
+    storage = open_storage(f"{redis_alone.url}?prefix=pr&compact=manual")
+    fill_redis(storage)
+    assert storage.delete_user(USER) == 30
+    assert list(storage.events(user_id=USER)) == []  # hidden from every reader at once
+    assert USER not in {s.event.user_id for s in storage.events()}
+    assert COMMENT.encode() in (client.dump("pr:log") or b"")  # yet still in the stream
+    assert erase_pending(storage) == 30  # type: ignore[arg-type]
+    assert compact_log(storage)  # type: ignore[arg-type]
+    assert redis_holds(client) == [] and erase_pending(storage) == 0  # type: ignore[arg-type]
+    storage.close()
+
+
+def test_redis_compaction_keeps_events_appended_while_it_runs(
+    redis_alone: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_erase, "CHUNK", 50)  # many chunks: appends land in between
+    storage = open_storage(f"{redis_alone.url}?prefix=pr&compact=manual")
+    fill_redis(storage)
+    storage.delete_user(USER)
+    stop = threading.Event()
+    appended: list[int | None] = []
+
+    def append() -> None:
+        writer = open_storage(f"{redis_alone.url}?prefix=pr&compact=manual")
+        while not stop.is_set():
+            appended.extend(writer.append([Event("busy", "item-2", "click", 2.0)]))
+        writer.close()
+
+    thread = threading.Thread(target=append)
+    thread.start()
+    try:
+        assert compact_log(storage)  # type: ignore[arg-type]
+    finally:
+        stop.set()
+        thread.join(10)
+    seqs = [s.seq for s in storage.events()]
+    assert len(appended) > 0 and set(appended) <= set(seqs)
+    assert len(seqs) == 30 * 60 + len(appended) and seqs == sorted(seqs)
     storage.close()
