@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "the users' states take those events in when the item arrives; past it the least "
         "recently touched items are forgotten (their events count at the next state rebuild).",
     )
+    artifacts_keep: int = Field(
+        default=3,
+        ge=1,
+        description="Model versions kept in <data_dir>/artifacts after a refit or a user's "
+        "deletion, the current one always among them; older ones are deleted.",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
