@@ -247,6 +247,19 @@ class EngineSettings(_Section):
         description="A user's previous items each positive event is paired with, online "
         "(0: no online co-visitation).",
     )
+    max_pending: int = Field(
+        default=100_000,
+        ge=0,
+        description="Most (item, user) pairs remembered for items not yet in the catalog, so "
+        "the users' states take those events in when the item arrives; past it the least "
+        "recently touched items are forgotten (their events count at the next state rebuild).",
+    )
+    artifacts_keep: int = Field(
+        default=3,
+        ge=1,
+        description="Model versions kept in the artifacts folder after a refit or a user's "
+        "deletion, the current one always among them; older ones are deleted.",
+    )
     valid_fraction: float = Field(
         default=0.1,
         gt=0.0,

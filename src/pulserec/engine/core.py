@@ -44,7 +44,9 @@ from pulserec.engine.sources import check_sources
 from pulserec.engine.training import Fitter, Trainer, events_frame
 from pulserec.state.base import UserState
 from pulserec.state.memory import MemoryStateStore
+from pulserec.state.pending import PendingItems
 from pulserec.state.shared import LogTailStateStore
+from pulserec.storage.artifacts import prune_artifacts
 from pulserec.storage.base import Storage, StorageUnavailable, StoredEvent
 from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
@@ -127,6 +129,11 @@ class Engine:
     def catalog(self):  # type: ignore[no-untyped-def]
         """The live :class:`~pulserec.catalog.catalog.Catalog`."""
         return self.items.catalog
+
+    @property
+    def pending(self) -> PendingItems:
+        """Users waiting for items not in the catalog yet (bounded; see ``max_pending``)."""
+        return self.items.pending
 
     @property
     def trending(self):  # type: ignore[no-untyped-def]
@@ -318,7 +325,19 @@ class Engine:
         Once this returns no read can tell the user existed: their recommendations are
         those of a user never seen. Returns how many events were deleted.
         """
+        # what the user wrote may sit in the embedding cache: it leaves with them
+        comments, queries = set(), set()
+        for stored in self.storage.events(user_id=user_id):
+            event = stored.event
+            if event.text and event.type == "comment":
+                comments.add(event.text)
+            elif event.text and event.type == "search":
+                queries.add(event.text)
         removed = self.storage.delete_user(user_id)
+        forget_texts = getattr(self.encoder, "forget", None)
+        if forget_texts is not None:
+            forget_texts(sorted(comments), kind="passage")
+            forget_texts(sorted(queries), kind="query")
         self.forget_user(user_id)
         return removed
 
@@ -346,6 +365,7 @@ class Engine:
             if self.artifacts_dir is not None:
                 for version in saved_versions(self.artifacts_dir):
                     scrub_user(version, user_id)
+                prune_artifacts(self.artifacts_dir, self.config.artifacts_keep)
 
     # --------------------------------------------------------------- training
     def train(
@@ -374,6 +394,7 @@ class Engine:
                     if self.artifacts_dir is not None:
                         models.save(self.artifacts_dir / models.version)
                         write_current(self.artifacts_dir, models.version)
+                        prune_artifacts(self.artifacts_dir, self.config.artifacts_keep)
                     self.swap(models)
             finally:
                 self._forgotten = None

@@ -16,6 +16,7 @@ from pulserec.engine.config import EngineConfig
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.trending import Trending
 from pulserec.index.hnsw import HNSWIndex
+from pulserec.state.pending import PendingItems
 from pulserec.text.base import TextEncoder
 from pulserec.types import NEGATIVE_TYPES, Event, Item
 
@@ -37,8 +38,8 @@ class LiveItems:
         self.interactions = np.zeros(0, dtype=np.int64)
         """Positive events counted per item since this process started (log included)."""
         self.deleted: set[int] = set()
-        self.pending: dict[str, set[str]] = {}
-        """Item ids not in the catalog yet -> users whose events named them."""
+        self.pending = PendingItems(config.max_pending)
+        """Item ids not in the catalog yet -> users whose events named them (bounded)."""
 
     def __len__(self) -> int:
         return len(self.catalog)
@@ -61,8 +62,7 @@ class LiveItems:
             has_text = np.linalg.norm(vecs, axis=1) > 0
             if has_text.any():
                 self.text_index.add(idx[has_text], vecs[has_text])
-        waiting: set[str] = set().union(*(self.pending.pop(it.item_id, set()) for it in items))
-        return idx, waiting
+        return idx, self.pending.pop(it.item_id for it in items)
 
     def grow(self) -> None:
         """Size the per-item arrays for the catalog (after it gained items)."""
@@ -124,16 +124,12 @@ class LiveItems:
             return None
         if event.item_id in self.catalog:
             return self.catalog.idx(event.item_id)
-        self.pending.setdefault(event.item_id, set()).add(event.user_id)
+        self.pending.add(event.item_id, event.user_id)
         return None
 
     def forget_user(self, user_id: str) -> None:
         """Drop a user from the pending lists (and items only they were waiting for)."""
-        for item_id in list(self.pending):
-            waiting = self.pending[item_id]
-            waiting.discard(user_id)
-            if not waiting:
-                del self.pending[item_id]
+        self.pending.discard_user(user_id)
 
     def title(self, idx: int) -> str:
         """An item's title in quotes, for a reason shown to a person."""
