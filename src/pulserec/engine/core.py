@@ -120,7 +120,7 @@ class Engine:
             )
         else:
             self.states = MemoryStateStore(cfg.state, restore=self._restore)
-        self.models: ModelSet | None = None
+        self._models: ModelSet | None = None
         self._log_seq = 0  # shared log: the newest sequence number counted into trending
         self.events_ingested = 0
         self.freeze_seq: int | None = None
@@ -129,6 +129,18 @@ class Engine:
     def catalog(self):  # type: ignore[no-untyped-def]
         """The live :class:`~pulserec.catalog.catalog.Catalog`."""
         return self.items.catalog
+
+    @property
+    def models(self) -> ModelSet | None:
+        """The models serving now."""
+        return self._models
+
+    @models.setter
+    def models(self, models: ModelSet | None) -> None:
+        """Serve from ``models`` without touching user states (:meth:`swap` rebuilds them
+        too); the transformer's cached scores belong to the old models and are dropped."""
+        self._models = models
+        self.sequential.serve(models)
 
     @property
     def pending(self) -> PendingItems:
@@ -361,7 +373,6 @@ class Engine:
                 models = self.models
                 if models is not None and user_id in models.users:
                     self.models = models.without_user(user_id)
-                    self.sequential.serve(self.models)
             if self.artifacts_dir is not None:
                 for version in saved_versions(self.artifacts_dir):
                     scrub_user(version, user_id)
@@ -424,7 +435,6 @@ class Engine:
             # states are rebuilt from the log on their next read
             self.states.clear()
             self.insight.forget()
-            self.sequential.serve(models)
 
     def load_latest_models(self) -> ModelSet | None:
         """Swap in the newest saved models of ``artifacts_dir`` (server start)."""
