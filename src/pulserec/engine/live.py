@@ -13,6 +13,7 @@ of these features are fitted on what was known at each moment, never on the futu
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 
@@ -23,13 +24,16 @@ class LiveCovisit:
     """Decayed co-visitation counts of item pairs, updated per event, memory bounded.
 
     Values are kept relative to a reference time and rescaled now and then, so adding is
-    O(1) and reading a value decays it to the reading time.
+    O(1) and reading a value decays it to the reading time. At most ``max_neighbours``
+    per item (the weakest leaves) and ``max_rows`` items (the least recently updated
+    leaves): about 100 bytes a pair, so 20 x 20,000 stay under 40 MB.
     """
 
-    def __init__(self, half_life_s: float, max_neighbours: int) -> None:
+    def __init__(self, half_life_s: float, max_neighbours: int, max_rows: int) -> None:
         self.rate = math.log(2.0) / half_life_s
         self.max_neighbours = max_neighbours
-        self.rows: dict[int, dict[int, float]] = {}
+        self.max_rows = max_rows
+        self.rows: OrderedDict[int, dict[int, float]] = OrderedDict()
         self.ref_ts: float | None = None
         self.pairs = 0
 
@@ -63,6 +67,10 @@ class LiveCovisit:
         row = self.rows.get(a)
         if row is None:
             row = self.rows[a] = {}
+            if len(self.rows) > self.max_rows:
+                self.rows.popitem(last=False)
+        else:
+            self.rows.move_to_end(a)
         row[b] = row.get(b, 0.0) + w
         if len(row) > self.max_neighbours:
             del row[min(row, key=row.__getitem__)]
@@ -97,11 +105,12 @@ class LiveSignals:
         slow_half_life_s: float,
         fast_half_life_s: float,
         covisit_half_life_s: float,
-        covisit_neighbours: int = 100,
+        covisit_neighbours: int = 20,
+        covisit_rows: int = 20_000,
     ) -> None:
         self.trending = Trending(slow_half_life_s)
         self.trending_fast = Trending(fast_half_life_s)
-        self.covisit = LiveCovisit(covisit_half_life_s, covisit_neighbours)
+        self.covisit = LiveCovisit(covisit_half_life_s, covisit_neighbours, covisit_rows)
         self.pairs_frozen = False
 
     @property

@@ -143,7 +143,7 @@ def test_a_replay_ranks_with_its_own_live_signals_not_the_serving_ones() -> None
 def test_live_covisitation_pairs_consecutive_items_and_decays() -> None:
     from pulserec.engine.live import LiveCovisit
 
-    cov = LiveCovisit(half_life_s=100.0, max_neighbours=2)
+    cov = LiveCovisit(half_life_s=100.0, max_neighbours=2, max_rows=3)
     cov.add([1, 2], 3, ts=0.0)  # 3 right after 1, and 2 before that
     items, votes = cov.votes([3], decay=1.0, ts=0.0)  # type: ignore[misc]
     assert dict(zip(items.tolist(), votes.tolist(), strict=True)) == {1: 1.0, 2: 0.5}
@@ -151,6 +151,7 @@ def test_live_covisitation_pairs_consecutive_items_and_decays() -> None:
     np.testing.assert_allclose(later, votes / 2)  # one half-life on
     cov.add([4], 3, ts=0.0)  # row 3 holds two neighbours at most: the weakest (2) leaves
     assert sorted(cov.rows[3]) == [1, 4]
+    assert len(cov.rows) == 3 and 1 not in cov.rows  # row 1, least recently updated, left
     assert cov.votes([9], decay=1.0, ts=0.0) is None
 
 
