@@ -1,0 +1,367 @@
+"""Training of :class:`~pulserec.models.sequential.SequentialTransformer`'s network.
+
+Next-item sequences and training windows, batches sized to a memory budget, the full-softmax
+loss with the repeat bias, and the epoch loop with early stopping on held-out events.
+
+Early stopping
+--------------
+:meth:`~pulserec.models.base.Recommender.fit` receives no validation data, so the model makes
+its own: :func:`hold_out_last` removes each user's latest training event (users with at least
+three events). The network is trained on the rest and, after each epoch, ranks the held-out
+items (full ranking, the user's other items masked); the weights of the epoch with the best
+NDCG@10 are kept, training stops after ``patience`` epochs without improvement. Nothing is
+refitted afterwards: the held-out events cost about one training target per user, and the
+scoring sequences stored for each user do include the latest event. Because the kept weights
+never saw the held-out events, a combiner fitted on them (:class:`~pulserec.models.hybrid.Hybrid`)
+can reuse this model's scores on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from pulserec.events.interactions import Interactions
+
+if TYPE_CHECKING:
+    import torch
+
+    from pulserec.models.seqnet import SequenceNet
+
+logger = logging.getLogger(__name__)
+
+_LOGIT_BUDGET = 2**25
+"""Most logits (tokens x items) one training batch materialises: bounds memory per step."""
+
+_REPEAT_BIAS_LR = 0.05
+"""Learning rate of the single repeat-bias logit offset."""
+
+_MAX_VALID_USERS = 5000
+"""Early stopping ranks at most this many held-out users (a seeded sample) per epoch."""
+
+_SCORE_CHUNK = 256
+"""Sequences per forward pass when scoring."""
+
+
+def hold_out_last(
+    train: Interactions, min_events: int = 3
+) -> tuple[Interactions, np.ndarray, np.ndarray]:
+    """Split off each user's latest event, for users with at least ``min_events`` events.
+
+    Ties in time keep the interactions' own order (the later row is the latest).
+
+    Returns
+    -------
+    inner : Interactions
+        The remaining events, same id maps and item vectors, binary matrix rebuilt.
+    user_idx, item_idx : ndarray of int64
+        The held-out events, one per qualifying user, by ascending user.
+    """
+    users = np.asarray(train.user_idx, dtype=np.int64)
+    n = len(users)
+    order = np.lexsort((np.arange(n), np.asarray(train.timestamp), users))
+    sorted_users = users[order]
+    last = np.r_[sorted_users[1:] != sorted_users[:-1], True] if n else np.zeros(0, dtype=bool)
+    counts = np.bincount(users, minlength=train.n_users)
+    held = order[last & (counts[sorted_users] >= min_events)]
+    keep = np.ones(n, dtype=bool)
+    keep[held] = False
+    u, i = users[keep], np.asarray(train.item_idx, dtype=np.int64)[keep]
+    matrix = sp.csr_matrix((np.ones(len(u), dtype=np.float32), (u, i)), shape=train.matrix.shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    inner = Interactions(
+        matrix,
+        train.users,
+        train.items,
+        u,
+        i,
+        np.asarray(train.timestamp)[keep],
+        train.item_vectors,
+    )
+    return inner, users[held], np.asarray(train.item_idx, dtype=np.int64)[held]
+
+
+def user_sequences(
+    user_idx: np.ndarray, item_idx: np.ndarray, timestamp: np.ndarray, n_users: int
+) -> list[np.ndarray]:
+    """Each user's items in time order (ties: array order), one array per user index."""
+    users = np.asarray(user_idx, dtype=np.int64)
+    order = np.lexsort((np.arange(len(users)), np.asarray(timestamp), users))
+    items = np.asarray(item_idx, dtype=np.int64)[order]
+    bounds = np.searchsorted(users[order], np.arange(n_users + 1))
+    return [items[bounds[u] : bounds[u + 1]] for u in range(n_users)]
+
+
+def pad_last(sequences: Sequence[np.ndarray], max_len: int) -> np.ndarray:
+    """The last ``max_len`` items of each sequence, oldest first, right-padded with -1."""
+    out = np.full((len(sequences), max_len), -1, dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        tail = seq[-max_len:] if max_len > 0 else seq[:0]
+        out[row, : len(tail)] = tail
+    return out
+
+
+def training_windows(
+    sequences: Sequence[np.ndarray], max_len: int, n_items: int
+) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """Cut sequences into next-item training windows of at most ``max_len`` positions.
+
+    A sequence ``s`` of length ``n`` gives windows from the end backwards: inputs
+    ``s[a:e-1]``, targets ``s[a+1:e]``, each target predicted once.
+
+    Returns
+    -------
+    inputs, targets : ndarray (n_windows, max_len) of int64, right-padded with -1
+    prefix : csr_matrix (n_windows, n_items)
+        The user's items before each window, so the repeat bias sees the whole history.
+    """
+    inputs, targets, prefix_rows, prefix_cols = [], [], [], []
+    for seq in sequences:
+        end = len(seq)
+        while end >= 2:
+            start = max(0, end - 1 - max_len)
+            row = np.full(max_len, -1, dtype=np.int64)
+            row[: end - 1 - start] = seq[start : end - 1]
+            inputs.append(row)
+            row = np.full(max_len, -1, dtype=np.int64)
+            row[: end - 1 - start] = seq[start + 1 : end]
+            targets.append(row)
+            prefix_cols.append(seq[:start])
+            prefix_rows.append(np.full(start, len(inputs) - 1, dtype=np.int64))
+            end = start + 1
+    n_windows = len(inputs)
+    if n_windows == 0:
+        empty = np.zeros((0, max_len), dtype=np.int64)
+        return empty, empty.copy(), sp.csr_matrix((0, n_items), dtype=np.float32)
+    rows = np.concatenate(prefix_rows)
+    cols = np.concatenate(prefix_cols)
+    prefix = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_windows, n_items)
+    )
+    prefix.sum_duplicates()
+    prefix.data[:] = 1.0
+    return np.stack(inputs), np.stack(targets), prefix
+
+
+@contextlib.contextmanager
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Limit torch's intra-op threads for the duration, then restore the caller's setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_epochs(
+    net: SequenceNet,
+    text: np.ndarray,
+    id_mask: np.ndarray,
+    windows: tuple[np.ndarray, np.ndarray, sp.csr_matrix],
+    valid: tuple[np.ndarray, sp.csr_matrix, np.ndarray],
+    rng: np.random.Generator,
+    device: torch.device,
+    *,
+    learning_rate: float,
+    weight_decay: float,
+    batch_size: int,
+    n_epochs: int,
+    patience: int | None,
+    id_dropout: float,
+    name: str,
+) -> list[float]:
+    """Train ``net`` in place, keeping the weights of the best held-out epoch.
+
+    Parameters
+    ----------
+    net : SequenceNet
+        The network, already on ``device``; the caller seeds torch.
+    text : ndarray (n_items, text_dim) of float32
+        Unit-normalised item text embeddings (``text_dim`` may be 0).
+    id_mask : ndarray (n_items,) of bool
+        Items that keep an ID part.
+    windows : tuple
+        ``inputs, targets, prefix`` from :func:`training_windows`.
+    valid : tuple
+        ``sequences, seen, items`` of the held-out events: right-padded sequences, the
+        items to mask per row, the held-out item per row. No rows: no early stopping.
+    rng : numpy.random.Generator
+        Batch order.
+    device : torch.device
+        Where the batches go.
+    learning_rate, weight_decay, batch_size, n_epochs, patience, id_dropout, name
+        As in :class:`~pulserec.models.sequential.SequentialTransformer` (``name`` for logs).
+
+    Returns
+    -------
+    list of float
+        Held-out NDCG@10 after each epoch run (empty without held-out rows).
+    """
+    import torch
+
+    inputs, targets, prefix = windows
+    valid_seqs, valid_seen, valid_items = valid
+    n_items = len(id_mask)
+    history: list[float] = []
+    text_t = torch.from_numpy(text).to(device) if text.shape[1] else None
+    id_scale = torch.from_numpy(id_mask.astype(np.float32)).to(device)
+    others = [p for key, p in net.named_parameters() if key != "repeat_bias"]
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": others},
+            # Adam moves a parameter by about its learning rate per step, and this
+            # one has to travel to about -10 where nobody repeats an item.
+            {"params": [net.repeat_bias], "lr": _REPEAT_BIAS_LR, "weight_decay": 0.0},
+        ],
+        lr=learning_rate,
+        weight_decay=weight_decay,
+    )
+    best_state: dict[str, torch.Tensor] | None = None
+    best, since_best = -1.0, 0
+    for epoch in range(1, n_epochs + 1):
+        started, total, count = time.perf_counter(), 0.0, 0
+        net.train()
+        for batch in _batches(inputs, targets, batch_size, n_items, rng):
+            scale = id_scale
+            if id_dropout > 0:
+                keep = torch.rand(n_items, device=device) >= id_dropout
+                scale = id_scale * keep
+            loss = _batch_loss(
+                net, scale, text_t, inputs[batch], targets[batch], prefix[batch], device
+            )
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+            total += float(loss.detach()) * len(batch)
+            count += len(batch)
+        if not len(valid_items):
+            logger.info("%s epoch %d: loss %.4f, %.1fs", name, epoch,
+                        total / max(count, 1), time.perf_counter() - started)  # fmt: skip
+            continue
+        net.eval()
+        ndcg = _held_out_ndcg(net, id_scale, text_t, valid_seqs, valid_seen, valid_items, device)
+        logger.info("%s epoch %d: loss %.4f, held-out NDCG@10 %.4f, %.1fs", name,
+                    epoch, total / max(count, 1), ndcg,
+                    time.perf_counter() - started)  # fmt: skip
+        history.append(ndcg)
+        # A tie keeps the later, longer-trained weights (a small hold-out saturates
+        # at NDCG 1 well before every position is learned) but is no progress.
+        since_best = 0 if ndcg > best else since_best + 1
+        if ndcg >= best:
+            best = ndcg
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        if patience is not None and since_best >= patience:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return history
+
+
+def _last_states(net: SequenceNet, table: torch.Tensor, sequences: np.ndarray) -> torch.Tensor:
+    """The hidden state after each right-padded sequence's last real item: ``(n, d)``."""
+    import torch
+
+    items = torch.from_numpy(sequences.astype(np.int64)).to(table.device)
+    last = torch.from_numpy(np.maximum((sequences >= 0).sum(axis=1) - 1, 0)).to(table.device)
+    return net.hidden(items, table)[torch.arange(len(sequences)), last]
+
+
+def _batches(
+    inputs: np.ndarray, targets: np.ndarray, batch_size: int, n_items: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Window indices per step: similar lengths together (little padding), random order.
+
+    A batch holds at most ``batch_size`` windows and ``_LOGIT_BUDGET / n_items`` positions.
+    """
+    lengths = (targets >= 0).sum(axis=1)
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    max_tokens = max(1, _LOGIT_BUDGET // max(n_items, 1))
+    batches, start = [], 0
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and stop - start < batch_size:
+            # ascending lengths: the newest window is the widest
+            if (stop - start + 1) * lengths[order[stop]] > max_tokens:
+                break
+            stop += 1
+        batches.append(order[start:stop])
+        start = stop
+    return [batches[b] for b in rng.permutation(len(batches))]
+
+
+def _batch_loss(
+    net: SequenceNet,
+    id_scale: torch.Tensor,
+    text: torch.Tensor | None,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    prefix: sp.csr_matrix,
+    device: torch.device,
+) -> torch.Tensor:
+    """Mean full-softmax cross-entropy of the next item over a batch's real positions."""
+    import torch
+    import torch.nn.functional as F
+
+    width = int((targets >= 0).sum(axis=1).max())
+    inp = torch.from_numpy(inputs[:, :width]).to(device)
+    tgt = torch.from_numpy(targets[:, :width]).to(device)
+    table = net.item_table(id_scale, text)
+    real = tgt >= 0
+    logits = net.hidden(inp, table)[real] @ table.T
+    # Items in the history up to each position: the window so far plus what came before it.
+    n_items = table.shape[0]
+    steps = torch.ones(width, width, dtype=torch.bool, device=device).tril()
+    earlier = inp[:, None, :].expand(-1, width, -1)
+    earlier = torch.where(steps & (earlier >= 0), earlier, n_items)
+    seen = torch.zeros(inp.shape[0], width, n_items + 1, device=device)
+    seen.scatter_(2, earlier, 1.0)
+    seen = seen[real][:, :n_items]
+    before = torch.from_numpy(prefix.toarray()).to(device)
+    seen = torch.maximum(seen, before[real.nonzero()[:, 0]])
+    logits = logits + net.repeat_bias * seen
+    return F.cross_entropy(logits, tgt[real])
+
+
+def _held_out_ndcg(
+    net: SequenceNet,
+    id_scale: torch.Tensor,
+    text: torch.Tensor | None,
+    sequences: np.ndarray,
+    seen: sp.csr_matrix,
+    targets: np.ndarray,
+    device: torch.device,
+    k: int = 10,
+) -> float:
+    """Mean NDCG@k of the held-out next items, full ranking, the user's history masked."""
+    import torch
+
+    total = 0.0
+    with torch.no_grad():
+        table = net.item_table(id_scale, text)
+        for start in range(0, len(sequences), _SCORE_CHUNK):
+            stop = min(start + _SCORE_CHUNK, len(sequences))
+            hidden = _last_states(net, table, sequences[start:stop])
+            scores = hidden @ table.T
+            mask = torch.from_numpy(seen[start:stop].toarray() != 0).to(device)
+            scores = scores.masked_fill(mask, float("-inf"))
+            tgt = torch.from_numpy(targets[start:stop]).to(device)
+            target_score = scores.gather(1, tgt[:, None])
+            rank = (scores > target_score).sum(dim=1)
+            gain = torch.where(
+                (rank < k) & torch.isfinite(target_score[:, 0]),
+                1.0 / torch.log2(rank.to(torch.float64) + 2.0),
+                torch.zeros((), dtype=torch.float64),
+            )
+            total += float(gain.sum())
+    return total / max(len(sequences), 1)
