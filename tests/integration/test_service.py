@@ -139,7 +139,7 @@ def test_the_server_keeps_what_it_writes_private(tmp_path: Path) -> None:
     old = os.umask(0o022)  # a usual shell umask: the server must not depend on it
     try:
         data = tmp_path / "srv" / "data"
-        app = create_app(settings_for(data, sequential=False), on_empty=seed)
+        app = create_app(settings_for(data, engine={"sequential": False}), on_empty=seed)
         with TestClient(app) as client:
             client.post("/v1/events", json=click("ana", "jazz-1"), headers=INGEST)
             client.post("/v1/admin/train", headers=ADMIN)
@@ -706,10 +706,10 @@ def test_metrics_expose_latency_histograms_and_counters(client: TestClient) -> N
 
 
 def test_metrics_expose_the_pending_items_bound(client: TestClient) -> None:
-    pending = PendingItems(max_size=2)
-    runtime(client).engine.pending = pending  # type: ignore[attr-defined]
-    for item, user in [("soon-1", "a"), ("soon-1", "b"), ("soon-2", "a")]:
-        pending.add(item, user)
+    runtime(client).engine.items.pending = PendingItems(max_size=2)
+    for item, user in [("soon-1", "a"), ("soon-1", "b"), ("soon-2", "a")]:  # one at a time
+        r = client.post("/v1/events", json=click(user, item), headers=INGEST)
+        assert r.status_code == 200 and r.json()["accepted"] == 1  # unknown item: logged
     text = client.get("/metrics", headers=ADMIN).text
     assert "pulserec_pending_items 1.0" in text
     assert "pulserec_pending_pairs 1.0" in text
