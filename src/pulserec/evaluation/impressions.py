@@ -411,41 +411,55 @@ class Combination:
             part.observe(impression)
 
 
+def impression_features(
+    parts: Mapping[str, ImpressionScorer], impressions: Iterable[Impression]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Score each impression with every part, then let every part observe it.
+
+    Returns, per impression with both a click and a non-click, the labelled candidates'
+    standardised scores (candidates x parts, in ``parts`` order) and their labels: the
+    features an online scorer would have had.
+    """
+    combo = Combination(parts, dict.fromkeys(parts, 0.0))
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for imp in impressions:
+        labels = np.asarray(imp.labels)
+        keep = labels >= 0
+        if 0 < labels[keep].sum() < keep.sum():
+            out.append((combo.features(imp)[keep], labels[keep].astype(np.float64)))
+        combo.observe(imp)
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """Weights of an L2-penalised logistic regression of ``y`` on ``x`` (intercept dropped)."""
+    from scipy.optimize import minimize
+
+    if len(y) == 0 or not 0 < y.sum() < len(y):
+        raise ValueError("y: expected both positive and negative labels to fit on")
+    xi = np.column_stack([x, np.ones(len(y))])
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = xi @ w
+        p = 1.0 / (1.0 + np.exp(-z))
+        nll = float(np.sum(np.logaddexp(0.0, z) - y * z)) + 0.5 * l2 * float(w[:-1] @ w[:-1])
+        grad = xi.T @ (p - y)
+        grad[:-1] += l2 * w[:-1]
+        return nll, grad
+
+    return np.asarray(minimize(loss, np.zeros(xi.shape[1]), jac=True, method="L-BFGS-B").x[:-1])
+
+
 def fit_combination(
     parts: Mapping[str, ImpressionScorer], impressions: Iterable[Impression], l2: float = 1.0
 ) -> Combination:
     """Fit a :class:`Combination`'s weights by logistic regression over ``impressions``.
 
-    Each impression is scored, its standardised features and labels (labelled candidates
-    of impressions with both a click and a non-click) are collected, then the parts observe
-    it: the features are those an online scorer would have had. The fit is an L2-penalised
-    logistic regression with an intercept (which drops out of the ranking).
+    The features are :func:`impression_features` (the parts observe every impression as
+    it goes); the fit is :func:`fit_logistic`, whose intercept drops out of the ranking.
     """
-    from scipy.optimize import minimize
-
-    combo = Combination(parts, dict.fromkeys(parts, 0.0))
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    for imp in impressions:
-        labels = np.asarray(imp.labels)
-        keep = labels >= 0
-        if 0 < labels[keep].sum() < keep.sum():
-            xs.append(combo.features(imp)[keep])
-            ys.append(labels[keep].astype(np.float64))
-        combo.observe(imp)
-    if not xs:
+    rows = impression_features(parts, impressions)
+    if not rows:
         raise ValueError("impressions: none has both a click and a non-click to fit on")
-    x = np.column_stack([np.vstack(xs), np.ones(sum(len(y) for y in ys))])
-    y = np.concatenate(ys)
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = x @ w
-        p = 1.0 / (1.0 + np.exp(-z))
-        nll = float(np.sum(np.logaddexp(0.0, z) - y * z)) + 0.5 * l2 * float(w[:-1] @ w[:-1])
-        grad = x.T @ (p - y)
-        grad[:-1] += l2 * w[:-1]
-        return nll, grad
-
-    w = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
-    combo.weights = {name: float(v) for name, v in zip(parts, w[:-1], strict=True)}
-    return combo
+    w = fit_logistic(np.vstack([x for x, _ in rows]), np.concatenate([y for _, y in rows]), l2)
+    return Combination(parts, {name: float(v) for name, v in zip(parts, w, strict=True)})

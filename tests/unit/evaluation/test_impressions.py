@@ -18,6 +18,7 @@ from pulserec.evaluation.impressions import (
     Freshness,
     TextProfile,
     fit_combination,
+    fit_logistic,
     impression_metrics,
     mean_metrics,
     outcome_events,
@@ -258,3 +259,14 @@ def test_fit_combination_weights_the_signal_that_predicts_clicks() -> None:
         Combination(parts, {"fresh": 1.0})
     with pytest.raises(ValueError, match="none has both"):
         fit_combination(parts, [imp(0.0, ["a"], [1])])
+
+
+def test_fit_logistic_weights_a_separating_feature_and_ignores_noise() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000).astype(float)
+    # two unit-variance Gaussians at -1 and +1: the true log-odds slope is 2
+    x = np.column_stack([2 * y - 1 + rng.normal(0, 1, 4000), rng.normal(0, 1, 4000)])
+    w = fit_logistic(x, y)
+    assert w[0] == pytest.approx(2.0, abs=0.2) and abs(w[1]) < 0.15
+    with pytest.raises(ValueError, match="both positive and negative"):
+        fit_logistic(x, np.ones(4000))
