@@ -280,28 +280,43 @@ class ClickThrough:
     """Live click-through rate ``(clicks + a) / (shows + b)`` of each candidate so far.
 
     The prior ``a / b`` is the base rate a never-shown item starts from; ``b`` is how many
-    shows it takes for the item's own record to outweigh it.
+    shows it takes for the item's own record to outweigh it. With ``half_life_s`` both
+    counts decay, so the rate follows an item's recent shows.
     """
 
-    def __init__(self, prior_clicks: float = 0.4, prior_shows: float = 10.0) -> None:
+    def __init__(
+        self,
+        prior_clicks: float = 0.4,
+        prior_shows: float = 10.0,
+        half_life_s: float | None = None,
+    ) -> None:
         if prior_shows <= 0 or prior_clicks < 0:
             raise ValueError(
                 f"prior_clicks, prior_shows: expected >= 0 and > 0, "
                 f"got {prior_clicks} and {prior_shows}"
             )
-        self.a, self.b = prior_clicks, prior_shows
-        self.clicks: dict[str, float] = {}
-        self.shows: dict[str, float] = {}
+        if half_life_s is not None and half_life_s <= 0:
+            raise ValueError(f"half_life_s: expected > 0 or None, got {half_life_s}")
+        self.a, self.b, self.half_life_s = prior_clicks, prior_shows, half_life_s
+        self.counts: dict[str, tuple[float, float, float]] = {}  # item -> clicks, shows, as of
+
+    def _at(self, item: str, now: float) -> tuple[float, float]:
+        clicks, shows, t = self.counts.get(item, (0.0, 0.0, now))
+        if self.half_life_s is None:
+            return clicks, shows
+        f = 2.0 ** (-max(now - t, 0.0) / self.half_life_s)
+        return clicks * f, shows * f
 
     def score(self, impression: Impression) -> np.ndarray:
-        c = np.array([self.clicks.get(i, 0.0) for i in impression.candidates])
-        n = np.array([self.shows.get(i, 0.0) for i in impression.candidates])
-        return (c + self.a) / (n + self.b)
+        now = impression.timestamp
+        cn = np.array([self._at(i, now) for i in impression.candidates]).reshape(-1, 2)
+        return np.asarray((cn[:, 0] + self.a) / (cn[:, 1] + self.b))
 
     def observe(self, impression: Impression) -> None:
+        now = impression.timestamp
         for item, lab in labelled(impression):
-            self.shows[item] = self.shows.get(item, 0.0) + 1.0
-            self.clicks[item] = self.clicks.get(item, 0.0) + float(lab)
+            clicks, shows = self._at(item, now)
+            self.counts[item] = (clicks + float(lab), shows + 1.0, now)
 
 
 class DecayedClicks:

@@ -208,6 +208,16 @@ def test_click_through_counts_shows_and_clicks_with_a_prior() -> None:
         ClickThrough(prior_shows=0.0)
 
 
+def test_click_through_with_a_half_life_follows_recent_shows() -> None:
+    ctr = ClickThrough(prior_clicks=0.0, prior_shows=1.0, half_life_s=H)
+    ctr.observe(imp(0.0, ["x"], [1]))  # one click in one show, then two unclicked shows
+    ctr.observe(imp(H, ["x"], [0]))
+    ctr.observe(imp(H, ["x"], [0]))
+    # clicks 0.5, shows 0.5 + 2 = 2.5 an hour later
+    assert ctr.score(imp(H, ["x"], [0])) == pytest.approx([0.5 / 3.5])
+    assert ctr.score(imp(2 * H, ["x"], [0])) == pytest.approx([0.25 / (1.25 + 1)])
+
+
 def test_decayed_clicks_halve_every_half_life() -> None:
     pop = DecayedClicks(half_life_s=H)
     pop.observe(imp(0.0, ["x", "y"], [1, 0]))
