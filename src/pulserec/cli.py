@@ -471,8 +471,8 @@ def serve(
         )
         console.print(f"  X-API-Key: {key}", soft_wrap=True, highlight=False)
         base = f"http://{_url_host(settings.host)}:{settings.port}"
-        console.print(f"  live page: {base}/?key={key}", soft_wrap=True, highlight=False)
-        console.print(f"  dashboard: {base}/dashboard?key={key}", soft_wrap=True, highlight=False)
+        console.print(f"  live page: {base}/#key={key}", soft_wrap=True, highlight=False)
+        console.print(f"  dashboard: {base}/dashboard#key={key}", soft_wrap=True, highlight=False)
     if dataset is not None:
         on_empty = _dataset_seeder(dataset, dataset_path(settings, dataset, dataset_dir))
     else:
@@ -512,6 +512,7 @@ def worker(
     from pulserec.engine import Engine
     from pulserec.scaleout import run_worker
     from pulserec.storage import open_storage
+    from pulserec.storage.files import private_umask
     from pulserec.text import make_encoder
 
     if not storage.startswith("redis://"):
@@ -530,7 +531,8 @@ def worker(
     )
     engine.load_from_storage()
     try:
-        fits = run_worker(engine, every=every, once=once)
+        with private_umask():  # artifacts readable by this account only, as the server's
+            fits = run_worker(engine, every=every, once=once)
     except KeyboardInterrupt:
         fits = 0
     finally:

@@ -171,7 +171,9 @@ class EngineSettings(_Section):
     """How the engine retrieves, ranks and learns (``pulserec.engine.EngineConfig``)."""
 
     sources: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=("ann", "factor", "covisit", "sequential", "trending", "text"),
+        default=(
+            "ann", "factor", "covisit", "sequential", "trending", "text", "trending_fast",
+        ),
         description="Candidate sources, comma-separated (trending also fills in when the "
         "others find nothing).",
     )
@@ -228,6 +230,35 @@ class EngineSettings(_Section):
         default=3 * 86400.0,
         gt=0.0,
         description="Half-life of the live trending counts, in seconds.",
+    )
+    trending_fast_half_life_s: float = Field(
+        default=3600.0,
+        gt=0.0,
+        description="Half-life of the fast trending counts (news, launches), in seconds.",
+    )
+    live_covisit_half_life_s: float = Field(
+        default=86400.0,
+        gt=0.0,
+        description="Half-life of the co-visitation counts learned per event between refits.",
+    )
+    live_covisit_window: int = Field(
+        default=5,
+        ge=0,
+        description="A user's previous items each positive event is paired with, online "
+        "(0: no online co-visitation).",
+    )
+    max_pending: int = Field(
+        default=100_000,
+        ge=0,
+        description="Most (item, user) pairs remembered for items not yet in the catalog, so "
+        "the users' states take those events in when the item arrives; past it the least "
+        "recently touched items are forgotten (their events count at the next state rebuild).",
+    )
+    artifacts_keep: int = Field(
+        default=3,
+        ge=1,
+        description="Model versions kept in the artifacts folder after a refit or a user's "
+        "deletion, the current one always among them; older ones are deleted.",
     )
     valid_fraction: float = Field(
         default=0.1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,6 +86,19 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     assert [e.event.event_id for e in back.events()] == ["e1"]
     assert next(back.items()).text == "text 中文"
     assert back.append([ev("a", "x", 1, eid="e1")]) == [None]
+
+
+def test_sqlite_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        s = open_storage(f"sqlite:///{tmp_path}/new/p.db")
+        s.append([ev("a", "x", 1)])
+        files = [tmp_path / "new" / name for name in ("p.db", "p.db-wal", "p.db-shm")]
+        assert [oct(f.stat().st_mode & 0o777) for f in files] == ["0o600"] * 3
+        assert oct((tmp_path / "new").stat().st_mode & 0o777) == "0o700"
+        s.close()
+    finally:
+        os.umask(old)
 
 
 def test_unknown_scheme_is_named() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -19,6 +21,7 @@ from pulserec.engine import Engine
 from pulserec.service import create_app
 from pulserec.service.keys import KeyConfigError
 from pulserec.service.runtime import Runtime
+from pulserec.state.pending import PendingItems
 from pulserec.types import EVENT_TYPES
 
 pytestmark = pytest.mark.integration
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.integration
 ADMIN = {"X-API-Key": ADMIN_KEY}
 READ = {"X-API-Key": READ_KEY}
 INGEST = {"X-API-Key": INGEST_KEY}
+JSON_INGEST = {**INGEST, "Content-Type": "application/json"}
 
 MakeClient = Callable[..., TestClient]
 
@@ -131,6 +135,32 @@ def test_a_restart_restores_log_models_and_user_state(make_client: MakeClient) -
     assert second.get("/v1/users/alice/interests", headers=READ).json() == interests
 
 
+def test_the_server_keeps_what_it_writes_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # a usual shell umask: the server must not depend on it
+    try:
+        data = tmp_path / "srv" / "data"
+        app = create_app(settings_for(data, sequential=False), on_empty=seed)
+        with TestClient(app) as client:
+            client.post("/v1/events", json=click("ana", "jazz-1"), headers=INGEST)
+            client.post("/v1/admin/train", headers=ADMIN)
+            runtime(client).trainer.join()
+            written = [data, *data.rglob("*")]
+            modes = {str(p.relative_to(data)): oct(p.stat().st_mode & 0o777) for p in written}
+        assert {
+            "pulserec.db",
+            "pulserec.db-wal",
+            "pulserec.db-shm",
+            "artifacts/current.json",
+        } < set(modes)
+        assert sum(name.startswith("artifacts/") for name in modes) > 4
+        want = {name: "0o700" if (data / name).is_dir() else "0o600" for name in modes}
+        assert modes == want
+        assert oct((tmp_path / "srv").stat().st_mode & 0o777) == "0o700"
+        assert os.umask(0o022) == 0o022  # the app's umask ended with it
+    finally:
+        os.umask(old)
+
+
 def test_without_any_api_key_the_app_refuses_to_exist(tmp_path: Path) -> None:
     with pytest.raises(KeyConfigError, match="no API key configured"):
         create_app(Settings(data_dir=tmp_path, encoder="hashing"))
@@ -197,6 +227,26 @@ def test_healthz_and_docs_need_no_key(client: TestClient) -> None:
     assert single["properties"]["user_id"]["maxLength"] == LimitSettings().max_id_len
 
 
+def test_each_app_enforces_and_documents_its_own_limits(make_client: MakeClient) -> None:
+    # the routers are shared by every app: the limits come from each app's settings
+    small = make_client(limits=LimitSettings(max_k=5, max_id_len=12))
+    assert small.get("/v1/users/u1/recommendations?k=6", headers=READ).status_code == 422
+    assert small.get("/v1/users/a-very-long-user/interests", headers=READ).status_code == 422
+    assert small.get("/v1/admin/trending?n=6", headers=ADMIN).status_code == 422
+    spec = small.get("/openapi.json").json()
+    small.__exit__(None, None, None)
+    default = make_client()
+    assert len(rec_ids(default, "u1", k=6)) == 6
+    params = spec["paths"]["/v1/users/{user_id}/recommendations"]["get"]["parameters"]
+    by_name = {p["name"]: p["schema"] for p in params}
+    assert by_name["k"]["maximum"] == 5 and by_name["user_id"]["maxLength"] == 12
+    assert "x-pulserec-limit" not in str(spec)
+    default_spec = default.get("/openapi.json").json()
+    body = default_spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    batch = body["application/json"]["schema"]["anyOf"][0]["properties"]["events"]
+    assert batch["maxItems"] == LimitSettings().max_batch
+
+
 # ------------------------------------------------------------------------------------- events
 
 
@@ -251,14 +301,97 @@ def test_a_request_without_any_valid_event_is_422_naming_each_field(client: Test
         (b'{"events": []}', "events"),
         (b'{"events": {"user_id": "u"}}', "events"),
         (b'{"events": [], "extra": 1}', "extra"),
-        (b'{"user_id": "u\\ud800", "item_id": "i", "type": "click", "timestamp": 1}', "body"),
+        (b'{"events": [], "\xed\xa0\x80": 1}', "\\ud800"),
     ],
 )
 def test_malformed_bodies_are_422_naming_the_field(
     client: TestClient, body: bytes, field: str
 ) -> None:
-    r = client.post("/v1/events", content=body, headers=INGEST)
+    r = client.post("/v1/events", content=body, headers=JSON_INGEST)
     assert r.status_code == 422 and fields(r) == [field], r.text
+
+
+SURROGATE = b"\xed\xa0\x80"
+"""U+D800 as UTF-8 would encode it: no valid UTF-8 holds these bytes, yet Python's JSON
+decoder reads them (it decodes with surrogatepass)."""
+
+
+@pytest.mark.parametrize("bad", [SURROGATE, b"\\ud800"], ids=["raw", "escaped"])
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (b'"user_id": "u{S}", "item_id": "jazz-1", "type": "click"', "user_id"),
+        (b'"user_id": "u", "item_id": "jazz-1{S}", "type": "click"', "item_id"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "comment", "text": "nice {S}"', "text"),
+        (b'"user_id": "u", "type": "search", "text": "jazz {S}"', "text"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "click", "event_id": "e{S}"', "event_id"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "click{S}"', "type"),
+        (b'"user_id": "u", "item_id": "jazz-1", "type": "click", "x{S}": 1', "x\\ud800"),
+    ],
+)
+def test_unpaired_surrogates_reject_only_their_event(
+    client: TestClient, event: bytes, field: str, bad: bytes
+) -> None:
+    now = str(time.time()).encode()
+    good = [b'{"user_id": "sv", "item_id": "jazz-%d", "type": "click", "timestamp": %s}' % (j, now)
+            for j in range(3)]  # fmt: skip
+    entry = b"{" + event.replace(b"{S}", bad) + b', "timestamp": ' + now + b"}"
+    r = client.post("/v1/events", content=b'{"events": [' + b", ".join([*good, entry]) + b"]}",
+                    headers=JSON_INGEST)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 3
+    assert [(e["index"], e["field"]) for e in r.json()["errors"]] == [(3, field)]
+    single = client.post("/v1/events", content=entry, headers=JSON_INGEST)
+    assert single.status_code == 422 and fields(single) == [field], single.text
+    assert status(client)["events"] == 403
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ('"item_id": "it{S}"', "items.1.item_id"),
+        ('"item_id": "it", "title": "Kind of {S}"', "items.1.title"),
+        ('"item_id": "it", "text": "{S}"', "items.1.text"),
+        ('"item_id": "it", "categories": ["ok", "c{S}"]', "items.1.categories.1"),
+        ('"item_id": "it", "attributes": {"k{S}": 1}', "items.1.attributes"),
+        ('"item_id": "it", "attributes": {"k": "v{S}"}', "items.1.attributes"),
+        ('"item_id": "it", "attributes": {"k": ["a", "v{S}"]}', "items.1.attributes"),
+    ],
+)
+def test_unpaired_surrogates_in_items_are_422_naming_the_field(
+    client: TestClient, item: str, field: str
+) -> None:
+    for bad in (SURROGATE, b"\\ud800"):
+        body = b'{"items": [{"item_id": "fine"}, {' + item.encode().replace(b"{S}", bad) + b"}]}"
+        r = client.put("/v1/items", content=body, headers=JSON_INGEST)
+        assert r.status_code == 422 and fields(r) == [field], r.text
+        assert "surrogate" in r.json()["detail"][0]["message"]
+    assert status(client)["items"] == 40
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+     "application/json; charset=latin-1", "application/jsonp"],
+)  # fmt: skip
+def test_a_body_not_sent_as_json_is_415(client: TestClient, content_type: str | None) -> None:
+    body = json.dumps(click("tia", "jazz-1")).encode()
+    headers = INGEST if content_type is None else {**INGEST, "Content-Type": content_type}
+    for method, path in (("POST", "/v1/events"), ("PUT", "/v1/items")):
+        r = client.request(method, path, content=body, headers=headers)
+        assert r.status_code == 415 and fields(r) == ["Content-Type"], r.text
+        assert "expected Content-Type: application/json" in r.json()["detail"][0]["message"]
+    assert status(client)["events"] == 400
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "Application/JSON; charset=UTF-8", "application/vnd.shop+json"],
+)
+def test_json_content_types_are_accepted(client: TestClient, content_type: str) -> None:
+    body = json.dumps(click("tia", "jazz-1")).encode()
+    r = client.post("/v1/events", content=body, headers={**INGEST, "Content-Type": content_type})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
 
 
 def test_a_single_event_object_is_accepted(client: TestClient) -> None:
@@ -312,7 +445,7 @@ def test_bodies_over_the_limit_are_413(make_client: MakeClient) -> None:
             yield b'{"user_id": "ivan", "item_id": "jazz-1", "type": "click", "timestamp": 1},'
         yield b"]}"
 
-    r = client.post("/v1/events", content=chunks(), headers=INGEST)
+    r = client.post("/v1/events", content=chunks(), headers=JSON_INGEST)
     assert r.status_code == 413
     six = {"events": [click("ivan", "jazz-1")] * 6}
     r = client.post("/v1/events", json=six, headers=INGEST)
@@ -442,6 +575,26 @@ def test_item_batches_are_all_or_nothing(client: TestClient) -> None:
     assert ok.json() == {"upserted": 1} and status(client)["items"] == 41
 
 
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        (b'{"price": NaN}', "attribute 'price': must be a finite number, got nan"),
+        (b'{"price": 1e400}', "attribute 'price': must be a finite number, got inf"),
+        (b'{"sizes": [1, -Infinity]}', "attribute 'sizes': must be a finite number, got -inf"),
+        (b'{"%s": 1}' % (b"k" * 100_000), "an attribute name must be at most 256 characters"),
+        (b'{"": 1}', "an attribute name must not be empty"),
+        (b'{"a\\tb": 1}', "an attribute name must not contain control"),
+        (b'{"note": "%s"}' % (b"x" * 5001), "attribute 'note': must be at most 5000 characters"),
+    ],
+)
+def test_bad_item_attributes_are_422(client: TestClient, attributes: bytes, message: str) -> None:
+    body = b'{"item_id": "attr-1", "attributes": ' + attributes + b"}"
+    r = client.put("/v1/items", content=body, headers=JSON_INGEST)
+    assert r.status_code == 422 and fields(r) == ["attributes"], r.text
+    assert r.json()["detail"][0]["message"].startswith(message)
+    assert client.get("/v1/items/attr-1", headers=READ).status_code == 404
+
+
 def test_browse_get_and_delete_items(client: TestClient) -> None:
     page = client.get("/v1/items", params={"limit": 5, "offset": 18}, headers=READ).json()
     assert page["total"] == 40 and page["offset"] == 18 and page["limit"] == 5
@@ -552,12 +705,41 @@ def test_metrics_expose_latency_histograms_and_counters(client: TestClient) -> N
     assert "/v1/users/mo" not in text  # raw paths (user ids) never become labels
 
 
+def test_metrics_expose_the_pending_items_bound(client: TestClient) -> None:
+    pending = PendingItems(max_size=2)
+    runtime(client).engine.pending = pending  # type: ignore[attr-defined]
+    for item, user in [("soon-1", "a"), ("soon-1", "b"), ("soon-2", "a")]:
+        pending.add(item, user)
+    text = client.get("/metrics", headers=ADMIN).text
+    assert "pulserec_pending_items 1.0" in text
+    assert "pulserec_pending_pairs 1.0" in text
+    assert "pulserec_pending_dropped_total 2.0" in text
+
+
 def test_unknown_routes_and_methods_answer_in_the_same_shape(client: TestClient) -> None:
     r = client.get("/v2/nothing", headers=READ)
     assert r.status_code == 404 and r.json() == {
         "detail": [{"field": None, "message": "Not Found"}]
     }
     assert client.patch("/v1/items", headers=READ).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/v1/items/jazz-1", "/v1/users/u1/recommendations?k=3", "/", "/static/app.css"],
+)
+def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
+    got = client.get(path, headers=ADMIN)
+    head = client.head(path, headers=ADMIN)
+    assert (head.status_code, head.content) == (got.status_code, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content))
+    assert client.head("/v1/admin/status").status_code == 401
+    assert client.head("/v1/events", headers=ADMIN).status_code == 405
+    text = client.get("/metrics", headers=ADMIN).text
+    heads = [line for line in text.splitlines() if line.startswith(
+        'pulserec_http_request_duration_seconds_count{method="HEAD"')]  # fmt: skip
+    assert heads and not any('route="unmatched"' in line for line in heads), heads
 
 
 def test_cors_is_off_unless_origins_are_configured(make_client: MakeClient) -> None:

@@ -144,13 +144,20 @@ def test_without_keys_serve_makes_a_dev_key_on_loopback(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         key = None
+        printed: list[str] = []
         deadline = time.monotonic() + 30
-        while key is None and time.monotonic() < deadline:
+        while not any("dashboard:" in p for p in printed) and time.monotonic() < deadline:
             line = proc.stdout.readline().decode()
             assert line, "the server exited before printing a key"
+            printed.append(line)
             if "X-API-Key:" in line:
                 key = line.split("X-API-Key:")[1].strip()
         assert key is not None and key.startswith("dev-") and len(key) > 20
+        # the links carry the key in the fragment, which browsers never send to the server
+        links = [p.split(": ", 1)[1].strip() for p in printed if "page:" in p or "board:" in p]
+        assert [link.split(":", 2)[2] for link in links] == [
+            f"{port}/#key={key}", f"{port}/dashboard#key={key}",
+        ]  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         while time.monotonic() < deadline:
             try:

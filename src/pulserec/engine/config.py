@@ -41,6 +41,11 @@ class EngineConfig:
     n_recent: int = _DEFAULTS.n_recent
     recency_decay: float = _DEFAULTS.recency_decay
     trending_half_life_s: float = _DEFAULTS.trending_half_life_s
+    trending_fast_half_life_s: float = _DEFAULTS.trending_fast_half_life_s
+    live_covisit_half_life_s: float = _DEFAULTS.live_covisit_half_life_s
+    live_covisit_window: int = _DEFAULTS.live_covisit_window
+    max_pending: int = _DEFAULTS.max_pending
+    artifacts_keep: int = _DEFAULTS.artifacts_keep
     valid_fraction: float = _DEFAULTS.valid_fraction
     max_fit_lists: int = _DEFAULTS.max_fit_lists
     exact_threshold: int = _DEFAULTS.exact_threshold

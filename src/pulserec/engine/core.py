@@ -44,7 +44,9 @@ from pulserec.engine.sources import check_sources
 from pulserec.engine.training import Fitter, Trainer, events_frame
 from pulserec.state.base import UserState
 from pulserec.state.memory import MemoryStateStore
+from pulserec.state.pending import PendingItems
 from pulserec.state.shared import LogTailStateStore
+from pulserec.storage.artifacts import prune_artifacts
 from pulserec.storage.base import Storage, StorageUnavailable, StoredEvent
 from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
@@ -99,7 +101,7 @@ class Engine:
         self._forgotten: set[str] | None = None
 
         cfg = self.config
-        self.items = LiveItems(encoder, cfg.trending_half_life_s, cfg.exact_threshold)
+        self.items = LiveItems(encoder, cfg)
         self.folder = Folder(self.items, cfg.state, encoder, sentiment)
         self.sequential = SequentialScorer(self.items, cfg)
         self.insight = Insight(self.items, cfg.state, cfg.random_state)
@@ -118,7 +120,7 @@ class Engine:
             )
         else:
             self.states = MemoryStateStore(cfg.state, restore=self._restore)
-        self.models: ModelSet | None = None
+        self._models: ModelSet | None = None
         self._log_seq = 0  # shared log: the newest sequence number counted into trending
         self.events_ingested = 0
         self.freeze_seq: int | None = None
@@ -127,6 +129,23 @@ class Engine:
     def catalog(self):  # type: ignore[no-untyped-def]
         """The live :class:`~pulserec.catalog.catalog.Catalog`."""
         return self.items.catalog
+
+    @property
+    def models(self) -> ModelSet | None:
+        """The models serving now."""
+        return self._models
+
+    @models.setter
+    def models(self, models: ModelSet | None) -> None:
+        """Serve from ``models`` without touching user states (:meth:`swap` rebuilds them
+        too); the transformer's cached scores belong to the old models and are dropped."""
+        self._models = models
+        self.sequential.serve(models)
+
+    @property
+    def pending(self) -> PendingItems:
+        """Users waiting for items not in the catalog yet (bounded; see ``max_pending``)."""
+        return self.items.pending
 
     @property
     def trending(self):  # type: ignore[no-untyped-def]
@@ -219,20 +238,24 @@ class Engine:
             return self._ingest_shared(events, accepted)
         with self._lock:
             restored: set[str] = set()  # users rebuilt from a log that already holds this batch
+            window = self.config.live_covisit_window
             for event, ok, flag in zip(events, accepted, flags, strict=True):
                 if not ok:
                     continue
                 self.events_ingested += 1
-                self.items.count(event)
                 if event.user_id in restored:
+                    self.items.count(event)
                     continue
                 state = self.states.peek(event.user_id)
                 if state is None:
                     state = self.states.get(event.user_id) if durable else None
                     if state is not None:
                         restored.add(event.user_id)
+                        self.items.count(event)
                         continue
                     state = self.states.get_or_create(event.user_id)
+                previous = state.recent_items(window) if window and not flag else None
+                self.items.count(event, previous)
                 realtime = self.freeze_seq is None
                 self.folder.fold(state, event, flag, self.models, realtime=realtime)
         return accepted
@@ -277,6 +300,7 @@ class Engine:
         for stored in self.storage.events():
             last = stored.seq
         self.freeze_seq = last
+        self.items.live.pairs_frozen = True  # item-side learning between refits stops too
         self.states.clear()
         self.sequential.serve(self.models)
 
@@ -313,7 +337,19 @@ class Engine:
         Once this returns no read can tell the user existed: their recommendations are
         those of a user never seen. Returns how many events were deleted.
         """
+        # what the user wrote may sit in the embedding cache: it leaves with them
+        comments, queries = set(), set()
+        for stored in self.storage.events(user_id=user_id):
+            event = stored.event
+            if event.text and event.type == "comment":
+                comments.add(event.text)
+            elif event.text and event.type == "search":
+                queries.add(event.text)
         removed = self.storage.delete_user(user_id)
+        forget_texts = getattr(self.encoder, "forget", None)
+        if forget_texts is not None:
+            forget_texts(sorted(comments), kind="passage")
+            forget_texts(sorted(queries), kind="query")
         self.forget_user(user_id)
         return removed
 
@@ -337,10 +373,10 @@ class Engine:
                 models = self.models
                 if models is not None and user_id in models.users:
                     self.models = models.without_user(user_id)
-                    self.sequential.serve(self.models)
             if self.artifacts_dir is not None:
                 for version in saved_versions(self.artifacts_dir):
                     scrub_user(version, user_id)
+                prune_artifacts(self.artifacts_dir, self.config.artifacts_keep)
 
     # --------------------------------------------------------------- training
     def train(
@@ -369,6 +405,7 @@ class Engine:
                     if self.artifacts_dir is not None:
                         models.save(self.artifacts_dir / models.version)
                         write_current(self.artifacts_dir, models.version)
+                        prune_artifacts(self.artifacts_dir, self.config.artifacts_keep)
                     self.swap(models)
             finally:
                 self._forgotten = None
@@ -398,7 +435,6 @@ class Engine:
             # states are rebuilt from the log on their next read
             self.states.clear()
             self.insight.forget()
-            self.sequential.serve(models)
 
     def load_latest_models(self) -> ModelSet | None:
         """Swap in the newest saved models of ``artifacts_dir`` (server start)."""

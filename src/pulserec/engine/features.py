@@ -63,14 +63,9 @@ def short_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
 
 
 def covisit(request: Request, cands: np.ndarray) -> np.ndarray | None:
-    """Co-visitation votes of the user's latest items."""
+    """Co-visitation votes of the user's latest items (refit and live)."""
     votes = request.signal(covisit_votes)
-    if votes is None:
-        return None
-    out = np.zeros(len(cands))
-    mask, known = _in_model(request, cands)
-    out[mask] = sparse_lookup(votes, known)
-    return out
+    return None if votes is None else sparse_lookup(votes, cands)
 
 
 def text(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -104,6 +99,12 @@ def sequential(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return None if scores is None else scores[cands]
 
 
+def trending_fast(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + the item's fast-decaying interaction count): what is hot this hour."""
+    scores = request.live.trending_fast.scores(len(request.trending))
+    return np.log1p(scores[cands]) if len(scores) else None
+
+
 FEATURES: tuple[Feature, ...] = (
     Feature("long_term", 1.0, long_term),
     Feature("short_term", 1.0, short_term),
@@ -112,6 +113,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("trending", 0.2, trending),
     Feature("penalty", -1.0, penalty, explains=False),
     Feature("sequential", 1.0, sequential),
+    Feature("trending_fast", 0.0, trending_fast),
 )
 """Every ranking feature, in the order of the weight vector."""
 

@@ -12,8 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from pulserec.catalog.catalog import Catalog
+from pulserec.engine.config import EngineConfig
+from pulserec.engine.live import LiveSignals
 from pulserec.engine.trending import Trending
 from pulserec.index.hnsw import HNSWIndex
+from pulserec.state.pending import PendingItems
 from pulserec.text.base import TextEncoder
 from pulserec.types import NEGATIVE_TYPES, Event, Item
 
@@ -24,21 +27,19 @@ class LiveItems:
     Not thread-safe on its own: the engine calls it under its lock.
     """
 
-    def __init__(
-        self, encoder: TextEncoder | None, trending_half_life_s: float, exact_threshold: int
-    ) -> None:
+    def __init__(self, encoder: TextEncoder | None, config: EngineConfig) -> None:
         self.encoder = encoder
-        self.exact_threshold = exact_threshold
+        self.exact_threshold = config.exact_threshold
         self.catalog = Catalog()
-        self.trending = Trending(trending_half_life_s)
+        self.live = live_signals(config)
         self.text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
         """Each item's text embedding (zero rows: no text); grows ahead of the catalog."""
         self.text_index: HNSWIndex | None = None
         self.interactions = np.zeros(0, dtype=np.int64)
         """Positive events counted per item since this process started (log included)."""
         self.deleted: set[int] = set()
-        self.pending: dict[str, set[str]] = {}
-        """Item ids not in the catalog yet -> users whose events named them."""
+        self.pending = PendingItems(config.max_pending)
+        """Item ids not in the catalog yet -> users whose events named them (bounded)."""
 
     def __len__(self) -> int:
         return len(self.catalog)
@@ -61,8 +62,7 @@ class LiveItems:
             has_text = np.linalg.norm(vecs, axis=1) > 0
             if has_text.any():
                 self.text_index.add(idx[has_text], vecs[has_text])
-        waiting: set[str] = set().union(*(self.pending.pop(it.item_id, set()) for it in items))
-        return idx, waiting
+        return idx, self.pending.pop(it.item_id for it in items)
 
     def grow(self) -> None:
         """Size the per-item arrays for the catalog (after it gained items)."""
@@ -102,14 +102,20 @@ class LiveItems:
         """The deleted items' indices, sorted."""
         return np.asarray(sorted(self.deleted), dtype=np.int64)
 
-    def count(self, event: Event) -> None:
-        """Count a positive event on a known item into trending and interactions."""
+    @property
+    def trending(self) -> Trending:
+        """The live trending counts (slow scale)."""
+        return self.live.trending
+
+    def count(self, event: Event, previous: list[int] | None = None) -> None:
+        """Count a positive event on a known item into the live signals and interactions;
+        ``previous`` are the user's items before it, newest first, when known."""
         if event.item_id is None or event.type in NEGATIVE_TYPES:
             return
         if event.item_id not in self.catalog:
             return
         idx = self.catalog.idx(event.item_id)
-        self.trending.add(idx, event.timestamp)
+        self.live.add(idx, event.timestamp, previous)
         self.interactions[idx] += 1
 
     def index_of(self, event: Event) -> int | None:
@@ -118,16 +124,12 @@ class LiveItems:
             return None
         if event.item_id in self.catalog:
             return self.catalog.idx(event.item_id)
-        self.pending.setdefault(event.item_id, set()).add(event.user_id)
+        self.pending.add(event.item_id, event.user_id)
         return None
 
     def forget_user(self, user_id: str) -> None:
         """Drop a user from the pending lists (and items only they were waiting for)."""
-        for item_id in list(self.pending):
-            waiting = self.pending[item_id]
-            waiting.discard(user_id)
-            if not waiting:
-                del self.pending[item_id]
+        self.pending.discard_user(user_id)
 
     def title(self, idx: int) -> str:
         """An item's title in quotes, for a reason shown to a person."""
@@ -135,6 +137,15 @@ class LiveItems:
             return "an item"
         item = self.catalog.at(idx)
         return f"“{item.title}”" if item.title else f"item {item.item_id}"
+
+
+def live_signals(config: EngineConfig) -> LiveSignals:
+    """Empty live signals with the configured time scales."""
+    return LiveSignals(
+        config.trending_half_life_s,
+        config.trending_fast_half_life_s,
+        config.live_covisit_half_life_s,
+    )
 
 
 def item_text(item: Item) -> str:

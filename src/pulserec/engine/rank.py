@@ -12,10 +12,10 @@ from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
 from pulserec.engine.features import DEFAULT_WEIGHTS, feature_matrix
 from pulserec.engine.items import LiveItems
+from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
-from pulserec.engine.trending import Trending
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import UserState
 
@@ -41,15 +41,15 @@ class Ranker:
         state: UserState | None,
         user_id: str,
         *,
-        trending: np.ndarray | None = None,
-        trend: Trending | None = None,
+        live: LiveSignals | None = None,
+        n_items: int | None = None,
     ) -> Request:
-        """A request against the live trending counts, unless others are given."""
-        trend = trend if trend is not None else self.items.trending
-        if trending is None:
-            trending = trend.scores(len(self.items))
+        """A request against the serving live signals, unless a replay's own are given
+        (ranking the first ``n_items`` items)."""
+        live = live if live is not None else self.items.live
+        trending = live.trending.scores(n_items if n_items is not None else len(self.items))
         return Request(
-            models, state, user_id, self.items, trending, trend, self.config, self.scorer
+            models, state, user_id, self.items, trending, live, self.config, self.scorer
         )
 
     def candidates(self, request: Request) -> np.ndarray:

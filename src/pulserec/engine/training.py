@@ -23,10 +23,9 @@ from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
 from pulserec.engine.fold import Folder
-from pulserec.engine.items import LiveItems
+from pulserec.engine.items import LiveItems, live_signals
 from pulserec.engine.modelset import ModelSet, vector_index
 from pulserec.engine.rank import Ranker
-from pulserec.engine.trending import Trending
 from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
 from pulserec.models.covisit import covisitation
@@ -177,10 +176,10 @@ class Fitter:
             if event.user_id in wanted:
                 self.folder.fold(state_of(event.user_id), event, False, models)
         data = ChoiceData([], [])
-        trend = Trending(cfg.trending_half_life_s)
+        live = live_signals(cfg)
         for event in earlier:
             if _positive(event) and event.item_id in catalog:
-                trend.add(catalog.idx(event.item_id), event.timestamp)  # type: ignore[arg-type]
+                live.add(catalog.idx(event.item_id), event.timestamp)  # type: ignore[arg-type]
         keep = np.ones(len(later), dtype=bool)
         if len(later) > cfg.max_fit_lists * 3:
             keep[:] = False
@@ -191,16 +190,18 @@ class Fitter:
             if keep[j] and known and len(data) < cfg.max_fit_lists:
                 target = catalog.idx(event.item_id)  # type: ignore[arg-type]
                 request = self.ranker.request(
-                    models, st, event.user_id, trending=trend.scores(models.n_items), trend=trend
+                    models, st, event.user_id, live=live, n_items=models.n_items
                 )
                 cands = self.ranker.candidates(request)
                 cands = cands[~np.isin(cands, st.seen_items())]
                 if target in set(cands.tolist()) and len(cands) > 1:
                     data.features.append(feature_matrix(request, cands))
                     data.chosen.append(int(np.flatnonzero(cands == target)[0]))
+            previous = st.recent_items(cfg.live_covisit_window) if known else []
             self.folder.fold(st, event, False, models)
             if known:
-                trend.add(catalog.idx(event.item_id), event.timestamp)  # type: ignore[arg-type]
+                item = catalog.idx(event.item_id)  # type: ignore[arg-type]
+                live.add(item, event.timestamp, previous)
         return data
 
 

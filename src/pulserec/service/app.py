@@ -26,11 +26,13 @@ from fastapi.middleware.cors import CORSMiddleware
 import pulserec
 from pulserec.config import Settings
 from pulserec.engine import Engine
+from pulserec.service import redact
 from pulserec.service.deps import API_KEY_HEADER
 from pulserec.service.errors import install_error_handlers
 from pulserec.service.keys import KeyConfigError, Keyring
 from pulserec.service.metrics import Metrics, MetricsMiddleware
-from pulserec.service.middleware import BodyLimitMiddleware
+from pulserec.service.middleware import BodyLimitMiddleware, HeadMiddleware
+from pulserec.service.openapi import install_limits
 from pulserec.service.routers import (
     admin,
     dashboard,
@@ -41,7 +43,8 @@ from pulserec.service.routers import (
     search,
     users,
 )
-from pulserec.service.runtime import build_runtime, close_runtime
+from pulserec.service.runtime import build_runtime, close_runtime, pending_items
+from pulserec.storage.files import private_umask
 
 log = logging.getLogger("pulserec.service")
 
@@ -75,20 +78,28 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Building may read the whole log and train: off the event loop.
-        runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
-        app.state.runtime = runtime
-        log.info(
-            "pulserec serving %s (%d items, model %s)",
-            settings.resolved_storage_url,
-            len(runtime.engine.catalog),
-            runtime.engine.models.version if runtime.engine.models else "untrained",
-        )
+        # keys in request lines (a ?key= link, a client's mistake) never reach the log
+        redacting = redact.install(keyring)
         try:
-            yield
+            # whatever the server writes (database, artifacts, caches) is private to its user
+            with private_umask():
+                # Building may read the whole log and train: off the event loop.
+                runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
+                app.state.runtime = runtime
+                metrics.watch_pending(lambda: pending_items(runtime.engine))
+                log.info(
+                    "pulserec serving %s (%d items, model %s)",
+                    settings.resolved_storage_url,
+                    len(runtime.engine.catalog),
+                    runtime.engine.models.version if runtime.engine.models else "untrained",
+                )
+                try:
+                    yield
+                finally:
+                    app.state.runtime = None
+                    await asyncio.to_thread(close_runtime, runtime)
         finally:
-            app.state.runtime = None
-            await asyncio.to_thread(close_runtime, runtime)
+            redact.uninstall(redacting)
 
     app = FastAPI(
         title="pulserec",
@@ -108,16 +119,18 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
     app.state.runtime = None
     install_error_handlers(app)
     for module in ROUTERS:
-        app.include_router(module.build_router(settings.limits))
+        app.include_router(module.router)
+    install_limits(app, settings.limits)
     # Added last = outermost: CORS answers preflights, metrics time everything, including
     # the 413 of the body limit.
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
             allow_headers=[API_KEY_HEADER, "Content-Type"],
         )
     return app

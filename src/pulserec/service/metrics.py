@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pulserec.state.pending import PendingItems
 
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -32,6 +37,8 @@ class Metrics:
         Events refused by validation.
     events_spam : Counter
         Stored events flagged as spam.
+    pending : PendingCollector
+        The engine's users waiting for unknown items (see :meth:`watch_pending`).
     """
 
     def __init__(self) -> None:
@@ -63,10 +70,53 @@ class Metrics:
         self.events_spam = Counter(
             "pulserec_events_spam", "Stored events flagged as spam.", registry=self.registry
         )
+        self.pending = PendingCollector()
+        self.registry.register(self.pending)
+
+    def watch_pending(self, source: Callable[[], PendingItems | None]) -> None:
+        """Export the pending-items bound: ``source()`` is read at each scrape."""
+        self.pending.source = source
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+class PendingCollector(Collector):
+    """Reads a :class:`~pulserec.state.pending.PendingItems` at scrape time.
+
+    Exports ``pulserec_pending_items`` and ``pulserec_pending_pairs`` (held now, gauges)
+    and ``pulserec_pending_dropped_total`` (pairs forgotten to stay within the bound,
+    a counter); nothing while no source is set or it returns None.
+    """
+
+    def __init__(self) -> None:
+        self.source: Callable[[], PendingItems | None] = lambda: None
+
+    def collect(self) -> Iterator[Metric]:
+        """The three metrics of the current source."""
+        pending = self.source()
+        if pending is None:
+            return
+        yield GaugeMetricFamily(
+            "pulserec_pending_items",
+            "Unknown item ids whose users are remembered until the item arrives.",
+            value=len(pending),
+        )
+        yield GaugeMetricFamily(
+            "pulserec_pending_pairs",
+            "(unknown item, user) pairs held; at most the engine.max_pending setting.",
+            value=pending.size,
+        )
+        yield CounterMetricFamily(
+            "pulserec_pending_dropped",
+            "(unknown item, user) pairs forgotten to stay within engine.max_pending.",
+            value=pending.dropped,
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        """Nothing: the registry then never collects at registration time."""
+        return iter(())
 
 
 def _route_label(scope: Scope) -> str:

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from pulserec.config import Settings
 from pulserec.engine import Engine, Trainer, TrainingRecord
+from pulserec.state.pending import PendingItems
 from pulserec.storage import open_storage
+from pulserec.storage.files import private_dir, warn_if_open
 from pulserec.text import CachedEncoder, TextEncoder, make_encoder
 from pulserec.text.spam import SpamFilter, SpamGate
 
@@ -55,6 +57,13 @@ class Runtime:
     subscriber: Any = None  # shared storage: the ModelSubscriber thread
 
 
+def pending_items(engine: Engine) -> PendingItems | None:
+    """The engine's bounded map of users waiting for unknown items (``engine.pending``),
+    or None for an engine that does not keep one."""
+    found = getattr(engine, "pending", None)
+    return found if isinstance(found, PendingItems) else None
+
+
 def build_encoder(settings: Settings) -> TextEncoder:
     """The configured encoder; a real model gets the on-disk embedding cache."""
     encoder = make_encoder(settings.encoder)
@@ -78,7 +87,8 @@ def load_sentiment(encoder: TextEncoder) -> SentimentModel | None:
 
 def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None) -> Runtime:
     """Open storage, build the engine, restore the catalog and models (or train)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    warn_if_open(settings.data_dir)
+    private_dir(settings.data_dir)
     storage = open_storage(settings.resolved_storage_url)
     try:
         encoder = build_encoder(settings)

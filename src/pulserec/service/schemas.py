@@ -8,6 +8,7 @@ never hides the others (see :func:`field_errors`).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -55,10 +57,11 @@ def limits_of(info: ValidationInfo) -> LimitSettings:
 _FORBIDDEN = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
 ID_PATTERN = rf"^[^\s{_FORBIDDEN}](?:[^{_FORBIDDEN}]*[^\s{_FORBIDDEN}])?$"
 """What an id looks like: no control characters (C0, DEL, C1), no line or paragraph
-separators, no whitespace at either end. (Unpaired surrogates are refused too, with the
-body that carries them; a surrogate range here would break regex engines that have none.)"""
+separators, no whitespace at either end. (Unpaired surrogates are refused too, by
+:func:`check_id`; a surrogate range here would break regex engines that have none.)"""
 
 _FORBIDDEN_CHAR = re.compile(f"[{_FORBIDDEN}\\ud800-\\udfff]")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 MAX_TIMESTAMP = 4_102_444_800.0
 """2100-01-01 in seconds since the epoch: later timestamps are certainly in milliseconds."""
@@ -90,6 +93,7 @@ separator characters (found U+0009 at position 1)
             "must be at most {max_len} characters, got {length}",
             {"max_len": max_len, "length": len(value)},
         )
+    check_unicode(value)
     bad = _FORBIDDEN_CHAR.search(value)
     if bad is not None:
         raise PydanticCustomError(
@@ -103,14 +107,91 @@ separator characters (found U+0009 at position 1)
 
 
 def check_text(value: str, max_len: int) -> str:
-    """Bound a free-text field's length."""
+    """Validate a free-text field: bounded length, valid Unicode (no unpaired surrogate).
+
+    Examples
+    --------
+    >>> check_text("nice \\ud800", 100)
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.PydanticCustomError: must be valid UTF-8 text: found an \
+unpaired surrogate U+D800 at position 5
+    """
     if len(value) > max_len:
         raise PydanticCustomError(
             "text_too_long",
             "must be at most {max_len} characters, got {length}",
             {"max_len": max_len, "length": len(value)},
         )
+    check_unicode(value)
     return value
+
+
+def check_unicode(value: str) -> str:
+    """Refuse a string holding an unpaired UTF-16 surrogate (U+D800..U+DFFF).
+
+    Python's JSON decoder lets them in both as escapes (``"\\ud800"``) and as raw
+    UTF-8-encoded surrogate bytes (it decodes with ``surrogatepass``); no valid text holds
+    one, and SQLite, the embedding cache and the JSON answers could not encode it.
+    """
+    bad = _SURROGATE.search(value)
+    if bad is not None:
+        raise PydanticCustomError(
+            "text_surrogate",
+            "must be valid UTF-8 text: found an unpaired surrogate "
+            f"U+{ord(bad.group()):04X} at position {bad.start()}",
+        )
+    return value
+
+
+def printable(value: str) -> str:
+    """``value`` with unpaired surrogates written as ``\\udXXX`` escapes, so it can be sent
+    in a JSON answer (an error naming a field whose name holds one must not fail itself).
+
+    Examples
+    --------
+    >>> printable("key\\ud800")
+    'key\\\\ud800'
+    """
+    if _SURROGATE.search(value) is None:
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def check_attribute(key: str, value: AttributeValue, limits: LimitSettings) -> None:
+    """Validate one item attribute: its name is an id (``max_id_len``), its strings are
+    valid text of at most ``max_text_len`` characters, its numbers are finite.
+
+    JSON has no NaN or infinity, yet Python's decoder reads ``NaN`` and turns ``1e400``
+    into infinity; such a value could only come back as ``null``.
+
+    Raises
+    ------
+    pydantic_core.PydanticCustomError
+        Naming the attribute and what was wrong.
+
+    Examples
+    --------
+    >>> check_attribute("price", float("inf"), LimitSettings())
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.PydanticCustomError: attribute 'price': must be a finite \
+number, got inf
+    """
+    try:
+        check_id(key, limits.max_id_len)
+    except PydanticCustomError as exc:
+        raise PydanticCustomError("attribute_name", f"an attribute name {exc.message()}") from None
+    for part in value if isinstance(value, list) else [value]:
+        try:
+            if isinstance(part, str):
+                check_text(part, limits.max_text_len)
+            elif isinstance(part, float) and not math.isfinite(part):
+                raise PydanticCustomError("not_finite", f"must be a finite number, got {part}")
+        except PydanticCustomError as exc:
+            raise PydanticCustomError(
+                "attribute_value", f"attribute {key!r}: {exc.message()}"
+            ) from None
 
 
 def _category(value: str, info: ValidationInfo) -> str:
@@ -126,6 +207,11 @@ class FieldError(BaseModel):
     )
     message: str
 
+    @field_validator("field", "message")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return None if value is None else printable(value)
+
 
 class ErrorBody(BaseModel):
     """Every 4xx/5xx answer of the API has this shape."""
@@ -133,7 +219,22 @@ class ErrorBody(BaseModel):
     detail: list[FieldError]
 
 
-class EventIn(BaseModel):
+class _BodyEntry(BaseModel):
+    """An object of a request body: unknown field names are reported, even invalid ones."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printable_names(cls, data: Any) -> Any:
+        # a field name with an unpaired surrogate would fail inside pydantic-core with no
+        # location; made printable, it is reported as the unexpected field it is
+        if isinstance(data, dict) and any(
+            isinstance(k, str) and _SURROGATE.search(k) for k in data
+        ):
+            return {printable(k) if isinstance(k, str) else k: v for k, v in data.items()}
+        return data
+
+
+class EventIn(_BodyEntry):
     """One thing a user did (see :class:`pulserec.types.Event`)."""
 
     model_config = ConfigDict(
@@ -189,6 +290,11 @@ class IngestError(BaseModel):
     field: str | None
     message: str
 
+    @field_validator("field", "message")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return None if value is None else printable(value)
+
 
 class IngestResult(BaseModel):
     """What happened to the events of one request."""
@@ -198,7 +304,7 @@ class IngestResult(BaseModel):
     errors: list[IngestError] = Field(description="Events rejected, with the reason.")
 
 
-class ItemIn(BaseModel):
+class ItemIn(_BodyEntry):
     """A recommendable item and the text that describes it."""
 
     model_config = ConfigDict(
@@ -233,6 +339,15 @@ class ItemIn(BaseModel):
     @classmethod
     def _texts(cls, value: str, info: ValidationInfo) -> str:
         return check_text(value, limits_of(info).max_text_len)
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(
+        cls, value: dict[str, AttributeValue], info: ValidationInfo
+    ) -> dict[str, AttributeValue]:
+        for key, attr in value.items():
+            check_attribute(key, attr, limits_of(info))
+        return value
 
 
 class ItemOut(BaseModel):

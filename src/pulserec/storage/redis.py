@@ -6,8 +6,10 @@
 - ``log``: the event log, a Redis Stream whose entry id is ``<seq>-0``, so a
   sequence number *is* the stream id and the two can never disagree;
 - ``u:<user_id>``: the same entries again, in a per-user stream, so one user's
-  events are one ``XRANGE`` away; deleting a user leaves one marker entry there
-  (field ``x``), which tells other processes to drop the state they hold;
+  events are one ``XRANGE`` away;
+- ``gone:<sha256 of user_id>``: the sequence number at which a user was deleted,
+  for 30 days: it tells other processes to drop the state they hold (it names the
+  user only by a digest);
 - ``users``: the set of users with events; ``eids``: event id -> seq;
 - ``items``: item id -> JSON; ``item_order``: a sorted set keeping the order in
   which items first arrived (every process then numbers the catalog alike).
@@ -15,6 +17,12 @@
 An append is one Lua script: the idempotency check (``HSETNX`` on the event
 id), the ``INCR`` and both ``XADD``s run atomically, so a retried request
 never appends twice and no reader sees half an event.
+
+Forgetting a user (:meth:`RedisStorage.delete_user`) removes their stream, their
+event ids and their entries of the log at once; ``XDEL`` only marks a log entry deleted
+inside the stream's nodes, so the log is then rewritten without them
+(:func:`pulserec.storage.redis_erase.compact_log`) and Redis is asked to rewrite its
+append-only file; see docs/deploy.md for what stays where until then.
 
 Durability: run Redis with ``appendonly yes`` and ``appendfsync always``; then
 the script's effects are fsynced to the append-only file before Redis answers,
@@ -26,6 +34,7 @@ twice): an unreachable server raises :class:`StorageUnavailable` within about
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -68,6 +77,8 @@ local n = 0
 for _, entry in ipairs(entries) do
   if entry[2][1] == 'e' then
     redis.call('XDEL', p .. ':log', entry[1])
+    local eid = cjson.decode(entry[2][2])[1]
+    if type(eid) == 'string' then redis.call('HDEL', p .. ':eids', eid) end
     n = n + 1
   end
 end
@@ -75,7 +86,8 @@ redis.call('DEL', ukey)
 redis.call('SREM', p .. ':users', ARGV[2])
 if n > 0 then
   local seq = redis.call('INCR', p .. ':seq')
-  redis.call('XADD', ukey, seq .. '-0', 'x', '1')
+  redis.call('SET', p .. ':gone:' .. ARGV[3], seq, 'EX', ARGV[4])
+  redis.call('INCRBY', p .. ':erase_pending', n)
 end
 return n
 """
@@ -101,6 +113,15 @@ return redis.call('HDEL', p .. ':items', ARGV[2])
 
 _PAGE = 1000
 
+GONE_TTL_S = 30 * 86_400
+"""How long a deletion mark lives: a process holding a deleted user's state drops it at
+its next read within that time (and every refit drops all held states anyway)."""
+
+
+def user_digest(user_id: str) -> str:
+    """The SHA-256 hex digest naming a user in keys that outlive the user's data."""
+    return hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 def _encode_event(event: Event, spam: bool) -> str:
     e = event
@@ -124,7 +145,9 @@ class RedisStorage(Storage):
     ----------
     url : str
         ``redis://host:port/db``; ``?timeout=SECONDS`` sets the socket timeouts
-        (default 1 s) and ``?prefix=NAME`` the key prefix (default ``pulserec``).
+        (default 1 s), ``?prefix=NAME`` the key prefix (default ``pulserec``), and
+        ``?compact=manual`` leaves the rewrite of the log after a deletion to the
+        operator (``compact_log``; the default ``on-delete`` runs it in ``delete_user``).
     """
 
     shared = True
@@ -138,6 +161,12 @@ class RedisStorage(Storage):
         query = parse_qs(urlsplit(url).query)
         self.timeout = float(query.pop("timeout", ["1.0"])[0])
         self.prefix = query.pop("prefix", [PREFIX])[0]
+        compact = query.pop("compact", ["on-delete"])[0]
+        if compact not in ("on-delete", "manual"):
+            raise ValueError(
+                f"storage_url: compact must be 'on-delete' or 'manual', got {compact!r}"
+            )
+        self.compact_on_delete = compact == "on-delete"
         base = url.split("?", 1)[0]
         self._errors: tuple[type[Exception], ...] = (
             redis.ConnectionError,
@@ -188,7 +217,7 @@ class RedisStorage(Storage):
 
     def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
         for entry_id, fields in self._entries(user_id, after_seq):
-            if b"e" in fields:  # not a deletion marker
+            if b"e" in fields:  # not a deletion marker (earlier versions wrote them)
                 yield _decode_event(entry_id, fields[b"e"])
 
     def _entries(self, user_id: str | None, after_seq: int) -> Iterator[tuple[bytes, Any]]:
@@ -205,13 +234,24 @@ class RedisStorage(Storage):
     def tail(self, user_id: str, after_seq: int) -> list[StoredEvent] | None:
         """A user's events after ``after_seq``; None when the user was deleted meanwhile.
 
-        A state built before the deletion must then be dropped, not extended.
+        A state built before the deletion must then be dropped, not extended. One round
+        trip: the first page of the user's stream and their deletion mark, pipelined.
         """
-        out = []
-        for entry_id, fields in self._entries(user_id, after_seq):
-            if b"e" not in fields:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xrange(self.key(f"u:{user_id}"), f"{after_seq + 1}-0", "+", count=_PAGE)
+        pipe.get(self.key(f"gone:{user_digest(user_id)}"))
+        page, gone = self._call(pipe.execute)
+        if gone is not None and int(gone) > after_seq:
+            return None
+        if any(b"e" not in fields for _, fields in page):
+            return None  # a deletion marker entry, as earlier versions wrote them
+        out = [_decode_event(entry_id, fields[b"e"]) for entry_id, fields in page]
+        if len(page) == _PAGE:
+            last = int(page[-1][0].decode().split("-", 1)[0])
+            rest = self.tail(user_id, last)
+            if rest is None:
                 return None
-            out.append(_decode_event(entry_id, fields[b"e"]))
+            out += rest
         return out
 
     def last_seq(self, user_id: str | None = None) -> int:
@@ -221,7 +261,16 @@ class RedisStorage(Storage):
         return int(page[0][0].decode().split("-", 1)[0]) if page else 0
 
     def delete_user(self, user_id: str) -> int:
-        return int(self._call(self._delete_user, keys=[], args=[self.prefix, user_id]))
+        """Remove the user's events, event ids and stream; then rewrite the log without
+        them and ask Redis to rewrite its append-only file (unless ``?compact=manual``)."""
+        args = [self.prefix, user_id, user_digest(user_id), GONE_TTL_S]
+        removed = int(self._call(self._delete_user, keys=[], args=args))
+        if removed and self.compact_on_delete:
+            from pulserec.storage.redis_erase import compact_log, rewrite_persistence
+
+            if compact_log(self):
+                rewrite_persistence(self)
+        return removed
 
     def upsert_items(self, items: Iterable[Item]) -> int:
         args: list[Any] = [self.prefix, 0]

@@ -2,18 +2,28 @@
 
 Every append is one transaction committed with ``synchronous=FULL`` before
 the call returns, so an acknowledged event survives a killed process.
+
+Forgetting a user leaves none of their bytes in the files: the connection runs with
+``secure_delete`` (deleted rows are overwritten with zeros, in table and index pages
+alike), and :meth:`SQLiteStorage.delete_user` ends with a ``TRUNCATE`` checkpoint, which
+copies the zeroed pages into the database and empties the write-ahead log, whose older
+frames still held the rows.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from pulserec.storage.base import BACKENDS, Storage, StoredEvent
+from pulserec.storage.files import private_dir, private_file, warn_if_open
 from pulserec.types import Event, Item
+
+log = logging.getLogger("pulserec.storage")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -52,11 +62,17 @@ class SQLiteStorage(Storage):
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         self.url = url
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            # the log holds what users did: 0600, and SQLite gives its -wal and -shm files
+            # the database file's mode
+            private_dir(path.parent)
+            warn_if_open(path)
+            private_file(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.executescript(SCHEMA)
 
     def append(
@@ -107,9 +123,28 @@ class SQLiteStorage(Storage):
             yield StoredEvent(seq, Event(uid, iid, typ, ts, value, text, event_id), bool(spam))
 
     def delete_user(self, user_id: str) -> int:
+        """Remove the user's events; their bytes leave the database and its WAL."""
         with self._lock:
-            cur = self._conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
-            return cur.rowcount
+            removed = self._conn.execute("DELETE FROM events WHERE user_id = ?", (user_id,))
+            if removed.rowcount > 0:
+                self.checkpoint()
+            return removed.rowcount
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it to zero bytes.
+
+        Returns False when another connection's read kept it from completing within the
+        busy timeout; the WAL then keeps its frames until a later checkpoint.
+        """
+        with self._lock:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning(
+                "%s: a reader kept the WAL checkpoint from completing; deleted rows stay in "
+                "the -wal file until the next checkpoint",
+                self.url,
+            )
+        return not busy
 
     def upsert_items(self, items: Iterable[Item]) -> int:
         rows = [

@@ -22,6 +22,7 @@ from typing import Final, Self
 import numpy as np
 from tqdm import tqdm
 
+from pulserec.storage.files import private_dir, private_file
 from pulserec.text.base import (
     DEFAULT_BATCH_SIZE,
     FloatMatrix,
@@ -49,9 +50,11 @@ _LOOKUP_CHUNK: Final[int] = 900
 def text_key(text: str, kind: Kind) -> bytes:
     """The cache key of one text: sha256 of ``kind``, a NUL separator and the UTF-8 text.
 
-    The separator keeps ``("query", "x")`` and ``("queryx", "")``-style pairs apart.
+    The separator keeps ``("query", "x")`` and ``("queryx", "")``-style pairs apart. A
+    text with an unpaired surrogate (which JSON decoding can let through) still gets a key:
+    ``surrogatepass`` encodes it, and leaves the key of every valid text unchanged.
     """
-    return hashlib.sha256(f"{kind}\x00{text}".encode()).digest()
+    return hashlib.sha256(f"{kind}\x00{text}".encode("utf-8", "surrogatepass")).digest()
 
 
 class CachedEncoder(TextEncoder):
@@ -113,7 +116,9 @@ class CachedEncoder(TextEncoder):
     def _connection(self) -> sqlite3.Connection:
         """The open database, opened on first use (caller holds the lock)."""
         if self._conn is None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            # embeddings of users' comments and queries: private, like the event log
+            private_dir(self.cache_dir)
+            private_file(self.path)
             # One connection shared by this object's threads, always used under self._lock;
             # autocommit mode so that `with conn:` blocks are the only transactions.
             conn = sqlite3.connect(
@@ -124,6 +129,8 @@ class CachedEncoder(TextEncoder):
                 # WAL + NORMAL survives a process crash; only an OS crash can drop the last
                 # commits, and the database stays consistent either way.
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # forgotten vectors are overwritten, not only unlinked (see forget)
+                conn.execute("PRAGMA secure_delete=ON")
                 conn.execute(_SCHEMA)
             except BaseException:
                 conn.close()
@@ -220,6 +227,38 @@ class CachedEncoder(TextEncoder):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def forget(self, texts: Sequence[str], *, kind: Kind = "passage") -> int:
+        """Delete the cached vectors of ``texts`` (a user's comments and queries, when the
+        user is forgotten); their bytes leave the cache's database and its WAL.
+
+        Returns how many vectors were deleted (for this encoder's name and ``dim``). A text
+        another user also wrote is simply encoded again when next asked for.
+        """
+        keys = sorted({text_key(text, kind) for text in texts})
+        if not keys:
+            return 0
+        deleted = 0
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(keys), _LOOKUP_CHUNK):
+                    chunk = keys[start : start + _LOOKUP_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    deleted += conn.execute(
+                        "DELETE FROM embeddings WHERE encoder = ? AND dim = ? "
+                        f"AND key IN ({marks})",
+                        (self.name, self.dim, *chunk),
+                    ).rowcount
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if deleted:
+                # the WAL's older frames still hold the rows: empty it into the database
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
 
     def __len__(self) -> int:
         """Number of vectors cached for this encoder's name and ``dim``."""

@@ -316,3 +316,15 @@ def test_swap_never_serves_the_previous_models_covisitation() -> None:
         kept.append(reused)
     eng.swap(reused)
     assert eng.score_items("u0", ["jazz-4"])[0] == pytest.approx(expected)
+
+
+def test_models_assigned_directly_keep_the_transformers_cache(engine: Engine) -> None:
+    """Serving models set by assignment (no swap) are cached per user like swapped ones."""
+    models = engine.models
+    engine.models = models
+    engine.ingest(Event("reader", "hiking-3", "click", 6_000_000.0))
+    state = engine.states.get("reader")
+    assert state is not None
+    first = engine.sequential.scores(models, state)
+    assert first is not None and engine.sequential.cached_users == ["reader"]
+    assert engine.sequential.scores(models, state) is first

@@ -19,12 +19,12 @@ from pulserec.types import Event, Item
 
 
 def request_for(models: ModelSet, state: UserState | None, user_id: str = "a") -> Request:
-    items = LiveItems(None, 3600.0, 100)
-    items.upsert([Item(f"i{j}") for j in range(models.n_items)])
     config = Config()
+    items = LiveItems(None, config)
+    items.upsert([Item(f"i{j}") for j in range(models.n_items)])
     trending = np.array([0.0, 1.0, 3.0, 0.0])
     return Request(
-        models, state, user_id, items, trending, items.trending, config,
+        models, state, user_id, items, trending, items.live, config,
         SequentialScorer(items, config),
     )  # fmt: skip
 
@@ -47,7 +47,8 @@ def test_feature_columns_are_named_and_hold_the_known_answer() -> None:
     np.testing.assert_allclose(col["short_term"], models.item_unit @ models.item_unit[0])
     np.testing.assert_allclose(col["covisit"], [0.0, 2.0, 0.0, 0.0])  # item 1 follows item 0
     np.testing.assert_allclose(col["trending"], np.log1p([0.0, 1.0, 3.0, 0.0]))
-    assert not col["text"].any() and not col["penalty"].any() and not col["sequential"].any()
+    for name in ("text", "penalty", "sequential", "trending_fast"):
+        assert not col[name].any(), name
 
 
 def test_a_user_without_state_gets_only_what_needs_no_state() -> None:
@@ -113,26 +114,55 @@ def test_a_recommend_scores_the_transformer_once(monkeypatch: pytest.MonkeyPatch
     assert len(calls) == 1
 
 
-def test_a_replay_ranks_with_its_own_trending_not_the_live_one() -> None:
+def test_a_replay_ranks_with_its_own_live_signals_not_the_serving_ones() -> None:
     """A refit's validation replay must not see the live counts, which hold its future."""
     from pulserec.engine.explain import Explainer
     from pulserec.engine.insight import Insight
+    from pulserec.engine.items import live_signals
     from pulserec.engine.rank import Ranker
-    from pulserec.engine.trending import Trending
 
-    items = LiveItems(None, 3600.0, 100)
+    config = Config(sources=("trending", "trending_fast"))
+    items = LiveItems(None, config)
     items.upsert([Item(f"i{j}") for j in range(40)])
     for _ in range(5):
-        items.trending.add(0, 10.0)  # live: item 0, clicked after the replay's window
-    replayed = Trending(3600.0)
+        items.live.add(0, 10.0)  # live: item 0, clicked after the replay's window
+    replayed = live_signals(config)
     replayed.add(7, 1.0)
-    config = Config(sources=("trending",))
     ranker = Ranker(
         items, config, SequentialScorer(items, config),
         Explainer(items, Insight(items, config.state, 0), config.n_recent),
     )  # fmt: skip
     live = ranker.request(None, None, "x")
-    past = ranker.request(None, None, "x", trending=replayed.scores(40), trend=replayed)
-    assert live.trend.top(1, 40).tolist() == [0] and past.trend.top(1, 40).tolist() == [7]
+    past = ranker.request(None, None, "x", live=replayed, n_items=40)
+    assert live.live.trending.top(1, 40).tolist() == [0]
+    assert past.live.trending_fast.top(1, 40).tolist() == [7]
     assert 7 in ranker.candidates(past).tolist()
-    assert feature_matrix(past, np.array([0]))[0].sum() == 0.0  # item 0: nothing yet
+    assert not feature_matrix(past, np.array([0]))[0].any()  # item 0: nothing yet
+
+
+def test_live_covisitation_pairs_consecutive_items_and_decays() -> None:
+    from pulserec.engine.live import LiveCovisit
+
+    cov = LiveCovisit(half_life_s=100.0, max_neighbours=2)
+    cov.add([1, 2], 3, ts=0.0)  # 3 right after 1, and 2 before that
+    items, votes = cov.votes([3], decay=1.0, ts=0.0)  # type: ignore[misc]
+    assert dict(zip(items.tolist(), votes.tolist(), strict=True)) == {1: 1.0, 2: 0.5}
+    _, later = cov.votes([3], decay=1.0, ts=100.0)  # type: ignore[misc]
+    np.testing.assert_allclose(later, votes / 2)  # one half-life on
+    cov.add([4], 3, ts=0.0)  # row 3 holds two neighbours at most: the weakest (2) leaves
+    assert sorted(cov.rows[3]) == [1, 4]
+    assert cov.votes([9], decay=1.0, ts=0.0) is None
+
+
+def test_a_new_item_gets_covisitation_neighbours_within_one_event() -> None:
+    from shop import CFG as SHOP_CFG
+
+    eng = Engine(config=replace(SHOP_CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    eng.upsert_items([Item("jazz-new", "New", "swing", ("jazz",))])
+    eng.ingest(Event("a", "jazz-3", "click", 7_000_000.0))
+    eng.ingest(Event("a", "jazz-new", "click", 7_000_001.0))  # first ever click on it
+    eng.ingest(Event("b", "jazz-3", "click", 7_000_002.0))
+    assert "jazz-new" in [s.item_id for s in eng.recommend("b", 5).items]

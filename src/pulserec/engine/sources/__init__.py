@@ -18,13 +18,13 @@ from pulserec.engine.sources.covisit import CovisitSource, covisit_votes
 from pulserec.engine.sources.factor import FactorSource
 from pulserec.engine.sources.sequential import SequentialSource, sequential_scores
 from pulserec.engine.sources.text import TextSource
-from pulserec.engine.sources.trending import TrendingSource
+from pulserec.engine.sources.trending import FastTrendingSource, TrendingSource
 
 SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
         AnnSource(), FactorSource(), CovisitSource(), SequentialSource(), TrendingSource(),
-        TextSource(),
+        TextSource(), FastTrendingSource(),
     )
 }  # fmt: skip
 """Every candidate source by name."""

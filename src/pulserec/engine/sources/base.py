@@ -18,9 +18,9 @@ import numpy as np
 from pulserec.engine.arrays import unit
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.items import LiveItems
+from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.sequential import SequentialScorer
-from pulserec.engine.trending import Trending
 from pulserec.state.base import UserState
 
 T = TypeVar("T")
@@ -30,8 +30,8 @@ T = TypeVar("T")
 class Request:
     """One ranking call: whom for, against which models, with which live item signals.
 
-    ``trending`` holds the decayed counts over the items being ranked and ``trend`` the
-    counter they come from (its top list feeds the trending source).
+    ``live`` holds the item-side signals learned per event (the serving ones, or a
+    refit's replay's own) and ``trending`` its slow trending counts over the catalog.
     """
 
     models: ModelSet | None
@@ -39,7 +39,7 @@ class Request:
     user_id: str
     items: LiveItems
     trending: np.ndarray
-    trend: Trending
+    live: LiveSignals
     config: EngineConfig
     scorer: SequentialScorer
     _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)

@@ -7,19 +7,38 @@ import numpy as np
 from pulserec.engine.arrays import top_indices
 from pulserec.engine.sources.base import Request
 
+Votes = tuple[np.ndarray, np.ndarray]
+"""A sparse vector over items: sorted item indices and their values."""
 
-def covisit_votes(request: Request) -> tuple[np.ndarray, np.ndarray] | None:
+
+def covisit_votes(request: Request) -> Votes | None:
     """Co-visitation votes of the user's latest items: ``(items, votes)``, items sorted.
 
-    Each recent item votes with its co-visitation row, older ones discounted by
-    ``recency_decay``. Sparse on purpose: a dense vector over a large catalog costs more
-    to scan than the few thousand neighbours it holds. A request signal: read it through
+    The sum of what the refit counted and what was learned per event since (so an item
+    that arrived after the refit has neighbours too). Each recent item votes with its
+    row, older ones discounted by ``recency_decay``. A request signal: read it through
     ``request.signal(covisit_votes)``.
     """
-    models, state = request.models, request.state
-    if models is None or state is None:
+    state = request.state
+    if state is None or not state.recent:
         return None
-    recent = [r for r in state.recent_items(request.config.n_recent) if r < models.n_items]
+    cfg = request.config
+    recent = state.recent_items(cfg.n_recent)
+    fitted = _fitted_votes(request, recent)
+    live = request.live.covisit.votes(recent, cfg.recency_decay, request.live.now)
+    if fitted is None or live is None:
+        return fitted if fitted is not None else live
+    items, inverse = np.unique(np.r_[fitted[0], live[0]], return_inverse=True)
+    return items, np.bincount(inverse, weights=np.r_[fitted[1], live[1]])
+
+
+def _fitted_votes(request: Request, recent: list[int]) -> Votes | None:
+    """Votes from the refit's co-visitation table. Sparse on purpose: a dense vector over
+    a large catalog costs more to scan than the few thousand neighbours it holds."""
+    models = request.models
+    if models is None:
+        return None
+    recent = [r for r in recent if r < models.n_items]
     if not recent:
         return None
     # direct CSR row gather: scipy's fancy indexing costs ~100 us per call here

@@ -13,4 +13,13 @@ class TrendingSource:
     name = "trending"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        return request.trend.top(max(n // 2, 10), len(request.trending))
+        return request.live.trending.top(max(n // 2, 10), len(request.trending))
+
+
+class FastTrendingSource:
+    """The top list of the last hour or so (news, launches, a sudden run on an item)."""
+
+    name = "trending_fast"
+
+    def candidates(self, request: Request, n: int) -> np.ndarray | None:
+        return request.live.trending_fast.top(max(n // 2, 10), len(request.trending))

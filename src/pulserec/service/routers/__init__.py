@@ -1,1 +1,2 @@
-"""One router per resource; each module's ``build_router(limits)`` makes it for one app."""
+"""One router per resource; each module's ``router`` serves every app (limits come
+from the ``LimitsDep`` dependency)."""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Any
 
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
 
 from pulserec.config import LimitSettings
 from pulserec.engine import Engine
+from pulserec.service.deps import LimitsDep
 from pulserec.service.errors import ApiError
-from pulserec.service.schemas import ID_PATTERN, ErrorBody, ScoredItem, check_id
+from pulserec.service.openapi import limit
+from pulserec.service.schemas import ErrorBody, ScoredItem, check_id
 from pulserec.types import Scored
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -38,9 +41,65 @@ def valid_id(value: str, field: str, limits: LimitSettings) -> str:
         raise ApiError(422, field, exc.message()) from None
 
 
-def valid_ids(values: Iterable[str], field: str, limits: LimitSettings) -> list[str]:
-    """Each of ``values`` checked as an id; the error names ``field.<index>``."""
+def valid_ids(values: Sequence[str], field: str, limits: LimitSettings) -> list[str]:
+    """At most ``max_batch`` of ``values``, each checked as an id (errors name ``field.<i>``)."""
+    if len(values) > limits.max_batch:
+        raise ApiError(
+            422, field, f"must hold at most {limits.max_batch} values, got {len(values)}"
+        )
     return [valid_id(v, f"{field}.{i}", limits) for i, v in enumerate(values)]
+
+
+def valid_count(value: int, field: str, limits: LimitSettings) -> int:
+    """``value`` when it is at most ``max_k`` (a list length a read asks for), else a 422."""
+    if value > limits.max_k:
+        raise ApiError(422, field, f"must be at most {limits.max_k}, got {value}")
+    return value
+
+
+async def k_param(
+    limits: LimitsDep,
+    k: int = Query(10, ge=1, description="How many items.", json_schema_extra=limit("max_k")),
+) -> int:
+    """The ``k`` query parameter of a read: 1..``max_k``."""
+    return valid_count(k, "k", limits)
+
+
+KDep = Annotated[int, Depends(k_param)]
+
+
+UNSUPPORTED: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorBody, "description": "The body is not sent as application/json."}
+}
+
+
+def check_json_type(request: Request) -> None:
+    """Refuse (415) a body not declared as JSON: ``application/json`` or ``*/*+json``,
+    UTF-8 when a charset is named.
+
+    A form or ``text/plain`` body that happens to parse is refused all the same: what a
+    client declares is what it meant to send, and a mistake is better named than guessed.
+    """
+    declared = request.headers.get("content-type")
+    media, _, params = (declared or "").partition(";")
+    media = media.strip().lower()
+    charset = ""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    json_type = media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not json_type or charset not in ("", "utf-8", "utf8"):
+        got = repr(declared) if declared else "none"
+        raise ApiError(415, "Content-Type", f"expected Content-Type: application/json, got {got}")
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON document: 415 unless declared as JSON, 422 unless it parses."""
+    check_json_type(request)
+    return parse_json(await request.body())
 
 
 def parse_json(raw: bytes) -> Any:
@@ -51,15 +110,9 @@ def parse_json(raw: bytes) -> Any:
         payload = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ApiError(422, "body", f"the body is not valid JSON: {exc}") from None
-    if b"\\u" in raw:
-        # JSON may escape an unpaired surrogate ("\\ud800"): no valid text holds one, and
-        # nothing downstream (SQLite, encoders) could store or read it
-        try:
-            json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ApiError(
-                422, "body", "the body holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)"
-            ) from None
+    # Unpaired surrogates get through here, escaped ("\\ud800") or as raw UTF-8-encoded
+    # surrogate bytes (json decodes bytes with "surrogatepass"): the schemas refuse them
+    # field by field, so one such event of a batch does not sink the others.
     return payload
 
 
@@ -78,32 +131,22 @@ def scored_items(engine: Engine, items: Iterable[Scored]) -> list[ScoredItem]:
 
 
 def bounded_schema(
-    model: type[BaseModel], limits: LimitSettings, ids: Iterable[str], texts: Iterable[str]
+    model: type[BaseModel], ids: Iterable[str], texts: Iterable[str]
 ) -> dict[str, Any]:
-    """``model``'s JSON schema with this app's string bounds written in."""
+    """``model``'s JSON schema with markers for the app's id and text bounds.
+
+    :func:`pulserec.service.openapi.install_limits` writes the app's limits in.
+    """
     schema = model.model_json_schema()
     props: dict[str, Any] = schema["properties"]
     for name in ids:
-        _bound(props[name], limits.max_id_len, ID_PATTERN)
+        props[name].update(limit("id"))
     for name in texts:
-        _bound(props[name], limits.max_text_len, None)
+        props[name].update(limit("max_text_len"))
     return schema
 
 
-def _bound(prop: dict[str, Any], max_len: int, pattern: str | None) -> None:
-    if prop.get("type") == "string":
-        prop["maxLength"] = max_len
-        if pattern is not None:
-            prop["pattern"] = pattern
-    if prop.get("type") == "array":
-        _bound(prop["items"], max_len, pattern)
-    for option in prop.get("anyOf", ()):
-        _bound(option, max_len, pattern)
-
-
-def one_or_batch_body(
-    single: Mapping[str, Any], batch_key: str, limits: LimitSettings
-) -> dict[str, Any]:
+def one_or_batch_body(single: Mapping[str, Any], batch_key: str) -> dict[str, Any]:
     """OpenAPI ``requestBody`` of a route taking one object or ``{batch_key: [objects]}``."""
     batch = {
         "type": "object",
@@ -113,7 +156,7 @@ def one_or_batch_body(
                 "type": "array",
                 "items": dict(single),
                 "minItems": 1,
-                "maxItems": limits.max_batch,
+                **limit("max_batch"),
             }
         },
         "required": [batch_key],

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from pulserec.config import LimitSettings
 from pulserec.engine import Engine
-from pulserec.service.deps import EngineDep, SettingsDep, require
+from pulserec.service.deps import EngineDep, LimitsDep, SettingsDep, require
 from pulserec.service.errors import ApiError
-from pulserec.service.routers.common import ERRORS, is_live
+from pulserec.service.openapi import limit
+from pulserec.service.routers.common import ERRORS, is_live, valid_count
 from pulserec.service.schemas import ErrorBody
 
 REPLAY_FILE = "replay.json"
@@ -109,61 +109,61 @@ def active_users(engine: Engine, window_s: float, now: float | None = None) -> t
     return len(users), scanned
 
 
-def build_router(limits: LimitSettings) -> APIRouter:
-    """The dashboard's admin router of an app with these limits."""
-    router = APIRouter(
-        prefix="/v1/admin",
-        tags=["admin"],
-        responses=ERRORS,
-        dependencies=[Depends(require("admin"))],
-    )
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    responses=ERRORS,
+    dependencies=[Depends(require("admin"))],
+)
 
-    @router.get("/trending", response_model=TrendingOut)
-    async def trending_items(
-        engine: EngineDep,
-        n: int = Query(10, ge=1, le=limits.max_k, description="How many items."),
-    ) -> TrendingOut:
-        """The items trending now: most event weight, decayed by recency."""
-        return await run_in_threadpool(trending, engine, n)
 
-    @router.get("/active-users", response_model=ActiveUsersOut)
-    async def active(
-        engine: EngineDep,
-        window_s: float = Query(
-            900.0, gt=0, le=30 * 86400, allow_inf_nan=False, description="Look-back seconds."
-        ),
-    ) -> ActiveUsersOut:
-        """How many users had an event in the last ``window_s`` seconds.
+@router.get("/trending", response_model=TrendingOut)
+async def trending_items(
+    engine: EngineDep,
+    limits: LimitsDep,
+    n: int = Query(10, ge=1, description="How many items.", json_schema_extra=limit("max_k")),
+) -> TrendingOut:
+    """The items trending now: most event weight, decayed by recency."""
+    return await run_in_threadpool(trending, engine, valid_count(n, "n", limits))
 
-        Counted over the newest 10,000 events of the log (by event timestamp).
-        """
-        count, scanned = await run_in_threadpool(active_users, engine, window_s)
-        return ActiveUsersOut(window_s=window_s, active_users=count, scanned_events=scanned)
 
-    @router.get(
-        "/replay",
-        responses={404: {"model": ErrorBody, "description": "No replay result yet."}},
-    )
-    async def replay(settings: SettingsDep) -> dict[str, Any]:
-        """The latest streaming-replay result (``<data_dir>/replay.json``), as written.
+@router.get("/active-users", response_model=ActiveUsersOut)
+async def active(
+    engine: EngineDep,
+    window_s: float = Query(
+        900.0, gt=0, le=30 * 86400, allow_inf_nan=False, description="Look-back seconds."
+    ),
+) -> ActiveUsersOut:
+    """How many users had an event in the last ``window_s`` seconds.
 
-        404 while no replay result is there.
-        """
-        path = settings.data_dir / REPLAY_FILE
+    Counted over the newest 10,000 events of the log (by event timestamp).
+    """
+    count, scanned = await run_in_threadpool(active_users, engine, window_s)
+    return ActiveUsersOut(window_s=window_s, active_users=count, scanned_events=scanned)
 
-        def read() -> Any:
-            try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                return None
-            except (OSError, ValueError) as exc:
-                raise ApiError(500, None, f"cannot read {REPLAY_FILE}: {exc}") from None
 
-        found = await run_in_threadpool(read)
-        if found is None:
-            raise ApiError(404, None, "no replay result yet")
-        if not isinstance(found, dict):
-            return {"result": found}
-        return found
+@router.get(
+    "/replay",
+    responses={404: {"model": ErrorBody, "description": "No replay result yet."}},
+)
+async def replay(settings: SettingsDep) -> dict[str, Any]:
+    """The latest streaming-replay result (``<data_dir>/replay.json``), as written.
 
-    return router
+    404 while no replay result is there.
+    """
+    path = settings.data_dir / REPLAY_FILE
+
+    def read() -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ApiError(500, None, f"cannot read {REPLAY_FILE}: {exc}") from None
+
+    found = await run_in_threadpool(read)
+    if found is None:
+        raise ApiError(404, None, "no replay result yet")
+    if not isinstance(found, dict):
+        return {"result": found}
+    return found

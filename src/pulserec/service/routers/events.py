@@ -10,16 +10,17 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from pulserec.config import LimitSettings
-from pulserec.service.deps import MetricsDep, RuntimeDep, require
+from pulserec.service.deps import LimitsDep, MetricsDep, RuntimeDep, require
 from pulserec.service.errors import ApiError
 from pulserec.service.metrics import Metrics
 from pulserec.service.routers.common import (
     ERRORS,
     TOO_LARGE,
+    UNSUPPORTED,
     bounded_schema,
     entries,
+    json_body,
     one_or_batch_body,
-    parse_json,
 )
 from pulserec.service.runtime import Runtime
 from pulserec.service.schemas import EventIn, FieldError, IngestError, IngestResult, field_errors
@@ -91,29 +92,27 @@ def ingest(
     return IngestResult(accepted=n_new, duplicates=len(accepted) - n_new, errors=errors)
 
 
-def build_router(limits: LimitSettings) -> APIRouter:
-    """The events router of an app with these limits."""
-    router = APIRouter(prefix="/v1", tags=["events"], responses={**ERRORS, **TOO_LARGE})
-    event_schema = bounded_schema(EventIn, limits, ("user_id", "item_id", "event_id"), ("text",))
+router = APIRouter(prefix="/v1", tags=["events"], responses={**ERRORS, **TOO_LARGE, **UNSUPPORTED})
 
-    @router.post(
-        "/events",
-        response_model=IngestResult,
-        dependencies=[Depends(require("ingest"))],
-        openapi_extra=one_or_batch_body(event_schema, "events", limits),
-        summary="Record events (one, or a batch of up to max_batch)",
-    )
-    async def post_events(
-        request: Request, runtime: RuntimeDep, metrics: MetricsDep
-    ) -> IngestResult:
-        """Store valid events durably (committed before the answer) and apply them at once.
 
-        Each event is validated on its own: invalid ones are reported in ``errors`` by
-        index and never block the valid ones. A retry of an event with the same
-        ``event_id`` is stored once and counted in ``duplicates``. A request in which no
-        event is valid is answered 422.
-        """
-        raw, batch = entries(parse_json(await request.body()), "events", limits)
-        return await run_in_threadpool(ingest, runtime, metrics, raw, batch, limits)
+@router.post(
+    "/events",
+    response_model=IngestResult,
+    dependencies=[Depends(require("ingest"))],
+    openapi_extra=one_or_batch_body(
+        bounded_schema(EventIn, ("user_id", "item_id", "event_id"), ("text",)), "events"
+    ),
+    summary="Record events (one, or a batch of up to max_batch)",
+)
+async def post_events(
+    request: Request, runtime: RuntimeDep, metrics: MetricsDep, limits: LimitsDep
+) -> IngestResult:
+    """Store valid events durably (committed before the answer) and apply them at once.
 
-    return router
+    Each event is validated on its own: invalid ones are reported in ``errors`` by
+    index and never block the valid ones. A retry of an event with the same
+    ``event_id`` is stored once and counted in ``duplicates``. A request in which no
+    event is valid is answered 422.
+    """
+    raw, batch = entries(await json_body(request), "events", limits)
+    return await run_in_threadpool(ingest, runtime, metrics, raw, batch, limits)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -10,18 +10,22 @@ from starlette.concurrency import run_in_threadpool
 
 from pulserec.config import LimitSettings
 from pulserec.engine import Engine
-from pulserec.service.deps import EngineDep, require
+from pulserec.service.deps import EngineDep, LimitsDep, require
 from pulserec.service.errors import ApiError
+from pulserec.service.openapi import limit as limit_marker
 from pulserec.service.routers.common import (
     ERRORS,
     NOT_FOUND,
     TOO_LARGE,
+    UNSUPPORTED,
+    KDep,
     bounded_schema,
     entries,
     is_live,
+    json_body,
     one_or_batch_body,
-    parse_json,
     scored_items,
+    valid_count,
     valid_id,
 )
 from pulserec.service.schemas import (
@@ -83,96 +87,104 @@ def upsert(engine: Engine, raw: list[Any], batch: bool, limits: LimitSettings) -
     return UpsertResult(upserted=len(items))
 
 
-def build_router(limits: LimitSettings) -> APIRouter:
-    """The items router of an app with these limits."""
+def require_live(engine: Engine, item_id: str, limits: LimitSettings) -> None:
+    """A well-formed id of a live item, else the 4xx naming ``item_id``."""
+    valid_id(item_id, "item_id", limits)
+    if not is_live(engine, item_id):
+        raise ApiError(404, "item_id", f"no item {item_id!r}")
 
-    def require_live(engine: Engine, item_id: str) -> None:
-        """A well-formed id of a live item, else the 4xx naming ``item_id``."""
-        valid_id(item_id, "item_id", limits)
-        if not is_live(engine, item_id):
-            raise ApiError(404, "item_id", f"no item {item_id!r}")
 
-    router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERRORS)
-    item_schema = bounded_schema(ItemIn, limits, ("item_id", "categories"), ("title", "text"))
-    item_path = Path(
-        min_length=1, max_length=limits.max_id_len, description="The item's external id."
-    )
+ItemPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        description="The item's external id.",
+        json_schema_extra=limit_marker("max_id_len"),
+    ),
+]
 
-    @router.put(
-        "",
-        response_model=UpsertResult,
-        dependencies=[Depends(require("ingest"))],
-        openapi_extra=one_or_batch_body(item_schema, "items", limits),
-        responses=TOO_LARGE,
-        summary="Add or replace items (one, or a batch)",
-    )
-    async def put_items(request: Request, engine: EngineDep) -> UpsertResult:
-        """Add or replace items; their text is embedded and they are recommendable and
-        searchable from the next request on. The batch is all or nothing: one invalid item
-        fails the request (422 naming each bad field) and nothing is written.
-        """
-        raw, batch = entries(parse_json(await request.body()), "items", limits)
-        return await run_in_threadpool(upsert, engine, raw, batch, limits)
+router = APIRouter(prefix="/v1/items", tags=["items"], responses=ERRORS)
 
-    @router.get("", response_model=ItemPage, dependencies=[Depends(require("read"))])
-    async def list_items(
-        engine: EngineDep,
-        offset: int = Query(0, ge=0, le=2**31, description="Items to skip."),
-        limit: int = Query(20, ge=1, le=limits.max_k, description="Items per page."),
-        category: str | None = Query(
-            None, max_length=limits.max_id_len, description="Only items of this category."
-        ),
-    ) -> ItemPage:
-        """Browse the catalog in insertion order, optionally one category."""
-        if category is not None:
-            valid_id(category, "category", limits)
-        live = [
-            item
-            for item in list(engine.catalog)
-            if is_live(engine, item.item_id) and (category is None or category in item.categories)
-        ]
-        page = live[offset : offset + limit]
-        return ItemPage(
-            total=len(live), offset=offset, limit=limit, items=[to_out(i) for i in page]
-        )
 
-    @router.get(
-        "/{item_id:path}/similar",
-        response_model=SimilarOut,
-        dependencies=[Depends(require("read"))],
-        responses=NOT_FOUND,
-    )
-    async def similar(
-        engine: EngineDep,
-        item_id: str = item_path,
-        k: int = Query(10, ge=1, le=limits.max_k, description="How many items."),
-    ) -> SimilarOut:
-        """Items like this one: co-visitation, factor and text similarity combined."""
-        require_live(engine, item_id)
-        found = await run_in_threadpool(engine.similar, item_id, k)
-        return SimilarOut(item_id=item_id, items=scored_items(engine, found))
+@router.put(
+    "",
+    response_model=UpsertResult,
+    dependencies=[Depends(require("ingest"))],
+    openapi_extra=one_or_batch_body(
+        bounded_schema(ItemIn, ("item_id", "categories"), ("title", "text")), "items"
+    ),
+    responses={**TOO_LARGE, **UNSUPPORTED},
+    summary="Add or replace items (one, or a batch)",
+)
+async def put_items(request: Request, engine: EngineDep, limits: LimitsDep) -> UpsertResult:
+    """Add or replace items; their text is embedded and they are recommendable and
+    searchable from the next request on. The batch is all or nothing: one invalid item
+    fails the request (422 naming each bad field) and nothing is written.
+    """
+    raw, batch = entries(await json_body(request), "items", limits)
+    return await run_in_threadpool(upsert, engine, raw, batch, limits)
 
-    @router.get(
-        "/{item_id:path}",
-        response_model=ItemOut,
-        dependencies=[Depends(require("read"))],
-        responses=NOT_FOUND,
-    )
-    async def get_item(engine: EngineDep, item_id: str = item_path) -> ItemOut:
-        """One item of the catalog."""
-        require_live(engine, item_id)
-        return to_out(engine.catalog.get(item_id))
 
-    @router.delete(
-        "/{item_id:path}",
-        response_model=DeletedItem,
-        dependencies=[Depends(require("ingest"))],
-        responses=NOT_FOUND,
-    )
-    async def delete_item(engine: EngineDep, item_id: str = item_path) -> DeletedItem:
-        """Stop recommending an item (its events stay in the log); 404 when unknown."""
-        require_live(engine, item_id)
-        await run_in_threadpool(engine.delete_item, item_id)
-        return DeletedItem(item_id=item_id, deleted=True)
+@router.get("", response_model=ItemPage, dependencies=[Depends(require("read"))])
+async def list_items(
+    engine: EngineDep,
+    limits: LimitsDep,
+    offset: int = Query(0, ge=0, le=2**31, description="Items to skip."),
+    limit: int = Query(
+        20, ge=1, description="Items per page.", json_schema_extra=limit_marker("max_k")
+    ),
+    category: str | None = Query(
+        None,
+        description="Only items of this category.",
+        json_schema_extra=limit_marker("max_id_len"),
+    ),
+) -> ItemPage:
+    """Browse the catalog in insertion order, optionally one category."""
+    valid_count(limit, "limit", limits)
+    if category is not None:
+        valid_id(category, "category", limits)
+    live = [
+        item
+        for item in list(engine.catalog)
+        if is_live(engine, item.item_id) and (category is None or category in item.categories)
+    ]
+    page = live[offset : offset + limit]
+    return ItemPage(total=len(live), offset=offset, limit=limit, items=[to_out(i) for i in page])
 
-    return router
+
+@router.get(
+    "/{item_id:path}/similar",
+    response_model=SimilarOut,
+    dependencies=[Depends(require("read"))],
+    responses=NOT_FOUND,
+)
+async def similar(engine: EngineDep, limits: LimitsDep, item_id: ItemPath, k: KDep) -> SimilarOut:
+    """Items like this one: co-visitation, factor and text similarity combined."""
+    require_live(engine, item_id, limits)
+    found = await run_in_threadpool(engine.similar, item_id, k)
+    return SimilarOut(item_id=item_id, items=scored_items(engine, found))
+
+
+@router.get(
+    "/{item_id:path}",
+    response_model=ItemOut,
+    dependencies=[Depends(require("read"))],
+    responses=NOT_FOUND,
+)
+async def get_item(engine: EngineDep, limits: LimitsDep, item_id: ItemPath) -> ItemOut:
+    """One item of the catalog."""
+    require_live(engine, item_id, limits)
+    return to_out(engine.catalog.get(item_id))
+
+
+@router.delete(
+    "/{item_id:path}",
+    response_model=DeletedItem,
+    dependencies=[Depends(require("ingest"))],
+    responses=NOT_FOUND,
+)
+async def delete_item(engine: EngineDep, limits: LimitsDep, item_id: ItemPath) -> DeletedItem:
+    """Stop recommending an item (its events stay in the log); 404 when unknown."""
+    require_live(engine, item_id, limits)
+    await run_in_threadpool(engine.delete_item, item_id)
+    return DeletedItem(item_id=item_id, deleted=True)

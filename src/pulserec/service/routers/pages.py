@@ -1,8 +1,9 @@
 """The web pages: the live demo page ``/`` and the operator dashboard ``/dashboard``.
 
 Both are static HTML with plain JavaScript, served from the package's ``static`` folder;
-they call the JSON API with the key the visitor types in (or passes as ``?key=``). The
-pages themselves carry no data, so they need no key.
+they call the JSON API with the key the visitor types in (or passes in the address's
+fragment, ``#key=``, which the browser never sends). The pages themselves carry no data,
+so they need no key.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from pulserec.config import LimitSettings
 from pulserec.service.errors import ApiError
 
 STATIC_DIR = Path(str(resources.files("pulserec.service") / "static"))
@@ -50,24 +50,22 @@ def static_file(name: str) -> FileResponse:
     return FileResponse(path, media_type=MEDIA_TYPES[suffix], headers={"Cache-Control": "no-cache"})
 
 
-def build_router(limits: LimitSettings) -> APIRouter:
-    """The pages router (``limits`` is unused; every router takes it)."""
-    del limits
-    router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False)
 
-    @router.get("/")
-    async def live_page() -> FileResponse:
-        """The live page: browse, click, and watch recommendations and interests move."""
-        return static_file("index.html")
 
-    @router.get("/dashboard")
-    async def dashboard_page() -> FileResponse:
-        """The operator dashboard (its data needs an admin key)."""
-        return static_file("dashboard.html")
+@router.get("/")
+async def live_page() -> FileResponse:
+    """The live page: browse, click, and watch recommendations and interests move."""
+    return static_file("index.html")
 
-    @router.get("/static/{name}")
-    async def static(name: str) -> FileResponse:
-        """A style sheet or script of the pages."""
-        return static_file(name)
 
-    return router
+@router.get("/dashboard")
+async def dashboard_page() -> FileResponse:
+    """The operator dashboard (its data needs an admin key)."""
+    return static_file("dashboard.html")
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> FileResponse:
+    """A style sheet or script of the pages."""
+    return static_file(name)

@@ -31,14 +31,20 @@ const Pulse = (() => {
     return node;
   }
 
-  /** The API key: `?key=` in the URL wins (then leaves the address bar), else localStorage. */
+  /**
+   * The API key: `#key=` in the address wins (stored, then cleared from the address bar),
+   * else localStorage. A fragment is never sent to the server, so the key stays out of
+   * every access log and proxy on the way; a `?key=` query would be logged.
+   */
   function initKey(input) {
-    const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get("key");
+    const fragment = new URLSearchParams(window.location.hash.slice(1));
+    const fromUrl = fragment.get("key");
     if (fromUrl) {
       localStorage.setItem(KEY_STORE, fromUrl);
-      url.searchParams.delete("key");
-      history.replaceState(null, "", url.pathname + url.search + url.hash);
+      fragment.delete("key");
+      const rest = fragment.toString();
+      const url = window.location.pathname + window.location.search + (rest ? "#" + rest : "");
+      history.replaceState(null, "", url);
     }
     input.value = localStorage.getItem(KEY_STORE) || "";
     return input.value;
