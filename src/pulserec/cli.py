@@ -353,7 +353,8 @@ def replay(
         return Engine(encoder=make_encoder(encoder), config=config)
 
     if dataset in ("mind", "mind-zh"):
-        _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output)
+        run = {"dataset": dataset, "encoder": encoder, "sequential": sequential}
+        _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output, run)
         return
     rows: list[dict[str, Any]] = []
     baseline: dict[str, float] | None = None
@@ -654,12 +655,27 @@ def _replay_mind(
     max_impressions: int | None,
     seed: int,
     output: Path | None,
+    run: dict[str, Any],
 ) -> None:
-    """MIND's protocol: rank each test impression's candidates (AUC, MRR, nDCG@5, nDCG@10)."""
-    from pulserec.evaluation.replay import replay_impressions
+    """MIND's protocol: rank each test impression's candidates (AUC, MRR, nDCG@5, nDCG@10).
+
+    ``run`` names the dataset, encoder and whether the transformer is on, for the report.
+    """
+    from pulserec.evaluation.impressions import replay_impressions, split_impressions
     from pulserec.events.loaders import load_mind_impressions
 
     impressions = load_mind_impressions(data_dir)
+    split = split_impressions(ds, impressions, train_fraction=train_fraction,
+                              max_impressions=max_impressions, seed=seed)  # fmt: skip
+    with_text = set(ds.items.loc[ds.items["text"].fillna("").str.strip() != "", "item_id"])
+    shown = [c for j in split.scored for c in split.test[j].candidates]
+    coverage = sum(c in with_text for c in shown) / max(len(shown), 1)
+    console.print(
+        f"{run['dataset']}: {len(with_text):,} news with text, {coverage:.0%} of the scored "
+        f"candidates; encoder {run['encoder']}, transformer {'on' if run['sequential'] else 'off'}"
+    )
+    if run["encoder"] == "none":
+        console.print("[yellow]no text encoder: the engine ranks without text (--encoder use-m3)")
     rows: list[dict[str, Any]] = []
     pop: dict[str, float] = {}
     for mode in modes:
@@ -672,18 +688,25 @@ def _replay_mind(
         name = f"realtime-{'on' if mode else 'off'}"
         rows.append({"name": name, "metrics": ours, "seconds": time.perf_counter() - t0})
     rows.append({"name": "popularity", "metrics": pop, "seconds": 0.0})
-    table = Table(title=f"MIND · impression ranking · cut at {train_fraction:.0%} of the timeline")
-    for col in ("run", "AUC", "MRR", "nDCG@5", "nDCG@10", "impressions", "seconds"):
+    table = Table(
+        title=f"{run['dataset']} · impression ranking · cut at {train_fraction:.0%} of the timeline"
+    )
+    for col in ("run", "AUC ± s.e.", "MRR", "nDCG@5", "nDCG@10", "scored", "seconds"):
         table.add_column(col, justify="left" if col == "run" else "right")
     for r in rows:
         m = r["metrics"]
         table.add_row(
-            r["name"], f"{m['auc']:.4f}", f"{m['mrr']:.4f}", f"{m['ndcg@5']:.4f}",
-            f"{m['ndcg@10']:.4f}", f"{int(m['impressions'])}", f"{r['seconds']:.1f}",
+            r["name"], f"{m['auc']:.4f}±{m['auc_se']:.3f}", f"{m['mrr']:.4f}",
+            f"{m['ndcg@5']:.4f}", f"{m['ndcg@10']:.4f}", f"{int(m['impressions'])}",
+            f"{r['seconds']:.1f}",
         )  # fmt: skip
     console.print(table)
     if output is not None:
-        payload = {"dataset": "mind", "protocol": "impressions", "results": rows}
+        payload = {
+            **run, "protocol": "impressions", "train_fraction": train_fraction,
+            "max_impressions": max_impressions, "seed": seed, "news_with_text": len(with_text),
+            "candidates_with_text": coverage, "results": rows,
+        }  # fmt: skip
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(payload, indent=2))
         console.print(f"results written to {output}")

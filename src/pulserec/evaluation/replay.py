@@ -22,6 +22,7 @@ import pandas as pd
 
 from pulserec.catalog.catalog import Catalog
 from pulserec.config import DEFAULT_SEED
+from pulserec.evaluation.impressions import impression_metrics, replay_impressions  # noqa: F401
 from pulserec.events.base import Dataset
 from pulserec.types import NEGATIVE_TYPES, Event
 
@@ -165,101 +166,3 @@ def _pop_rank(order: np.ndarray, seen: set[int], target: int, k: int) -> int:
             break
     return 0
 
-
-def impression_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float] | None:
-    """MIND's per-impression AUC, MRR, nDCG@5 and nDCG@10 (None without both labels).
-
-    Ties in ``scores`` share their average rank, so a constant scorer gets AUC 0.5.
-    """
-    from scipy.stats import rankdata
-
-    labels = np.asarray(labels, dtype=np.float64)
-    n_pos = labels.sum()
-    if n_pos == 0 or n_pos == len(labels):
-        return None
-    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), neginf=-1e300)
-    asc = rankdata(s)  # 1 = lowest score
-    auc = (asc[labels == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (len(labels) - n_pos))
-    desc = rankdata(-s)  # 1 = highest score, ties averaged
-    mrr = float((labels / desc).sum() / n_pos)
-    out = {"auc": float(auc), "mrr": mrr}
-    order = np.argsort(-s, kind="stable")
-    for k in (5, 10):
-        gains = labels[order][:k]
-        dcg = (gains / np.log2(np.arange(2, len(gains) + 2))).sum()
-        ideal = np.sort(labels)[::-1][:k]
-        idcg = (ideal / np.log2(np.arange(2, len(ideal) + 2))).sum()
-        out[f"ndcg@{k}"] = float(dcg / idcg)
-    return out
-
-
-def replay_impressions(
-    dataset: Dataset,
-    impressions: list[Any],
-    make_engine: Callable[[], Any],
-    *,
-    train_fraction: float = 0.8,
-    realtime: bool = True,
-    max_impressions: int | None = None,
-    seed: int = DEFAULT_SEED,
-) -> tuple[dict[str, float], dict[str, float]]:
-    """MIND protocol: score each test impression's candidates, then ingest its outcome.
-
-    Every user's click history (known before their first impression) is
-    training data; impressions after the time cut are replayed in order.
-    Returns mean metrics of the engine and of a click-popularity baseline.
-    """
-    from pulserec.types import Item
-
-    events = dataset.events
-    imp_times = np.array([imp.timestamp for imp in impressions], dtype=np.float64)
-    cut = float(np.quantile(imp_times, train_fraction))
-    is_history = events["event_id"].isna() & (events["type"] == "click")
-    train = events[is_history | (events["timestamp"] < cut)]
-    test_imps = sorted(
-        (imp for imp in impressions if imp.timestamp >= cut), key=lambda i: i.timestamp
-    )
-    if max_impressions is not None and len(test_imps) > max_impressions:
-        rng = np.random.default_rng(seed)
-        keep = set(rng.choice(len(test_imps), max_impressions, replace=False).tolist())
-        scored = {id(imp) for j, imp in enumerate(test_imps) if j in keep}
-    else:
-        scored = {id(imp) for imp in test_imps}
-
-    engine = make_engine()
-    items = list(Catalog.from_frame(dataset.items))
-    known = {it.item_id for it in items}
-    bare = sorted({c for imp in impressions for c in imp.candidates} - known)
-    engine.upsert_items(items + [Item(i) for i in bare])
-    engine.bootstrap(list(to_events(train)))
-    engine.train()
-    if not realtime:
-        engine.freeze()
-    clicks = train[train["type"] == "click"]["item_id"].value_counts()
-
-    ours: list[dict[str, float]] = []
-    pop: list[dict[str, float]] = []
-    for imp in test_imps:
-        labels = np.asarray(imp.labels)
-        if id(imp) in scored:
-            m = impression_metrics(engine.score_items(imp.user_id, list(imp.candidates)), labels)
-            if m is not None:
-                ours.append(m)
-                counts = np.array([clicks.get(c, 0) for c in imp.candidates], dtype=np.float64)
-                p = impression_metrics(counts, labels)
-                assert p is not None
-                pop.append(p)
-        outcome = [
-            Event(imp.user_id, c, "click" if lab == 1 else "impression", imp.timestamp)
-            for c, lab in zip(imp.candidates, labels.tolist(), strict=True)
-            if lab >= 0
-        ]
-        engine.ingest_many(outcome)
-
-    def mean(rows: list[dict[str, float]]) -> dict[str, float]:
-        keys = ("auc", "mrr", "ndcg@5", "ndcg@10")
-        out = {k: float(np.mean([r[k] for r in rows])) if rows else 0.0 for k in keys}
-        out["impressions"] = float(len(rows))
-        return out
-
-    return mean(ours), mean(pop)
