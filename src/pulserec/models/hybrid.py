@@ -9,14 +9,30 @@ hand:
 1. :func:`~pulserec.models.sequential.hold_out_last` takes each user's latest training event
    out (users with at least three events).
 2. Every base model is fitted on the remaining events and scores the held-out users.
-3. The weights maximise the full-softmax log-likelihood of the held-out items over all items
-   (a convex problem in ``w``, solved by L-BFGS with a small L2 penalty).
-4. The bases are refitted on all training events; the weights are kept.
+3. Forward selection (:func:`select_bases`) chooses which bases enter the blend: first the
+   base that ranks the held-out items best on its own, then, one at a time, the base whose
+   addition raises the blend's cross-validated NDCG@10 most, as long as the gain exceeds
+   ``min_gain_se`` standard errors. The weights of the chosen bases (and ``w_seen``) maximise
+   the full-softmax log-likelihood of the held-out items over all items (a convex problem in
+   ``w``, solved by L-BFGS with a small L2 penalty); the other bases get weight 0.
+4. The chosen bases are refitted on all training events; the weights are kept.
+
+Why the selection: the likelihood rewards a base for placing the held-out item anywhere
+above the bulk of the catalogue, NDCG@10 only for placing it in the top ten, and with a few
+hundred held-out events a weight fitted to noise is not small. So a blend of every base can
+rank worse than its best base (docs/results.md, "Hybrid robustness"). The forward
+selection compares candidate blends on the metric that is reported, on events that their
+weights were not fitted on (``n_folds``-fold cross-validation over the held-out events), and
+starts from the best base alone: on the held-out events the blend is never worse than its
+best base, and a base that only fits noise stays out. ``selection="all"`` blends every base
+as the likelihood fit alone would.
 
 The sequential transformer already trains on exactly those remaining events (its own early
 stopping holds out the same events and keeps weights that never saw them), so it is fitted
 once, on all events, and its held-out scores are read from the truncated sequences: step 4
-costs it nothing.
+costs it nothing. Its early stopping chose the epoch on these same events, so its held-out
+NDCG@10 is slightly optimistic; that makes the selection keep it more readily and add the
+others less readily, the safe side when it is the strongest base.
 
 ``w_seen`` is learned like the rest: strongly negative on data where users never repeat an
 item, so the blend is usable without masking the history.
@@ -42,6 +58,9 @@ _FEATURE_BUDGET = 2**26
 
 _NEEDS_TEXT = frozenset({"content"})
 """Base models that cannot fit without item text embeddings."""
+
+_SELECTIONS = ("forward", "all")
+"""How the bases in the blend are chosen (``Hybrid.selection``)."""
 
 DEFAULT_BASES = "sequential,ease,itemknn,als,covisit,content"
 
@@ -74,22 +93,120 @@ def fit_blend_weights(
         The penalised mean negative log-likelihood at the optimum.
     """
     n_features, n_rows, _ = features.shape
-    target_features = features[:, np.arange(n_rows), targets].T  # (n_rows, n_features)
+    target_features = features[:, np.arange(n_rows), targets].T.astype(np.float64)
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
-        logits = np.tensordot(w, features, axes=1)  # (n_rows, n_items)
+        # One feature at a time, accumulated in float64: casting the whole float32 tensor
+        # to float64 on every step would copy it and double its memory.
+        logits = blend_logits(w, features)
         top = logits.max(axis=1, keepdims=True)
         prob = np.exp(logits - top)
         norm = prob.sum(axis=1, keepdims=True)
         prob /= norm
         log_z = np.log(norm[:, 0]) + top[:, 0]
         nll = float(np.mean(log_z - target_features @ w))
-        expected = np.einsum("frn,rn->rf", features, prob)
+        expected = np.stack([np.einsum("rn,rn->r", f, prob) for f in features], axis=1)
         grad = (expected - target_features).mean(axis=0)
         return nll + 0.5 * l2 * float(w @ w), grad + l2 * w
 
     result = scipy.optimize.minimize(objective, np.zeros(n_features), jac=True, method="L-BFGS-B")
     return np.asarray(result.x, dtype=np.float64), float(result.fun)
+
+
+def blend_logits(weights: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """``sum_f weights[f] * features[f]`` in float64, shape ``(n_rows, n_items)``."""
+    logits = np.zeros(features.shape[1:], dtype=np.float64)
+    for weight, feature in zip(weights, features, strict=True):
+        if weight:
+            logits += float(weight) * feature
+    return logits
+
+
+def target_ndcg(logits: np.ndarray, targets: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-row NDCG@k of the row's one target item under full ranking of ``logits``.
+
+    Ties with the target count as half above it (the expected rank when ties are broken at
+    random), so a constant row earns nothing from its ties.
+    """
+    n_rows = len(targets)
+    target = logits[np.arange(n_rows), targets][:, None]
+    above = (logits > target).sum(axis=1)
+    ties = (logits == target).sum(axis=1) - 1
+    rank = above + 0.5 * ties
+    return np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)
+
+
+def cross_validated_ndcg(
+    features: np.ndarray, targets: np.ndarray, folds: np.ndarray, l2: float, k: int = 10
+) -> np.ndarray:
+    """Per-row NDCG@k of each row scored by weights fitted on the other folds only.
+
+    ``folds`` gives each row's fold number; the weights for fold ``f`` come from
+    :func:`fit_blend_weights` on the rows of every other fold.
+    """
+    out = np.zeros(len(targets), dtype=np.float64)
+    for fold in np.unique(folds):
+        test = folds == fold
+        weights, _ = fit_blend_weights(features[:, ~test], targets[~test], l2)
+        out[test] = target_ndcg(blend_logits(weights, features[:, test]), targets[test], k)
+    return out
+
+
+def select_bases(
+    features: np.ndarray,
+    targets: np.ndarray,
+    l2: float,
+    *,
+    n_folds: int = 3,
+    min_gain_se: float = 1.0,
+    random_state: int | None = 0,
+    k: int = 10,
+) -> tuple[list[int], list[float]]:
+    """Forward selection of the bases whose blend ranks the held-out targets best.
+
+    The last feature (``seen``) is always in the blend; the others are bases. Each step
+    adds the base whose blend has the highest cross-validated NDCG@k
+    (:func:`cross_validated_ndcg`); the first step takes the best base alone. A later base
+    is added only if its blend beats the current one by more than ``min_gain_se`` standard
+    errors of the per-row difference, so a base that only fits noise is left out and the
+    blend never ranks the held-out events worse than its best base does.
+
+    Returns
+    -------
+    chosen : list of int
+        Feature indices of the chosen bases, in the order they were added.
+    cv_ndcg : list of float
+        The cross-validated NDCG@k of the blend after each addition.
+    """
+    n_bases, n_rows = features.shape[0] - 1, features.shape[1]
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be >= 2, got {n_folds!r}")
+    rng = np.random.default_rng(random_state)
+    folds = rng.permutation(np.arange(n_rows) % n_folds)
+    seen = n_bases
+    chosen: list[int] = []
+    trace: list[float] = []
+    current: np.ndarray | None = None
+    while len(chosen) < n_bases:
+        best: tuple[int, np.ndarray] | None = None
+        for base in range(n_bases):
+            if base in chosen:
+                continue
+            cols = [*chosen, base, seen]
+            per_row = cross_validated_ndcg(features[cols], targets, folds, l2, k)
+            if best is None or per_row.mean() > best[1].mean():
+                best = (base, per_row)
+        assert best is not None  # at least one base is left to try
+        base, per_row = best
+        if current is not None:
+            diff = per_row - current
+            se = float(diff.std(ddof=1)) / np.sqrt(n_rows)
+            if not diff.mean() > min_gain_se * se:
+                break
+        chosen.append(base)
+        trace.append(float(per_row.mean()))
+        current = per_row
+    return chosen, trace
 
 
 class Hybrid(Recommender):
@@ -105,17 +222,28 @@ class Hybrid(Recommender):
         Hyperparameters per base name, e.g. ``{"ease": {"l2": 100.0}}``; others use defaults.
     l2 : float
         L2 penalty on the blend weights.
+    selection : {"forward", "all"}
+        ``"forward"`` keeps only the bases that :func:`select_bases` chooses on the held-out
+        events; ``"all"`` blends every base.
+    min_gain_se : float
+        How many standard errors of cross-validated NDCG@10 a base must add to be kept.
+    n_folds : int
+        Folds of the held-out events for the cross-validation of the selection.
     random_state : int or None
-        Seed of the held-out user sample (when the data is too large to use all users).
+        Seed of the held-out user sample (when the data is too large to use all users) and
+        of the cross-validation folds.
 
     Attributes
     ----------
     weights_ : ndarray
-        One weight per base (in ``bases`` order), then ``w_seen``.
+        One weight per base (in ``bases`` order), then ``w_seen``; 0 for a base left out.
     used_ : ndarray of bool
         Which bases were fitted (text bases need item vectors).
     models_ : dict
-        The fitted base models by name.
+        The bases the blend keeps, fitted on all training events, by name.
+    selection_ : list of (tuple of str, float)
+        Set by :meth:`fit` only (not saved): the bases in the blend after each step of the
+        forward selection and the blend's cross-validated NDCG@10 on the held-out events.
     """
 
     name: ClassVar[str] = "hybrid"
@@ -125,17 +253,24 @@ class Hybrid(Recommender):
     weights_: np.ndarray
     used_: np.ndarray
     models_: dict[str, Recommender]
+    selection_: list[tuple[tuple[str, ...], float]]
 
     def __init__(
         self,
         bases: str = DEFAULT_BASES,
         base_params: dict[str, dict[str, Any]] | None = None,
         l2: float = 1e-3,
+        selection: str = "forward",
+        min_gain_se: float = 1.0,
+        n_folds: int = 3,
         random_state: int | None = 0,
     ) -> None:
         self.bases = bases
         self.base_params = base_params
         self.l2 = l2
+        self.selection = selection
+        self.min_gain_se = min_gain_se
+        self.n_folds = n_folds
         self.random_state = random_state
 
     # The learned arrays depend on which bases the hyperparameters name: each base's own
@@ -173,8 +308,20 @@ class Hybrid(Recommender):
         return make_model(base, **(self.base_params or {}).get(base, {}))
 
     # -- fitting ---------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.selection not in _SELECTIONS:
+            valid = list(_SELECTIONS)
+            raise ValueError(
+                f"{self.name}: selection must be one of {valid}, got {self.selection!r}"
+            )
+        if int(self.n_folds) < 2:
+            raise ValueError(f"{self.name}: n_folds must be >= 2, got {self.n_folds!r}")
+        if not float(self.min_gain_se) >= 0:
+            raise ValueError(f"{self.name}: min_gain_se must be >= 0, got {self.min_gain_se!r}")
+
     def _fit(self, train: Interactions) -> None:
         names = self._base_names()
+        self._check_params()
         used = np.array(
             [not (b in _NEEDS_TEXT and train.item_vectors is None) for b in names], dtype=bool
         )
@@ -186,30 +333,53 @@ class Hybrid(Recommender):
             pick = np.sort(rng.choice(len(users), most, replace=False))
             users, targets = users[pick], targets[pick]
 
+        # Step 2: every used base scores the held-out users from the remaining events.
+        fitted = [b for b, on in zip(names, used, strict=True) if on]
         features: list[np.ndarray] = []
-        models: dict[str, Recommender] = {}
-        for base, on in zip(names, used, strict=True):
-            if not on:
-                continue
+        on_all: dict[str, Recommender] = {}
+        for base in fitted:
             model = self._make_base(base)
             if isinstance(model, SequentialTransformer) and model.patience is not None:
                 # Its early stopping held out these very events: fit once on everything.
-                model.fit(train)
+                on_all[base] = model.fit(train)
+                if not len(users):
+                    continue
                 seqs = user_sequences(inner.user_idx, inner.item_idx, inner.timestamp,
                                       self.n_users_)  # fmt: skip
                 scores = model.score_sequences([seqs[u] for u in users])
+            elif len(users):
+                scores = model.fit(inner).score(users)
             else:
-                scores = model.fit(inner).score(users) if len(users) else None
-                model = self._make_base(base).fit(train)
-            if scores is not None:
-                features.append(standardise(scores).astype(np.float32))
-            models[base] = model
-        if len(users):
-            features.append((inner.matrix[users].toarray() != 0).astype(np.float32))
-            weights, _ = fit_blend_weights(np.stack(features), targets, float(self.l2))
-        else:
+                continue
+            features.append(standardise(scores).astype(np.float32))
+        features.append((inner.matrix[users].toarray() != 0).astype(np.float32))
+        stacked = np.stack(features) if len(users) else np.zeros((n_features, 0, self.n_items_))
+        del features
+
+        # Step 3: the weights, on the bases the held-out events support.
+        weights = np.zeros(n_features, dtype=np.float64)
+        self.selection_ = []
+        if len(users) == 0:
             # Too little data to hold anything out: an unweighted blend.
-            weights = np.r_[np.ones(n_features - 1), 0.0]
+            weights[:-1] = 1.0
+        elif self.selection == "forward" and len(users) >= 2 * int(self.n_folds):
+            chosen, trace = select_bases(
+                stacked, targets, float(self.l2), n_folds=int(self.n_folds),
+                min_gain_se=float(self.min_gain_se), random_state=self.random_state,
+            )  # fmt: skip
+            self.selection_ = [(tuple(fitted[c] for c in chosen[: i + 1]), score)
+                               for i, score in enumerate(trace)]  # fmt: skip
+            cols = [*chosen, n_features - 1]
+            weights[cols], _ = fit_blend_weights(stacked[cols], targets, float(self.l2))
+        else:
+            weights, _ = fit_blend_weights(stacked, targets, float(self.l2))
+        del stacked
+
+        # Step 4: the kept bases refitted on all training events.
+        models: dict[str, Recommender] = {}
+        for base, weight in zip(fitted, weights[:-1], strict=True):
+            if weight != 0:
+                models[base] = on_all.get(base) or self._make_base(base).fit(train)
         self.weights_ = weights
         self.used_ = used
         self.models_ = models
@@ -221,8 +391,9 @@ class Hybrid(Recommender):
     def _after_load(self) -> None:
         self.used_ = np.asarray(self.used_, dtype=bool)
         self.models_ = {}
-        for base, on in zip(self._base_names(), self.used_, strict=True):
-            if not on:
+        fitted = [b for b, on in zip(self._base_names(), self.used_, strict=True) if on]
+        for base, weight in zip(fitted, self.weights_[:-1], strict=True):
+            if weight == 0:
                 continue
             model = self._make_base(base)
             model.n_users_, model.n_items_ = self.n_users_, self.n_items_
@@ -236,7 +407,10 @@ class Hybrid(Recommender):
 
     @property
     def blend_weights_(self) -> dict[str, float]:
-        """The learned weights by base name (fitted bases only), plus ``"seen"``."""
+        """The learned weights by base name (0 for a base left out), plus ``"seen"``.
+
+        Bases that need item text are absent when the data carried none.
+        """
         names = [b for b, on in zip(self._base_names(), self.used_, strict=True) if on]
         return {**dict(zip(names, self.weights_[:-1].tolist(), strict=True)),
                 "seen": float(self.weights_[-1])}  # fmt: skip
@@ -245,8 +419,9 @@ class Hybrid(Recommender):
     def _blend(self, user_idx: np.ndarray, rows: sp.csr_matrix | None, seen: sp.csr_matrix
                ) -> np.ndarray:  # fmt: skip
         total = np.zeros((len(user_idx), self.n_items_), dtype=np.float64)
-        for weight, model in zip(self.weights_[:-1], self.models_.values(), strict=True):
-            total += weight * standardise(model.score(user_idx, rows))
+        weight_of = self.blend_weights_
+        for base, model in self.models_.items():
+            total += weight_of[base] * standardise(model.score(user_idx, rows))
         total += self.weights_[-1] * (seen.toarray() != 0)
         return total.astype(np.float32)
 

@@ -9,7 +9,15 @@ import pytest
 from pulserec.catalog.idmap import IdMap
 from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
-from pulserec.models.hybrid import Hybrid, fit_blend_weights, standardise
+from pulserec.models.hybrid import (
+    Hybrid,
+    blend_logits,
+    cross_validated_ndcg,
+    fit_blend_weights,
+    select_bases,
+    standardise,
+    target_ndcg,
+)
 
 N_ITEMS = 30
 
@@ -49,6 +57,89 @@ def test_blend_weights_favour_the_informative_feature() -> None:
     assert loss < np.log(n_items)
 
 
+def noisy_signal(targets: np.ndarray, n_items: int, boost: float, seed: int) -> np.ndarray:
+    """Standard normal scores with each row's target raised by ``boost``."""
+    scores = np.random.default_rng(seed).standard_normal((len(targets), n_items))
+    scores[np.arange(len(targets)), targets] += boost
+    return scores
+
+
+def seen_marks(targets: np.ndarray, n_items: int, seed: int) -> np.ndarray:
+    """Five random non-target items per row marked as already seen."""
+    rng = np.random.default_rng(seed)
+    seen = np.zeros((len(targets), n_items))
+    for row, target in enumerate(targets):
+        others = np.delete(np.arange(n_items), target)
+        seen[row, rng.choice(others, 5, replace=False)] = 1.0
+    return seen
+
+
+def test_target_ndcg_known_ranks() -> None:
+    logits = np.array(
+        [
+            [5.0, 1.0, 0.0, 0.0],  # target 0 first
+            [5.0, 4.0, 3.0, 0.0],  # target 2 third
+            [1.0, 1.0, 1.0, 0.0],  # target 0 tied with two others: expected rank 1
+        ]
+    )
+    ndcg = target_ndcg(logits, np.array([0, 2, 0]), k=10)
+    np.testing.assert_allclose(ndcg, [1.0, 1 / np.log2(4), 1 / np.log2(3)])
+    # Below the cut-off: nothing; a constant row's ties put the target mid-list.
+    assert target_ndcg(np.arange(20.0)[None, ::-1], np.array([10]), k=10)[0] == 0.0
+    assert target_ndcg(np.zeros((1, 30)), np.array([3]), k=10)[0] == 0.0
+
+
+def test_cross_validated_ndcg_scores_each_row_with_weights_from_other_rows() -> None:
+    targets = np.random.default_rng(1).integers(0, 40, size=90)
+    features = np.stack([noisy_signal(targets, 40, 4.0, 2), seen_marks(targets, 40, 3)])
+    folds = np.arange(90) % 3
+    per_row = cross_validated_ndcg(features, targets, folds, l2=1e-3)
+    assert per_row.shape == (90,)
+    # Any positive weight on the signal ranks as the signal does, so the cross-validated
+    # figure equals the signal's own NDCG with seen items pushed down.
+    masked = np.where(features[1] > 0, -np.inf, features[0])
+    np.testing.assert_allclose(per_row, target_ndcg(masked, targets))
+
+
+def test_selection_leaves_a_pure_noise_base_out() -> None:
+    targets = np.random.default_rng(0).integers(0, 50, size=300)
+    good = noisy_signal(targets, 50, 2.5, 1)
+    noise = np.random.default_rng(2).standard_normal(good.shape)
+    seen = seen_marks(targets, 50, 3)
+    features = np.stack([noise, good, seen])
+    chosen, trace = select_bases(features, targets, l2=1e-3)
+    assert chosen == [1]
+    # The blend ranks as the good base with seen items pushed down (all but a few of them:
+    # the penalised seen weight is large, not infinite).
+    masked = np.where(seen > 0, -np.inf, good)
+    assert trace == [pytest.approx(target_ndcg(masked, targets).mean(), abs=0.005)]
+    # Fitted on everything, the plain likelihood blend does give the noise some weight.
+    weights, _ = fit_blend_weights(features, targets, l2=1e-3)
+    assert weights[0] != 0.0
+
+
+def test_selection_adds_a_base_that_carries_independent_evidence() -> None:
+    targets = np.random.default_rng(0).integers(0, 50, size=600)
+    first = noisy_signal(targets, 50, 2.0, 1)
+    second = noisy_signal(targets, 50, 1.5, 2)  # weaker, but its noise is independent
+    features = np.stack([second, first, seen_marks(targets, 50, 3)])
+    chosen, trace = select_bases(features, targets, l2=1e-3)
+    assert chosen == [1, 0]
+    assert trace[1] > trace[0]
+    weights, _ = fit_blend_weights(features, targets, l2=1e-3)
+    blend = target_ndcg(blend_logits(weights, features), targets).mean()
+    assert blend > target_ndcg(first, targets).mean()
+
+
+def test_selection_needs_a_real_gain_to_add_a_base() -> None:
+    targets = np.random.default_rng(0).integers(0, 50, size=300)
+    good = noisy_signal(targets, 50, 2.5, 1)
+    features = np.stack([good, good.copy(), seen_marks(targets, 50, 3)])
+    # A copy adds nothing: even a zero threshold does not take it.
+    chosen, trace = select_bases(features, targets, l2=1e-3, min_gain_se=0.0)
+    assert len(chosen) == 1 and len(trace) == 1
+
+
 def test_learns_to_trust_the_predictive_base_and_to_skip_seen_items() -> None:
     train = chain_interactions()
     model = Hybrid(bases="covisit,pop").fit(train)
@@ -74,6 +165,39 @@ def test_sequential_base_is_fitted_once_and_weighted_on_its_own_hold_out() -> No
     assert w_sequential > 3 * abs(w_pop)
 
 
+def test_a_noise_base_gets_no_weight_and_the_blend_ranks_as_the_good_base(
+    tmp_path: Path,
+) -> None:
+    # Random item vectors make the content base pure noise on the chain.
+    vectors = np.random.default_rng(0).standard_normal((N_ITEMS, 8)).astype(np.float32)
+    train = chain_interactions().with_item_vectors(vectors)
+    model = Hybrid(bases="content,covisit").fit(train)
+    assert model.blend_weights_["content"] == 0.0
+    assert model.blend_weights_["covisit"] > 1.0
+    assert list(model.models_) == ["covisit"]
+    assert [names for names, _ in model.selection_] == [("covisit",)]
+    alone = Hybrid(bases="covisit").fit(train)
+    users = np.arange(train.n_users)
+    ids, _ = model.recommend(users, 5)
+    ids_alone, _ = alone.recommend(users, 5)
+    np.testing.assert_array_equal(ids, ids_alone)
+    # Saved and loaded, the dropped base stays dropped.
+    model.save(tmp_path / "h")
+    loaded = Recommender.load(tmp_path / "h")
+    assert isinstance(loaded, Hybrid)
+    assert list(loaded.models_) == ["covisit"]
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+
+
+def test_selection_all_blends_every_base() -> None:
+    vectors = np.random.default_rng(0).standard_normal((N_ITEMS, 8)).astype(np.float32)
+    train = chain_interactions().with_item_vectors(vectors)
+    model = Hybrid(bases="content,covisit", selection="all").fit(train)
+    assert list(model.models_) == ["content", "covisit"]
+    assert model.blend_weights_["content"] != 0.0
+    assert model.selection_ == []
+
+
 def test_text_base_is_left_out_without_item_vectors(tmp_path: Path) -> None:
     train = chain_interactions(n_users=30)
     model = Hybrid(bases="covisit,content").fit(train)
@@ -92,7 +216,9 @@ def test_save_load_rebuilds_every_base(tmp_path: Path) -> None:
     train = chain_interactions(n_users=30)
     vectors = np.random.default_rng(0).standard_normal((N_ITEMS, 4)).astype(np.float32)
     train = train.with_item_vectors(vectors)
-    model = Hybrid(bases="ease,itemknn,covisit,content", base_params={"ease": {"l2": 10.0}})
+    model = Hybrid(
+        bases="ease,itemknn,covisit,content", base_params={"ease": {"l2": 10.0}}, selection="all"
+    )
     model.fit(train).save(tmp_path / "h")
     loaded = Recommender.load(tmp_path / "h")
     assert isinstance(loaded, Hybrid)
@@ -110,6 +236,9 @@ def test_save_load_rebuilds_every_base(tmp_path: Path) -> None:
         ({"bases": "ease,ease"}, "twice"),
         ({"bases": " , "}, "empty"),
         ({"bases": "ease", "base_params": {"als": {}}}, "not in bases"),
+        ({"bases": "ease", "selection": "best"}, "selection must be one of"),
+        ({"bases": "ease", "n_folds": 1}, "n_folds must be >= 2"),
+        ({"bases": "ease", "min_gain_se": -1.0}, "min_gain_se must be >= 0"),
     ],
 )
 def test_rejects_bad_bases(params: dict[str, object], message: str) -> None:
