@@ -307,7 +307,13 @@ def train(
 
 @app.command()
 def replay(
-    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "ml-100k",
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help=f"One of: {', '.join(DATASETS)}; or synthetic[:PRESET] (a generated log, "
+            "PRESET ml-100k-like, globo-like or shop-like)."
+        ),
+    ] = "ml-100k",
     data_dir: DataDirOption = None,
     realtime: Annotated[
         str,
@@ -384,8 +390,17 @@ def replay(
     k = or_default(k, settings.eval.k)
     seed = or_default(seed, settings.eval.seed)
     sequential = or_default(sequential, settings.engine.sequential)
-    data_dir = dataset_path(settings, dataset, data_dir)
-    ds = load_dataset(dataset, data_dir)
+    if dataset == "synthetic" or dataset.startswith("synthetic:"):
+        from pulserec.evaluation.synthetic import load_synthetic
+
+        preset = dataset.partition(":")[2] or None
+        try:
+            ds = load_synthetic(preset=preset, seed=seed)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    else:
+        data_dir = dataset_path(settings, dataset, data_dir)
+        ds = load_dataset(dataset, data_dir)
 
     def make_engine() -> Engine:
         config = replace(settings.engine.to_engine_config(), sequential=sequential)
@@ -396,6 +411,7 @@ def replay(
         return Engine(encoder=make_encoder(encoder), config=config)
 
     if protocol == "impressions":
+        assert data_dir is not None
         _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output)
         return
     half_lives = (settings.engine.trending_half_life_s,) + (

@@ -26,7 +26,7 @@ Examples
 --------
 >>> ds = load_synthetic(preset="shop-like", n_users=200, n_items=300, seed=1)
 >>> ds.name, ds.events["type"].unique().tolist()
-('synthetic', ['click'])
+('synthetic:shop-like', ['click'])
 """
 
 from __future__ import annotations
@@ -177,10 +177,13 @@ def load_synthetic(
 
     ``path`` is ignored (the signature matches the dataset loaders').
     """
-    return generate(shape_of(preset, **knobs), seed=seed)
+    name = "synthetic" if preset is None else f"synthetic:{preset}"
+    return generate(shape_of(preset, **knobs), seed=seed, name=name)
 
 
-def generate(shape: SyntheticShape, *, seed: int = DEFAULT_SEED) -> Dataset:
+def generate(
+    shape: SyntheticShape, *, seed: int = DEFAULT_SEED, name: str = "synthetic"
+) -> Dataset:
     """A seeded event log of the given shape (see the module docstring for how)."""
     rng = np.random.default_rng(seed)
     topic, arrival, quality = _items(shape, rng)
@@ -201,7 +204,7 @@ def generate(shape: SyntheticShape, *, seed: int = DEFAULT_SEED) -> Dataset:
         EPOCH + ts[keep],
     )
     items = _item_texts(shape, topic, arrival, rng)
-    return finish("synthetic", raw, items, value_range=None, verbose=False)
+    return finish(name, raw, items, value_range=None, verbose=False)
 
 
 def _items(shape: SyntheticShape, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
