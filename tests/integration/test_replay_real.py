@@ -19,16 +19,14 @@ def test_replay_command_reports_every_method_on_the_same_events(
     dataset_dir, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     out, png = tmp_path / "replay.json", tmp_path / "curve.png"
-    result = CliRunner().invoke(
-        app,
-        [
-            "replay", "--dataset", "amazon-reviews",
-            "--data-dir", str(dataset_dir("amazon-all-beauty-5core-2018")),
-            "--realtime", "both", "--no-sequential", "--max-users", "60",
-            "--session-gap", "0", "--reflect-sample", "20",
-            "--output", str(out), "--plot", str(png),
-        ],  # fmt: skip
-    )
+    args = [
+        "replay", "--dataset", "amazon-reviews",
+        "--data-dir", str(dataset_dir("amazon-all-beauty-5core-2018")),
+        "--realtime", "both", "--no-sequential", "--max-users", "60",
+        "--session-gap", "0", "--reflect-sample", "20",
+        "--output", str(out), "--plot", str(png),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert [r["name"] for r in report["results"]] == METHODS
