@@ -124,13 +124,15 @@ def markdown_tables(report: dict[str, Any], *, metric: str | None = None) -> str
             "",
             f"{heads[shown]} by {title}:",
             "",
-            f"| {title} | events | " + " | ".join(label(n) for n in names) + " |",
+            f"| {title} | events | " + " | ".join(short_label(n) for n in names) + " |",
             "|---|---:|" + "---:|" * len(names),
         ]
         for group, row in report["breakdown"][part].items():
             values = [row[n][shown] for n in names]
-            top = max(values) if row["events"] else None
+            top = max(values)
             cells = [f"**{v:.4f}**" if v == top and v > 0 else f"{v:.4f}" for v in values]
+            if not row["events"]:
+                cells = ["–"] * len(names)
             lines.append(f"| {group} | {row['events']:,} | " + " | ".join(cells) + " |")
     reflect = report.get("reflect") or {}
     if reflect:
