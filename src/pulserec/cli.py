@@ -307,7 +307,13 @@ def train(
 
 @app.command()
 def replay(
-    dataset: Annotated[str, typer.Option(help=f"One of: {', '.join(DATASETS)}.")] = "ml-100k",
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help=f"One of: {', '.join(DATASETS)}; or synthetic[:PRESET] (a generated log, "
+            "PRESET ml-100k-like, globo-like or shop-like)."
+        ),
+    ] = "ml-100k",
     data_dir: DataDirOption = None,
     realtime: Annotated[
         str,
@@ -323,26 +329,78 @@ def replay(
     seed: Annotated[
         int | None, typer.Option(help=setting_help("Seed of the user sample.", "eval.seed"))
     ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="items (recommend, then ingest each event) or impressions (MIND: rank each "
+            "impression's candidates); default impressions for mind and mind-zh, else items."
+        ),
+    ] = None,
+    session_gap: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Session-kNN: a gap of this many seconds starts a new session; 0 for one "
+            "running session of each user's latest items.",
+        ),
+    ] = 1800.0,
+    short_half_life: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds: a second live-trending baseline beside the engine's half-life (0: "
+            "none).",
+        ),
+    ] = 3600.0,
+    reflect_sample: Annotated[
+        int,
+        typer.Option(min=0, help="Scored events whose ingest-to-next-list time is measured."),
+    ] = 300,
     # no text by default: the replay then measures the event signal alone, and runs in minutes
     encoder: Annotated[str, typer.Option(help="Text encoder name, or none.")] = "none",
     sequential: SequentialOption = None,
     output: Annotated[Path | None, typer.Option(help="Write results as JSON here.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Save the HitRate-per-time-slice curve as a PNG here.")
+    ] = None,
     assignments: SetOption = None,
 ) -> None:
-    """Streaming replay in time order: real-time interest capture on vs off, plus popularity."""
+    """Streaming replay in time order: real-time interest capture on vs off, and baselines.
+
+    Popularity (frozen at the cut-off), live trending and session-kNN (both
+    updated on every event) are replayed on the same scored events; results
+    are broken down by the user's earlier events and by the item's age.
+    """
     from pulserec.engine import Engine
-    from pulserec.evaluation.replay import replay as run_replay
+    from pulserec.evaluation.baselines import BaselineSettings
+    from pulserec.evaluation.replay import replay_methods
+    from pulserec.evaluation.replay_tables import ratio_lines, rich_tables
     from pulserec.events import load_dataset
 
     modes = {"on": [True], "off": [False], "both": [True, False]}.get(realtime)
     if modes is None:
         raise typer.BadParameter("expected on, off or both", param_hint="--realtime")
+    is_mind = dataset in ("mind", "mind-zh")
+    protocol = or_default(protocol, "impressions" if is_mind else "items")
+    if protocol not in ("items", "impressions") or (protocol == "impressions" and not is_mind):
+        raise typer.BadParameter(
+            "expected items, or impressions for mind and mind-zh", param_hint="--protocol"
+        )
     settings = load_settings(assignments)
     k = or_default(k, settings.eval.k)
     seed = or_default(seed, settings.eval.seed)
     sequential = or_default(sequential, settings.engine.sequential)
-    data_dir = dataset_path(settings, dataset, data_dir)
-    ds = load_dataset(dataset, data_dir)
+    if dataset == "synthetic" or dataset.startswith("synthetic:"):
+        from pulserec.evaluation.synthetic import load_synthetic
+
+        preset = dataset.partition(":")[2] or None
+        try:
+            ds = load_synthetic(preset=preset, seed=seed)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    else:
+        data_dir = dataset_path(settings, dataset, data_dir)
+        ds = load_dataset(dataset, data_dir)
 
     def make_engine() -> Engine:
         config = replace(settings.engine.to_engine_config(), sequential=sequential)
@@ -352,53 +410,39 @@ def replay(
 
         return Engine(encoder=make_encoder(encoder), config=config)
 
-    if dataset in ("mind", "mind-zh"):
+    if protocol == "impressions":
+        assert data_dir is not None
         run = {"dataset": dataset, "encoder": encoder, "sequential": sequential}
         _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output, run)
         return
-    rows: list[dict[str, Any]] = []
-    baseline: dict[str, float] | None = None
-    for mode in modes:
-        with Progress(*_progress_columns(), console=console) as progress:
-            task = progress.add_task(f"realtime {'on' if mode else 'off'}", total=None)
-            ours, pop = run_replay(
-                ds, make_engine, train_fraction=train_fraction, k=k, realtime=mode,
-                max_users=max_users, seed=seed,
-                on_step=lambda n, total, task=task: progress.update(task, completed=n, total=total),
-            )  # fmt: skip
-        rows.append(
-            {
-                "name": f"realtime-{'on' if mode else 'off'}",
-                "metrics": ours.metrics(),
-                "seconds": ours.seconds,
-            }
-        )
-        baseline = pop.metrics()
-    assert baseline is not None
-    rows.append({"name": "popularity", "metrics": baseline, "seconds": 0.0})
-
-    table = Table(
-        title=f"{dataset} · streaming replay · cut at {train_fraction:.0%} of the timeline · K={k}"
+    half_lives = (settings.engine.trending_half_life_s,) + (
+        (short_half_life,) if short_half_life > 0 else ()
     )
-    for col in ("run", f"hit@{k}", f"ndcg@{k}", f"mrr@{k}", "events", "seconds"):
-        table.add_column(col, justify="left" if col == "run" else "right")
-    for r in rows:
-        m = r["metrics"]
-        table.add_row(
-            r["name"], f"{m[f'hit@{k}']:.4f}", f"{m[f'ndcg@{k}']:.4f}", f"{m[f'mrr@{k}']:.4f}",
-            f"{int(m['events'])}", f"{r['seconds']:.1f}",
+    baselines = BaselineSettings(
+        half_lives_s=half_lives, session_gap_s=session_gap if session_gap > 0 else None
+    )
+    with Progress(*_progress_columns(), console=console) as progress:
+        tasks: dict[str, Any] = {}
+
+        def step(name: str, n: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=n)
+
+        report = replay_methods(
+            ds, make_engine, modes=modes, train_fraction=train_fraction, k=k,
+            max_users=max_users, seed=seed, baselines=baselines,
+            reflect_sample=reflect_sample, on_step=step,
         )  # fmt: skip
-    console.print(table)
-    by_name = {r["name"]: r["metrics"][f"hit@{k}"] for r in rows}
-    if "realtime-on" in by_name and "realtime-off" in by_name and by_name["realtime-off"] > 0:
-        ratio = by_name["realtime-on"] / by_name["realtime-off"]
-        console.print(f"real-time on / off HitRate@{k}: {ratio:.2f}×")
+    report.extra = {"encoder": encoder, "sequential": sequential}
+    payload = report.to_dict()
+    for table in rich_tables(payload):
+        console.print(table)
+    for line in ratio_lines(payload):
+        console.print(f"real-time {line}")
+    if plot is not None:
+        console.print(f"curve saved to {report.plot(plot)}")
     if output is not None:
-        payload = {
-            "dataset": dataset, "protocol": "replay", "k": k, "train_fraction": train_fraction,
-            "max_users": max_users, "seed": seed, "encoder": encoder, "sequential": sequential,
-            "results": rows,
-        }  # fmt: skip
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(payload, indent=2))
         console.print(f"results written to {output}")
