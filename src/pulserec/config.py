@@ -242,10 +242,11 @@ class EngineSettings(_Section):
         description="Half-life of the co-visitation counts learned per event between refits.",
     )
     live_covisit_window: int = Field(
-        default=5,
+        default=0,
         ge=0,
         description="A user's previous items each positive event is paired with, online "
-        "(0: no online co-visitation).",
+        "(0: no online co-visitation). 5 suits news: +4% HitRate@10 on a day of news "
+        "clicks; on dense film ratings it cost 7%, hence off by default.",
     )
     max_pending: int = Field(
         default=100_000,

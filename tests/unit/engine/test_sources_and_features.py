@@ -158,7 +158,7 @@ def test_live_covisitation_pairs_consecutive_items_and_decays() -> None:
 def test_a_new_item_gets_covisitation_neighbours_within_one_event() -> None:
     from shop import CFG as SHOP_CFG
 
-    eng = Engine(config=replace(SHOP_CFG, sequential=False))
+    eng = Engine(config=replace(SHOP_CFG, sequential=False, live_covisit_window=5))
     eng.upsert_items(catalog())
     eng.bootstrap(history())
     eng.train()
