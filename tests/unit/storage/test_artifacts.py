@@ -74,6 +74,6 @@ def test_a_bad_keep_is_named(tmp_path: Path, keep: object) -> None:
 
 
 def test_the_setting_defaults_to_three_and_is_bounded() -> None:
-    assert Settings().artifacts_keep == 3
+    assert Settings().engine.artifacts_keep == 3
     with pytest.raises(ValueError, match="artifacts_keep"):
-        Settings(artifacts_keep=0)
+        Settings(engine={"artifacts_keep": 0})
