@@ -172,7 +172,14 @@ class EngineSettings(_Section):
 
     sources: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(
-            "ann", "factor", "covisit", "sequential", "trending", "text", "trending_fast",
+            "ann",
+            "factor",
+            "covisit",
+            "sequential",
+            "trending",
+            "text",
+            "trending_fast",
+            "session",
         ),
         description="Candidate sources, comma-separated (trending also fills in when the "
         "others find nothing).",
@@ -247,6 +254,18 @@ class EngineSettings(_Section):
         description="A user's previous items each positive event is paired with, online "
         "(0: no online co-visitation). 5 suits news: +4% HitRate@10 on a day of news "
         "clicks; on dense film ratings it cost 7%, hence off by default.",
+    )
+    session_gap_s: float = Field(
+        default=1800.0,
+        gt=0.0,
+        description="Session-kNN: a user's positive event this many seconds after their "
+        "previous one starts a new session.",
+    )
+    max_sessions: int = Field(
+        default=50_000,
+        ge=1,
+        description="Session-kNN: most recent sessions (of all users) held in memory, at "
+        "most 50 items each (about 400 bytes a session); the oldest leaves first.",
     )
     max_pending: int = Field(
         default=100_000,

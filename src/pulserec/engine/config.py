@@ -44,6 +44,8 @@ class EngineConfig:
     trending_fast_half_life_s: float = _DEFAULTS.trending_fast_half_life_s
     live_covisit_half_life_s: float = _DEFAULTS.live_covisit_half_life_s
     live_covisit_window: int = _DEFAULTS.live_covisit_window
+    session_gap_s: float = _DEFAULTS.session_gap_s
+    max_sessions: int = _DEFAULTS.max_sessions
     max_pending: int = _DEFAULTS.max_pending
     artifacts_keep: int = _DEFAULTS.artifacts_keep
     valid_fraction: float = _DEFAULTS.valid_fraction

@@ -181,7 +181,7 @@ class Engine:
         """Rebuild the catalog and counters from durable storage (server start)."""
         self._index_items(list(self.storage.items()))
         for stored in self.storage.events():
-            self.items.count(stored.event)
+            self.items.count(stored.event, spam=stored.spam)
             self._log_seq = stored.seq
 
     def sync_items(self) -> int:
@@ -208,7 +208,7 @@ class Engine:
                 item_id = stored.event.item_id
                 if item_id is not None and item_id not in self.catalog:
                     unknown = True
-                self.items.count(stored.event)
+                self.items.count(stored.event, spam=stored.spam)
                 self._log_seq = stored.seq
                 n += 1
             if unknown:  # an item another process added: learn it before serving it
@@ -244,18 +244,18 @@ class Engine:
                     continue
                 self.events_ingested += 1
                 if event.user_id in restored:
-                    self.items.count(event)
+                    self.items.count(event, spam=flag)
                     continue
                 state = self.states.peek(event.user_id)
                 if state is None:
                     state = self.states.get(event.user_id) if durable else None
                     if state is not None:
                         restored.add(event.user_id)
-                        self.items.count(event)
+                        self.items.count(event, spam=flag)
                         continue
                     state = self.states.get_or_create(event.user_id)
-                previous = state.recent_items(window) if window and not flag else None
-                self.items.count(event, previous)
+                previous = state.recent_items(window) if window else None
+                self.items.count(event, previous, spam=flag)
                 realtime = self.freeze_seq is None
                 self.folder.fold(state, event, flag, self.models, realtime=realtime)
         return accepted

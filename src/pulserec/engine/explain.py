@@ -13,6 +13,7 @@ from pulserec.state.base import UserState
 
 _EXPLAINING = np.array([j for j, f in enumerate(FEATURES) if f.explains])
 _TEXT = NAMES.index("text")
+_SIMILAR = ("short_term", "covisit", "covisit_live")
 
 
 class Explainer:
@@ -49,7 +50,7 @@ class Explainer:
                 reasons.append("new and close to your interests")
             elif best == "sequential" and recent:
                 reasons.append(f"often comes next after {title(recent[0])}")
-            elif best in ("short_term", "covisit") and recent and models is not None:
+            elif best in _SIMILAR and recent and models is not None:
                 reasons.append(
                     f"similar to {title(self._anchor(models, item, recent))} you just engaged with"
                 )
@@ -59,6 +60,8 @@ class Explainer:
                 else:
                     word = self._interest_word(item, state, recent)
                     reasons.append(f"matches your interest in {word}")
+            elif best == "session" and recent:
+                reasons.append(f"people who engaged with {title(recent[0])} went on to it")
             elif best == "long_term":
                 reasons.append("fits your long-term taste")
             else:

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from pulserec.engine.arrays import sparse_lookup
-from pulserec.engine.sources import Request, covisit_votes, sequential_scores
+from pulserec.engine.sources import (
+    Request,
+    covisit_votes,
+    live_covisit_votes,
+    sequential_scores,
+    session_votes,
+)
 
 Column = Callable[[Request, np.ndarray], "np.ndarray | None"]
 
@@ -63,9 +69,15 @@ def short_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
 
 
 def covisit(request: Request, cands: np.ndarray) -> np.ndarray | None:
-    """Co-visitation votes of the user's latest items (refit and live)."""
+    """Co-visitation votes of the user's latest items, counted at the refit."""
     votes = request.signal(covisit_votes)
     return None if votes is None else sparse_lookup(votes, cands)
+
+
+def covisit_live(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + co-visitation votes learned per event since the process started)."""
+    votes = request.signal(live_covisit_votes)
+    return None if votes is None else np.log1p(sparse_lookup(votes, cands))
 
 
 def text(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -105,6 +117,12 @@ def trending_fast(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return np.log1p(scores[cands]) if len(scores) else None
 
 
+def session(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + the item's session-kNN score): what sessions like the user's latest went to."""
+    votes = request.signal(session_votes)
+    return None if votes is None else np.log1p(sparse_lookup(votes, cands))
+
+
 FEATURES: tuple[Feature, ...] = (
     Feature("long_term", 1.0, long_term),
     Feature("short_term", 1.0, short_term),
@@ -114,6 +132,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("penalty", -1.0, penalty, explains=False),
     Feature("sequential", 1.0, sequential),
     Feature("trending_fast", 0.0, trending_fast),
+    Feature("session", 1.0, session),
+    Feature("covisit_live", 1.0, covisit_live),
 )
 """Every ranking feature, in the order of the weight vector."""
 

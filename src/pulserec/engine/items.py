@@ -107,15 +107,17 @@ class LiveItems:
         """The live trending counts (slow scale)."""
         return self.live.trending
 
-    def count(self, event: Event, previous: list[int] | None = None) -> None:
+    def count(self, event: Event, previous: list[int] | None = None, *, spam: bool = False) -> None:
         """Count a positive event on a known item into the live signals and interactions;
-        ``previous`` are the user's items before it, newest first, when known."""
+        ``previous`` are the user's items before it, newest first, when known. A flagged
+        event counts towards trending only."""
         if event.item_id is None or event.type in NEGATIVE_TYPES:
             return
         if event.item_id not in self.catalog:
             return
         idx = self.catalog.idx(event.item_id)
-        self.live.add(idx, event.timestamp, previous)
+        user = None if spam else event.user_id
+        self.live.add(idx, event.timestamp, None if spam else previous, user)
         self.interactions[idx] += 1
 
     def index_of(self, event: Event) -> int | None:
@@ -128,8 +130,10 @@ class LiveItems:
         return None
 
     def forget_user(self, user_id: str) -> None:
-        """Drop a user from the pending lists (and items only they were waiting for)."""
+        """Drop a user from the pending lists (and items only they were waiting for) and
+        from the live sessions."""
         self.pending.discard_user(user_id)
+        self.live.forget_user(user_id)
 
     def title(self, idx: int) -> str:
         """An item's title in quotes, for a reason shown to a person."""
@@ -145,6 +149,8 @@ def live_signals(config: EngineConfig) -> LiveSignals:
         config.trending_half_life_s,
         config.trending_fast_half_life_s,
         config.live_covisit_half_life_s,
+        session_gap_s=config.session_gap_s,
+        max_sessions=config.max_sessions,
     )
 
 

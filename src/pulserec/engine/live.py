@@ -5,6 +5,8 @@
 - co-visitation of consecutive items: each positive event pairs its item with the user's
   few previous ones, decayed over time, so an item published an hour ago already has
   neighbours long before the next refit;
+- recent sessions of every user (:class:`LiveSessions`), so a user with one or two
+  events is compared with the sessions that started like theirs (session-kNN);
 
 A refit's validation replay keeps its own :class:`LiveSignals`, so the ranking weights
 of these features are fitted on what was known at each moment, never on the future.
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
 from pulserec.engine.trending import Trending
+from pulserec.models.sessionknn import SessionKNN
 
 
 class LiveCovisit:
@@ -97,8 +101,66 @@ class LiveCovisit:
         return items, np.bincount(inverse, weights=np.asarray(vals) * now)
 
 
+class LiveSessions:
+    """Every user's recent sessions, for session-kNN (V-SKNN), learned per event.
+
+    A session is a run of one user's positive events with gaps under ``gap_s``; it is
+    keyed by ``(user_id, start time)``, so a user's sessions can be found and forgotten.
+    Memory is bounded by ``max_sessions`` sessions of at most 50 items (the oldest
+    session leaves first) and by ``max_users`` users whose current session is tracked.
+    """
+
+    def __init__(self, gap_s: float, max_sessions: int, max_users: int = 200_000) -> None:
+        self.gap_s = gap_s
+        self.max_users = max_users
+        self.knn = SessionKNN(max_sessions=max_sessions)
+        self.current: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        """user id -> (their current session's start time, their latest event's time)"""
+
+    def add(self, user_id: str, item: int, ts: float) -> None:
+        held = self.current.get(user_id)
+        start = ts if held is None or ts - held[1] >= self.gap_s else held[0]
+        self.current[user_id] = (start, max(ts, held[1]) if held else ts)
+        self.current.move_to_end(user_id)
+        if len(self.current) > self.max_users:
+            self.current.popitem(last=False)
+        self.knn.add((user_id, start), item, ts)
+
+    def session_of(self, recent: Sequence[tuple[int, float, float]]) -> list[int]:
+        """The latest session in a user's ``recent`` (item, weight, time) entries, oldest
+        first: positive items back from the newest while gaps stay under ``gap_s``."""
+        items: list[int] = []
+        later: float | None = None
+        for item, weight, ts in reversed(recent):
+            if weight <= 0:
+                continue
+            if later is not None and later - ts >= self.gap_s:
+                break
+            items.append(item)
+            later = ts
+        return items[::-1]
+
+    def votes(self, user_id: str, session: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Session-kNN scores of the items the sessions nearest to ``session`` hold
+        (``(items, scores)``, items sorted); the user's own sessions are not neighbours."""
+        if not session:
+            return None
+        held = self.current.get(user_id)
+        own = (user_id, held[0]) if held is not None else None
+        items, scores = self.knn.votes(session, session_id=own)
+        return (items, scores) if len(items) else None
+
+    def forget(self, user_id: str) -> int:
+        """Drop every session of ``user_id``; returns how many were held."""
+        self.current.pop(user_id, None)
+        keys = [k for k in self.knn.sessions() if isinstance(k, tuple) and k[0] == user_id]
+        for key in keys:
+            self.knn.remove(key)
+        return len(keys)
+
+
 class LiveSignals:
-    """Trending at two scales and live co-visitation, per event."""
+    """Trending at two scales, live co-visitation and recent sessions, per event."""
 
     def __init__(
         self,
@@ -107,10 +169,13 @@ class LiveSignals:
         covisit_half_life_s: float,
         covisit_neighbours: int = 20,
         covisit_rows: int = 20_000,
+        session_gap_s: float = 1800.0,
+        max_sessions: int = 50_000,
     ) -> None:
         self.trending = Trending(slow_half_life_s)
         self.trending_fast = Trending(fast_half_life_s)
         self.covisit = LiveCovisit(covisit_half_life_s, covisit_neighbours, covisit_rows)
+        self.sessions = LiveSessions(session_gap_s, max_sessions)
         self.pairs_frozen = False
 
     @property
@@ -118,10 +183,25 @@ class LiveSignals:
         """The latest event time counted."""
         return max(self.trending.ref_ts, self.trending_fast.ref_ts)
 
-    def add(self, item: int, ts: float, previous: list[int] | None = None) -> None:
+    def add(
+        self,
+        item: int,
+        ts: float,
+        previous: list[int] | None = None,
+        user_id: str | None = None,
+    ) -> None:
         """Count a positive event on ``item``; ``previous`` are the user's items before it
-        (newest first), or None where they are not known (the log read at start)."""
+        (newest first), or None where they are not known (the log read at start), and
+        ``user_id`` whose session it joins (None: a flagged or anonymous event)."""
         self.trending.add(item, ts)
         self.trending_fast.add(item, ts)
-        if previous and not self.pairs_frozen:
+        if self.pairs_frozen:
+            return
+        if previous:
             self.covisit.add(previous, item, ts)
+        if user_id is not None:
+            self.sessions.add(user_id, item, ts)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop what is held per user (their sessions); counts keep no id."""
+        self.sessions.forget(user_id)

@@ -179,7 +179,8 @@ class Fitter:
         live = live_signals(cfg)
         for event in earlier:
             if _positive(event) and event.item_id in catalog:
-                live.add(catalog.idx(event.item_id), event.timestamp)  # type: ignore[arg-type]
+                idx = catalog.idx(event.item_id)  # type: ignore[arg-type]
+                live.add(idx, event.timestamp, user_id=event.user_id)
         keep = np.ones(len(later), dtype=bool)
         if len(later) > cfg.max_fit_lists * 3:
             keep[:] = False
@@ -201,7 +202,7 @@ class Fitter:
             self.folder.fold(st, event, False, models)
             if known:
                 item = catalog.idx(event.item_id)  # type: ignore[arg-type]
-                live.add(item, event.timestamp, previous)
+                live.add(item, event.timestamp, previous, event.user_id)
         return data
 
 

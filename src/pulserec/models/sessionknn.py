@@ -275,22 +275,45 @@ class SessionKNN:
         """
         if k < 1:
             raise ValueError(f"k: expected an integer >= 1, got {k}")
+        cand, scores = self.votes(session_items, session_id=session_id)
+        ex = exclude if isinstance(exclude, np.ndarray) else np.fromiter(exclude, dtype=np.int64)
+        keep = scores > 0
+        if len(ex):
+            keep &= ~np.isin(cand, ex)
+        cand, scores = cand[keep], scores[keep]
+        order = np.lexsort((cand, -scores))[:k]  # ties to the lower index
+        return cand[order], scores[order]
+
+    def votes(
+        self, session_items: Sequence[int], *, session_id: Hashable | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every item the nearest sessions hold, with its summed neighbour similarity:
+        ``(items, scores)``, items sorted (a sparse vector over items; empty when the
+        session shares no item with any held session)."""
         slots, sim = self.neighbors(session_items, session_id=session_id)
         if len(slots) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         lengths = self._slot_len[slots]
         held = np.arange(self.max_session_len) < lengths[:, None]
-        items = self._slot_items[slots][held]
-        scores = np.bincount(items, weights=np.repeat(sim, lengths))
-        ex = exclude if isinstance(exclude, np.ndarray) else np.fromiter(exclude, dtype=np.int64)
-        ex = ex[ex < len(scores)]
-        scores[ex] = 0.0
-        cand = np.flatnonzero(scores > 0)
-        if len(cand) > k:  # the k best, ties to the lower index
-            kth = np.partition(scores[cand], len(cand) - k)[len(cand) - k]
-            cand = cand[scores[cand] >= kth]
-        order = np.lexsort((cand, -scores[cand]))[:k]
-        return cand[order], scores[cand[order]]
+        items, inverse = np.unique(self._slot_items[slots][held], return_inverse=True)
+        return items, np.bincount(inverse, weights=np.repeat(sim, lengths))
+
+    def sessions(self) -> list[Hashable]:
+        """The keys of the sessions held now."""
+        return list(self._slot_of)
+
+    def remove(self, session_id: Hashable) -> bool:
+        """Forget a session and its items (a user's deletion); False when not held."""
+        slot = self._slot_of.pop(session_id, None)
+        if slot is None:
+            return False
+        sid = int(self._slot_sid[slot])
+        for item in self._slot_items[slot, : self._slot_len[slot]]:
+            self._unindex(int(item), sid)
+        self._slot_sid[slot] = -1
+        self._slot_len[slot] = 0
+        self._slot_key[slot] = None
+        return True
 
 
 @dataclass

@@ -9,11 +9,19 @@ import pytest
 from shop import CFG, catalog, history, tiny_models
 
 from pulserec.engine import Engine, EngineConfig, ModelSet
+from pulserec.engine.arrays import sparse_lookup
 from pulserec.engine.config import EngineConfig as Config
 from pulserec.engine.features import NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
 from pulserec.engine.sequential import SequentialScorer
-from pulserec.engine.sources import SOURCES, Request, covisit_votes, gather
+from pulserec.engine.sources import (
+    SOURCES,
+    Request,
+    covisit_votes,
+    gather,
+    live_covisit_votes,
+    session_votes,
+)
 from pulserec.state.base import StateConfig, UserState, apply_event
 from pulserec.types import Event, Item
 
@@ -163,7 +171,62 @@ def test_a_new_item_gets_covisitation_neighbours_within_one_event() -> None:
     eng.bootstrap(history())
     eng.train()
     eng.upsert_items([Item("jazz-new", "New", "swing", ("jazz",))])
-    eng.ingest(Event("a", "jazz-3", "click", 7_000_000.0))
-    eng.ingest(Event("a", "jazz-new", "click", 7_000_001.0))  # first ever click on it
-    eng.ingest(Event("b", "jazz-3", "click", 7_000_002.0))
-    assert "jazz-new" in [s.item_id for s in eng.recommend("b", 5).items]
+    eng.ingest(Event("b", "jazz-3", "click", 7_000_000.0))
+    before = eng.score_items("b", ["jazz-new"])[0]
+    eng.ingest(Event("a", "jazz-3", "click", 7_000_001.0))
+    eng.ingest(Event("a", "jazz-new", "click", 7_000_002.0))  # first ever click on it
+    request = eng.ranker.request(eng.models, eng.states.get("b"), "b")
+    votes = request.signal(live_covisit_votes)
+    assert votes is not None and votes[0].tolist() == [eng.catalog.idx("jazz-new")]
+    assert eng.catalog.idx("jazz-new") in eng.ranker.candidates(request).tolist()
+    assert eng.score_items("b", ["jazz-new"])[0] > before
+
+
+def test_live_sessions_split_at_the_gap_and_vote_for_what_similar_sessions_took() -> None:
+    from pulserec.engine.live import LiveSessions
+
+    sessions = LiveSessions(gap_s=100.0, max_sessions=10)
+    for user, items in (("u", [1, 2, 3]), ("v", [1, 2, 4]), ("w", [5, 6])):
+        for t, item in enumerate(items):
+            sessions.add(user, item, 1000.0 + t)
+    sessions.add("u", 9, 2000.0)  # a gap: u's next session
+    assert sorted(sessions.knn.sessions()) == [("u", 1000.0), ("u", 2000.0), ("v", 1000.0),
+                                               ("w", 1000.0)]  # fmt: skip
+    # (item, weight, time) as the user state holds them: 8 is a session of its own, 7
+    # is a dislike and 1 is too long ago
+    recent = [(1, 1.0, 0.0), (8, 1.0, 400.0), (7, -1.0, 550.0), (1, 1.0, 560.0), (2, 1.0, 600.0)]
+    assert sessions.session_of(recent) == [1, 2]
+    items, votes = sessions.votes("x", [1, 2])  # type: ignore[misc]
+    assert dict(zip(items.tolist(), votes.tolist(), strict=True)) == {
+        1: 1.5,
+        2: 1.5,
+        3: 0.75,
+        4: 0.75,
+    }
+    assert sessions.votes("u", [9]) is None  # u's own current session is not a neighbour
+    assert sessions.forget("u") == 2
+    assert sessions.votes("x", [1, 2])[0].tolist() == [1, 2, 4]  # type: ignore[index]
+
+
+def test_the_session_feature_follows_the_users_latest_session() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    t = 8_000_000.0
+    for user in ("s1", "s2", "s3"):  # three visitors went from jazz-1 to hiking-2
+        eng.ingest(Event(user, "jazz-1", "click", t))
+        eng.ingest(Event(user, "hiking-2", "click", t + 10))
+        t += 100
+    eng.ingest(Event("newcomer", "jazz-1", "click", t))
+    request = eng.ranker.request(eng.models, eng.states.get("newcomer"), "newcomer")
+    col = dict(zip(NAMES, feature_matrix(request, np.array([eng.catalog.idx("hiking-2")]))[0],
+                   strict=True))  # fmt: skip
+    assert col["session"] == pytest.approx(np.log1p(3.0))  # three neighbours, similarity 1
+    assert eng.catalog.idx("hiking-2") in eng.ranker.candidates(request).tolist()
+    eng.delete_user("s1")
+    request = eng.ranker.request(eng.models, eng.states.get("newcomer"), "newcomer")
+    votes = request.signal(session_votes)
+    assert votes is not None
+    hiking = np.array([eng.catalog.idx("hiking-2")])
+    assert sparse_lookup(votes, hiking)[0] == pytest.approx(2.0)  # s1's session is gone

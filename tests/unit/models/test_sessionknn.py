@@ -75,6 +75,27 @@ def test_memory_is_bounded_and_forgotten_sessions_do_not_vote() -> None:
     assert short.recommend([1], k=5)[0].size == 0  # item 1 left the session, and its index
 
 
+def test_votes_are_the_sparse_form_of_the_scores() -> None:
+    knn = fitted([[1, 2, 3], [1, 2, 4], [5, 6]])
+    items, votes = knn.votes([1, 2])
+    # both neighbours match fully (similarity 1.5 / 2): each of their items gets 0.75
+    assert items.tolist() == [1, 2, 3, 4]
+    np.testing.assert_allclose(votes, [1.5, 1.5, 0.75, 0.75])
+    assert knn.votes([9])[0].size == 0
+
+
+def test_a_removed_session_no_longer_votes() -> None:
+    knn = fitted([[1, 2, 3], [1, 2, 4]], max_sessions=2)
+    assert knn.remove(1) and not knn.remove(1)
+    assert knn.sessions() == [0]
+    assert knn.recommend([1, 2], k=5, exclude=[1, 2])[0].tolist() == [3]
+    knn.add("new", 7, 10.0)
+    knn.add("new", 1, 11.0)
+    # the ring goes on: the new session takes the oldest's slot, the freed one stays empty
+    assert knn.sessions() == ["new"] and knn.session_items(0) == []
+    assert knn.recommend([1], k=5, exclude=[1])[0].tolist() == [7]
+
+
 def test_a_repeated_item_moves_to_the_latest_position() -> None:
     knn = SessionKNN()
     for t, item in enumerate([1, 2, 1]):

@@ -14,9 +14,10 @@ import numpy as np
 
 from pulserec.engine.sources.ann import AnnSource
 from pulserec.engine.sources.base import Request, Source
-from pulserec.engine.sources.covisit import CovisitSource, covisit_votes
+from pulserec.engine.sources.covisit import CovisitSource, covisit_votes, live_covisit_votes
 from pulserec.engine.sources.factor import FactorSource
 from pulserec.engine.sources.sequential import SequentialSource, sequential_scores
+from pulserec.engine.sources.session import SessionSource, session_votes
 from pulserec.engine.sources.text import TextSource
 from pulserec.engine.sources.trending import FastTrendingSource, TrendingSource
 
@@ -24,7 +25,7 @@ SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
         AnnSource(), FactorSource(), CovisitSource(), SequentialSource(), TrendingSource(),
-        TextSource(), FastTrendingSource(),
+        TextSource(), FastTrendingSource(), SessionSource(),
     )
 }  # fmt: skip
 """Every candidate source by name."""
@@ -34,7 +35,8 @@ FALLBACK = "trending"
 
 __all__ = [
     "FALLBACK", "SOURCES", "Request", "Source", "check_sources", "covisit_votes", "gather",
-    "sequential_scores",
+    "live_covisit_votes",
+    "sequential_scores", "session_votes",
 ]  # fmt: skip
 
 

@@ -12,24 +12,25 @@ Votes = tuple[np.ndarray, np.ndarray]
 
 
 def covisit_votes(request: Request) -> Votes | None:
-    """Co-visitation votes of the user's latest items: ``(items, votes)``, items sorted.
-
-    The sum of what the refit counted and what was learned per event since (so an item
-    that arrived after the refit has neighbours too). Each recent item votes with its
-    row, older ones discounted by ``recency_decay``. A request signal: read it through
-    ``request.signal(covisit_votes)``.
+    """Co-visitation votes of the user's latest items in the refit's table: ``(items,
+    votes)``, items sorted. Each recent item votes with its row, older ones discounted by
+    ``recency_decay``. A request signal: read it through ``request.signal(covisit_votes)``.
     """
+    state = request.state
+    if state is None or not state.recent:
+        return None
+    return _fitted_votes(request, state.recent_items(request.config.n_recent))
+
+
+def live_covisit_votes(request: Request) -> Votes | None:
+    """The same votes from what was learned per event since the process started (so an
+    item that arrived after the refit has neighbours too); a request signal."""
     state = request.state
     if state is None or not state.recent:
         return None
     cfg = request.config
     recent = state.recent_items(cfg.n_recent)
-    fitted = _fitted_votes(request, recent)
-    live = request.live.covisit.votes(recent, cfg.recency_decay, request.live.now)
-    if fitted is None or live is None:
-        return fitted if fitted is not None else live
-    items, inverse = np.unique(np.r_[fitted[0], live[0]], return_inverse=True)
-    return items, np.bincount(inverse, weights=np.r_[fitted[1], live[1]])
+    return request.live.covisit.votes(recent, cfg.recency_decay, request.live.now)
 
 
 def _fitted_votes(request: Request, recent: list[int]) -> Votes | None:
@@ -58,13 +59,15 @@ def _fitted_votes(request: Request, recent: list[int]) -> Votes | None:
 
 
 class CovisitSource:
-    """The items with the most co-visitation votes."""
+    """The items with the most co-visitation votes: ``n`` from the refit's table and
+    half as many from the live counts."""
 
     name = "covisit"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        votes = request.signal(covisit_votes)
-        if votes is None:
-            return None
-        found: np.ndarray = votes[0][top_indices(votes[1], n)]
-        return found
+        pools = []
+        for signal, size in ((covisit_votes, n), (live_covisit_votes, max(n // 2, 10))):
+            votes = request.signal(signal)
+            if votes is not None:
+                pools.append(votes[0][top_indices(votes[1], size)])
+        return np.concatenate(pools) if pools else None
