@@ -249,11 +249,12 @@ class EngineSettings(_Section):
         description="Half-life of the co-visitation counts learned per event between refits.",
     )
     live_covisit_window: int = Field(
-        default=0,
+        default=5,
         ge=0,
         description="A user's previous items each positive event is paired with, online "
-        "(0: no online co-visitation). 5 suits news: +4% HitRate@10 on a day of news "
-        "clicks; on dense film ratings it cost 7%, hence off by default.",
+        "(0: no online co-visitation). Weighed apart from the refit's co-visitation, it "
+        "took HitRate@10 from .2216 to .2244 on ml-100k and from .6608 to .6649 on a day "
+        "of news clicks.",
     )
     session_gap_s: float = Field(
         default=1800.0,
