@@ -123,6 +123,20 @@ def session(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return None if votes is None else np.log1p(sparse_lookup(votes, cands))
 
 
+def fresh_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """The fast trending column, for items without a training event only: an item that
+    arrived since the refit has no factor or co-visitation score to compete with, so how
+    hot it is now is weighed apart."""
+    models = request.models
+    col = trending_fast(request, cands)
+    if col is None or models is None:
+        return None
+    mask, known = _in_model(request, cands)
+    fresh = np.ones(len(cands), dtype=bool)
+    fresh[mask] = models.popularity[known] == 0
+    return np.where(fresh, col, 0.0)  # type: ignore[no-any-return]
+
+
 FEATURES: tuple[Feature, ...] = (
     Feature("long_term", 1.0, long_term),
     Feature("short_term", 1.0, short_term),
@@ -134,6 +148,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("trending_fast", 0.0, trending_fast),
     Feature("session", 1.0, session),
     Feature("covisit_live", 1.0, covisit_live),
+    Feature("fresh_trending", 0.0, fresh_trending),
 )
 """Every ranking feature, in the order of the weight vector."""
 

@@ -80,7 +80,7 @@ def test_drift_spreads_a_user_over_more_topics() -> None:
 
 
 def test_presets_and_knob_errors() -> None:
-    assert set(PRESETS) == {"ml-100k-like", "globo-like", "shop-like"}
+    assert set(PRESETS) == {"ml-100k-like", "globo-like", "shop-like", "visits-like"}
     assert shape_of("globo-like", n_users=10).n_users == 10
     with pytest.raises(ValueError, match="preset"):
         shape_of("nope")
