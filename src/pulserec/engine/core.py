@@ -18,7 +18,7 @@ working during a refit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -180,9 +180,11 @@ class Engine:
     def load_from_storage(self) -> None:
         """Rebuild the catalog and counters from durable storage (server start)."""
         self._index_items(list(self.storage.items()))
-        for stored in self.storage.events():
-            self.items.count(stored.event, spam=stored.spam)
-            self._log_seq = stored.seq
+        for chunk in _chunks(self.storage.events(), 1000):
+            self.items.note_shown(s.event for s in chunk)
+            for stored in chunk:
+                self.items.count(stored.event, spam=stored.spam)
+                self._log_seq = stored.seq
 
     def sync_items(self) -> int:
         """Index the stored items this process does not know yet (shared storage).
@@ -204,7 +206,9 @@ class Engine:
             return 0
         with self._lock:
             n, unknown = 0, False
-            for stored in self.storage.events(after_seq=self._log_seq):
+            tail = list(self.storage.events(after_seq=self._log_seq))
+            self.items.note_shown(s.event for s in tail)
+            for stored in tail:
                 item_id = stored.event.item_id
                 if item_id is not None and item_id not in self.catalog:
                     unknown = True
@@ -237,6 +241,7 @@ class Engine:
         if durable and self.shared:
             return self._ingest_shared(events, accepted)
         with self._lock:
+            self.items.note_shown(e for e, ok in zip(events, accepted, strict=True) if ok)
             restored: set[str] = set()  # users rebuilt from a log that already holds this batch
             window = self.config.live_covisit_window
             for event, ok, flag in zip(events, accepted, flags, strict=True):
@@ -288,6 +293,7 @@ class Engine:
         """Append historical events to the log without touching any state (before training)."""
         self.storage.append(events)
         with self._lock:
+            self.items.note_shown(events)
             for event in events:
                 self.items.count(event)
 
@@ -524,6 +530,18 @@ class Engine:
                 return None
             gathered = self.insight.gather(state)
         return self.insight.describe(gathered)
+
+
+def _chunks(stored: Iterable[StoredEvent], size: int) -> Iterator[list[StoredEvent]]:
+    """Consecutive runs of ``size`` events of a log."""
+    chunk: list[StoredEvent] = []
+    for s in stored:
+        chunk.append(s)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _single_thread_faiss() -> None:

@@ -7,7 +7,8 @@ catalog's item index and grows with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -32,8 +33,11 @@ class LiveItems:
         self.exact_threshold = config.exact_threshold
         self.catalog = Catalog()
         self.live = live_signals(config)
+        self.shown_keys: OrderedDict[tuple[str, float], None] = OrderedDict()
         self.text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
         """Each item's text embedding (zero rows: no text); grows ahead of the catalog."""
+        self.has_text = np.zeros(0, dtype=bool)
+        """Whether each item's text embedding is not zero."""
         self.text_index: HNSWIndex | None = None
         self.interactions = np.zeros(0, dtype=np.int64)
         """Positive events counted per item since this process started (log included)."""
@@ -60,6 +64,7 @@ class LiveItems:
             if self.text_index is None:
                 self.text_index = HNSWIndex(self.encoder.dim, exact_threshold=self.exact_threshold)
             has_text = np.linalg.norm(vecs, axis=1) > 0
+            self.has_text[idx] = has_text
             if has_text.any():
                 self.text_index.add(idx[has_text], vecs[has_text])
         return idx, self.pending.pop(it.item_id for it in items)
@@ -71,6 +76,10 @@ class LiveItems:
             grown = np.zeros((max(n, 2 * self.text.shape[0]), self.text.shape[1]), np.float32)
             grown[: self.text.shape[0]] = self.text
             self.text = grown
+        if len(self.has_text) < self.text.shape[0]:
+            self.has_text = np.r_[
+                self.has_text, np.zeros(self.text.shape[0] - len(self.has_text), bool)
+            ]
         if len(self.interactions) < n:
             self.interactions = np.r_[
                 self.interactions, np.zeros(n - len(self.interactions), np.int64)
@@ -110,15 +119,30 @@ class LiveItems:
     def count(self, event: Event, previous: list[int] | None = None, *, spam: bool = False) -> None:
         """Count a positive event on a known item into the live signals and interactions;
         ``previous`` are the user's items before it, newest first, when known. A flagged
-        event counts towards trending only."""
-        if event.item_id is None or event.type in NEGATIVE_TYPES:
+        event counts towards trending only; an impression (shown, not taken) counts as a
+        show of the item."""
+        if event.item_id is None or event.item_id not in self.catalog:
             return
-        if event.item_id not in self.catalog:
+        if event.type in NEGATIVE_TYPES:
+            if event.type == "impression":
+                self.note_shown([event])
+                self.live.shown(self.catalog.idx(event.item_id))
             return
         idx = self.catalog.idx(event.item_id)
         user = None if spam else event.user_id
-        self.live.add(idx, event.timestamp, None if spam else previous, user)
+        listed = (event.user_id, event.timestamp) in self.shown_keys
+        self.live.add(idx, event.timestamp, None if spam else previous, user, listed=listed)
         self.interactions[idx] += 1
+
+    def note_shown(self, events: Iterable[Event]) -> None:
+        """Remember which (user, time) pairs are logged lists (they have ``impression``
+        events), before the batch is counted: a click in such a list is a click of the
+        item's click-through rate, whatever its order in the batch. Bounded."""
+        for event in events:
+            if event.type == "impression":
+                self.shown_keys[(event.user_id, event.timestamp)] = None
+                if len(self.shown_keys) > MAX_SHOWN_KEYS:
+                    self.shown_keys.popitem(last=False)
 
     def index_of(self, event: Event) -> int | None:
         """The catalog index of the event's item; an unknown item is noted as pending."""
@@ -141,6 +165,10 @@ class LiveItems:
             return "an item"
         item = self.catalog.at(idx)
         return f"“{item.title}”" if item.title else f"item {item.item_id}"
+
+
+MAX_SHOWN_KEYS = 100_000
+"""Latest logged lists remembered to tell their clicks from clicks made elsewhere."""
 
 
 def live_signals(config: EngineConfig) -> LiveSignals:

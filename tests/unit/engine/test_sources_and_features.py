@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from shop import CFG, catalog, history, tiny_models
 
@@ -230,3 +231,103 @@ def test_the_session_feature_follows_the_users_latest_session() -> None:
     assert votes is not None
     hiking = np.array([eng.catalog.idx("hiking-2")])
     assert sparse_lookup(votes, hiking)[0] == pytest.approx(2.0)  # s1's session is gone
+
+
+def test_click_through_rates_count_shows_and_clicks() -> None:
+    from pulserec.engine.live import LiveCTR
+
+    ctr = LiveCTR()
+    for _ in range(9):
+        ctr.show(1)
+    ctr.click(1)  # ten shows, one click
+    np.testing.assert_allclose(ctr.rates(np.array([1, 2])), [1.4 / 20, 0.4 / 10])
+    assert ctr.impressions == 9
+
+
+def test_the_ctr_feature_needs_impressions_in_the_log() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    jazz = np.array([eng.catalog.idx("jazz-1"), eng.catalog.idx("jazz-2")])
+
+    def ctr_column() -> np.ndarray:
+        request = eng.ranker.request(eng.models, eng.states.get("u0"), "u0")
+        return feature_matrix(request, jazz)[:, NAMES.index("live_ctr")]
+
+    assert not ctr_column().any()  # clicks alone: every show was a click, no rate
+    for t in range(5):
+        eng.ingest(Event("v", "jazz-2", "impression", 9_000_000.0 + t))
+    eng.ingest(Event("v", "jazz-1", "click", 9_000_010.0))
+    col = ctr_column()
+    assert col[0] > col[1] > 0  # jazz-1 was taken more often than it was passed over
+
+
+def test_held_out_choices_are_made_among_the_logged_list_when_there_is_one() -> None:
+    from pulserec.engine.training import EVENT_COLUMNS
+
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    assert eng.models is not None
+    before = pd.DataFrame(
+        [(e.user_id, e.item_id, e.type, e.timestamp, None, None) for e in history()],
+        columns=EVENT_COLUMNS,
+    )
+    t = 9_000_000.0
+    after = pd.DataFrame(
+        [
+            ("u0", "hiking-1", "impression", t, None, None),
+            ("u0", "jazz-9", "click", t, None, None),
+            ("u0", "hiking-2", "impression", t, None, None),
+            ("u1", "hiking-5", "click", t + 1, None, None),  # no list logged: retrieval
+        ],
+        columns=EVENT_COLUMNS,
+    )
+    data = eng.fitter.collect_choices(eng.models, before, after)
+    assert len(data) == 2
+    listed = sorted(eng.catalog.idx(i) for i in ("hiking-1", "jazz-9", "hiking-2"))
+    assert data.features[0].shape[0] == 3
+    assert data.chosen[0] == listed.index(eng.catalog.idx("jazz-9"))
+    assert data.features[1].shape[0] > 3  # the retrieval candidates
+
+
+def test_an_item_without_text_gets_a_neutral_text_score() -> None:
+    from pulserec.text import make_encoder
+
+    eng = Engine(encoder=make_encoder("hashing", dim=64), config=replace(CFG, sequential=False))
+    eng.upsert_items([*catalog(), Item("bare")])  # no title, no text: a zero vector
+    eng.ingest(Event("a", "jazz-1", "click", 1.0))
+    cands = np.array([eng.catalog.idx(i) for i in ("jazz-2", "hiking-1", "bare")])
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    col = feature_matrix(request, cands)[:, NAMES.index("text")]
+    assert col[0] > col[1]  # jazz reads like jazz
+    assert col[2] == pytest.approx((col[0] + col[1]) / 2)
+
+
+def test_only_clicks_taken_from_a_logged_list_count_towards_its_rate() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    jazz1, jazz2 = eng.catalog.idx("jazz-1"), eng.catalog.idx("jazz-2")
+    eng.ingest(Event("a", "jazz-1", "click", 1.0))  # from a search, say: no list
+    # a list of two, its click logged before its impression
+    eng.ingest_many([Event("b", "jazz-1", "click", 2.0), Event("b", "jazz-2", "impression", 2.0)])
+    ctr = eng.items.live.ctr
+    assert (ctr.clicks[jazz1], ctr.shows[jazz1]) == (1.0, 1.0)
+    assert (ctr.clicks[jazz2], ctr.shows[jazz2]) == (0.0, 1.0)
+
+
+def test_clicks_taken_from_a_logged_list_are_found_by_user_and_time() -> None:
+    from pulserec.engine.training import _listed_times
+
+    frame = pd.DataFrame(
+        [
+            ("u", "a", "click", 1.0, None, None),  # no list
+            ("u", "b", "impression", 2.0, None, None),
+            ("u", "c", "click", 2.0, None, None),  # taken from the list at 2.0
+            ("v", "c", "impression", 3.0, None, None),  # a list without a click
+        ],
+        columns=["user_id", "item_id", "type", "timestamp", "value", "text"],
+    )
+    assert _listed_times(frame).tolist() == [2.0]
