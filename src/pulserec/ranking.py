@@ -9,7 +9,7 @@ candidate list, i.e. a conditional logit), never hand-set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
@@ -21,19 +21,28 @@ class ChoiceData:
 
     features: list[np.ndarray]  # each (n_candidates, n_features)
     chosen: list[int]
+    cold: list[bool] = field(default_factory=list)
+    """Per list, whether the user had no positive event before it (when recorded)."""
+
+    def subset(self, keep: list[bool]) -> ChoiceData:
+        """The lists where ``keep`` is true."""
+        pick = [j for j, k in enumerate(keep) if k]
+        return ChoiceData([self.features[j] for j in pick], [self.chosen[j] for j in pick])
 
     def __len__(self) -> int:
         return len(self.chosen)
 
 
 def fit_weights(
-    data: ChoiceData, defaults: np.ndarray, l2: float = 1e-2
+    data: ChoiceData, defaults: np.ndarray, l2: float = 1e-2, prior: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Weights maximising the mean log-probability of the chosen candidates.
 
     Returns the weights (``defaults`` when there is no list to learn from) and fit
     diagnostics (log-likelihood per list before and after, and the share of lists where
-    the chosen item ranks first).
+    the chosen item ranks first). The L2 penalty pulls towards ``prior`` (weights fitted
+    on a larger set, say) instead of towards zero when it is given; a feature that is
+    constant in ``data`` then keeps its prior weight.
     """
     if len(data) == 0:
         return np.array(defaults, dtype=np.float64), {"lists": 0.0}
@@ -45,6 +54,8 @@ def fit_weights(
     chosen_rows = offsets + np.asarray(data.chosen)
     segment = np.repeat(np.arange(len(lengths)), lengths)
 
+    centre = np.zeros(xs.shape[1]) if prior is None else np.asarray(prior) * scale
+
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         s = xs @ w
         seg_max = np.full(len(lengths), -np.inf)
@@ -52,15 +63,15 @@ def fit_weights(
         e = np.exp(s - seg_max[segment])
         z = np.bincount(segment, weights=e, minlength=len(lengths))
         logz = np.log(z) + seg_max
-        nll = -(s[chosen_rows] - logz).mean() + l2 * w @ w
+        nll = -(s[chosen_rows] - logz).mean() + l2 * (w - centre) @ (w - centre)
         p = e / z[segment]
         expected = np.zeros((len(lengths), xs.shape[1]))
         np.add.at(expected, segment, p[:, None] * xs)
-        grad = -(xs[chosen_rows] - expected).mean(axis=0) + 2 * l2 * w
+        grad = -(xs[chosen_rows] - expected).mean(axis=0) + 2 * l2 * (w - centre)
         return float(nll), grad
 
-    w0 = np.zeros(xs.shape[1])
-    before = loss(w0)[0]
+    w0 = centre.copy()
+    before = loss(np.zeros(xs.shape[1]))[0]
     res = minimize(loss, w0, jac=True, method="L-BFGS-B")
     w = res.x / scale
     s = x @ w

@@ -45,6 +45,8 @@ class ModelSet:
     seq_items: np.ndarray | None = None
     """For each model item index, the transformer's item index (-1: none)."""
     features: tuple[str, ...] = ()
+    cold_weights: np.ndarray | None = None
+    """Ranking weights for a user with no positive event yet (None: ``weights``)."""
 
     @property
     def dim(self) -> int:
@@ -80,6 +82,7 @@ class ModelSet:
             covisit_indptr=cov.indptr,
             popularity=self.popularity,
             weights=self.weights,
+            cold_weights=self.cold_weights if self.cold_weights is not None else np.zeros(0),
             seq_items=self.seq_items if self.seq_items is not None else np.zeros(0, np.int64),
         )
         if self.sequential is not None:
@@ -117,9 +120,11 @@ class ModelSet:
             item_f = z["item_factors"]
             arrays = {k: z[k] for k in ("user_factors", "popularity", "weights")}
             seq_items = z["seq_items"] if "seq_items" in z.files else None
+            cold = z["cold_weights"] if "cold_weights" in z.files else np.zeros(0)
         # models saved before the list was written ranked with the first six features
         saved = list(manifest.get("features", features[: len(arrays["weights"])]))
         weights = weights_for(saved, arrays["weights"], features)
+        cold_weights = weights_for(saved, cold, features) if len(cold) else None
         sequential = None
         if manifest.get("sequential"):
             sequential = Recommender.load(directory / "sequential")
@@ -132,7 +137,7 @@ class ModelSet:
             item_unit, cov, arrays["popularity"], weights, index,
             float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
             list(manifest.get("items", [])), sequential,
-            seq_items if sequential is not None else None, tuple(features),
+            seq_items if sequential is not None else None, tuple(features), cold_weights,
         )  # fmt: skip
 
     def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:

@@ -76,7 +76,7 @@ class Ranker:
             allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen)]
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = feature_matrix(request, cands)
-        weights = self.weights(request.models)
+        weights = self.weights(request.models, state)
         scores = feats @ weights
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
         vectors = (
@@ -91,11 +91,17 @@ class Ranker:
 
     def score(self, request: Request, idx: np.ndarray) -> np.ndarray:
         """Hybrid scores of the given items."""
-        return feature_matrix(request, idx) @ self.weights(request.models)  # type: ignore[no-any-return]
+        weights = self.weights(request.models, request.state)
+        return feature_matrix(request, idx) @ weights  # type: ignore[no-any-return]
 
     @staticmethod
-    def weights(models: ModelSet | None) -> np.ndarray:
-        return models.weights if models is not None else DEFAULT_WEIGHTS
+    def weights(models: ModelSet | None, state: UserState | None = None) -> np.ndarray:
+        """The blend's weights; a user with no positive event yet has their own."""
+        if models is None:
+            return DEFAULT_WEIGHTS
+        if models.cold_weights is not None and (state is None or not state.recent_items(1)):
+            return models.cold_weights
+        return models.weights
 
     def allowed(
         self,

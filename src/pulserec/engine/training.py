@@ -78,6 +78,7 @@ class Fitter:
     ) -> ModelSet:
         """Every model on ``frame``, with ranking weights fitted on its latest events."""
         weights, metrics = DEFAULT_WEIGHTS.copy(), dict[str, float]()
+        cold_weights: np.ndarray | None = None
         if fit_weights_on_valid and len(frame) >= 50:
             share = self.config.valid_fraction
             times = frame["timestamp"]
@@ -92,7 +93,12 @@ class Fitter:
                 early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
                 choices = self.collect_choices(early, before, after)
                 weights, metrics = fit_weights(choices, DEFAULT_WEIGHTS)
+                cold = choices.subset(choices.cold)
+                if len(cold) >= MIN_COLD_LISTS:
+                    cold_weights, _ = fit_weights(cold, DEFAULT_WEIGHTS, prior=weights)
+                    metrics["cold_lists"] = float(len(cold))
         models = self.fit_models(frame, weights, sequential)
+        models.cold_weights = cold_weights
         models.metrics = {k: float(v) for k, v in metrics.items()}
         return models
 
@@ -229,6 +235,7 @@ class Fitter:
                 if target in set(cands.tolist()) and len(cands) > 1:
                     data.features.append(feature_matrix(request, cands))
                     data.chosen.append(int(np.flatnonzero(cands == target)[0]))
+                    data.cold.append(not st.recent_items(1))
             previous = st.recent_items(cfg.live_covisit_window) if known else []
             self.folder.fold(st, event, False, models)
             if known:
@@ -239,6 +246,11 @@ class Fitter:
                 live.shown(catalog.idx(event.item_id))  # type: ignore[arg-type]
         return data
 
+
+MIN_COLD_LISTS = 100
+"""Held-out choices of users without a positive event before them from which their own
+ranking weights are fitted (pulled towards everyone's): only item-side features speak
+for such a user, and the weights everyone's choices give them fit users with histories."""
 
 FIT_LISTS = 1500
 """Choices from logged lists the held-out window is widened to hold (at most half of the

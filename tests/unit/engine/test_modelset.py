@@ -21,6 +21,10 @@ def test_models_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.item_factors, models.item_factors)
     np.testing.assert_array_equal(loaded.covisit.toarray(), models.covisit.toarray())
     np.testing.assert_array_equal(loaded.weights, models.weights)
+    assert loaded.cold_weights is None
+    models.cold_weights = np.arange(len(NAMES), dtype=float)
+    again = ModelSet.load(models.save(tmp_path / "v2"), NAMES)
+    np.testing.assert_array_equal(again.cold_weights, models.cold_weights)  # type: ignore[arg-type]
 
 
 def test_weights_follow_the_features_by_name(tmp_path: Path) -> None:

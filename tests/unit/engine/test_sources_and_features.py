@@ -331,3 +331,24 @@ def test_clicks_taken_from_a_logged_list_are_found_by_user_and_time() -> None:
         columns=["user_id", "item_id", "type", "timestamp", "value", "text"],
     )
     assert _listed_times(frame).tolist() == [2.0]
+
+
+def test_cold_weights_are_pulled_towards_the_prior_and_serve_users_without_events() -> None:
+    from pulserec.engine.rank import Ranker
+    from pulserec.ranking import ChoiceData, fit_weights
+
+    # feature 0 decides every choice, feature 1 is constant: it keeps the prior's weight
+    lists = [np.array([[1.0, 2.0], [0.0, 2.0], [0.0, 2.0]]) for _ in range(30)]
+    data = ChoiceData(lists, [0] * 30)
+    free, _ = fit_weights(data, np.zeros(2))
+    pulled, _ = fit_weights(data, np.zeros(2), l2=10.0, prior=np.array([0.5, 7.0]))
+    assert free[0] > 1.0 and free[1] == pytest.approx(0.0, abs=0.01)
+    assert pulled[1] == pytest.approx(7.0, abs=0.01) and 0.5 < pulled[0] < free[0]
+    assert data.subset([j % 2 == 0 for j in range(30)]).chosen == [0] * 15
+
+    models = tiny_models()
+    models.cold_weights = np.full(len(NAMES), 3.0)
+    warm = clicked(0, models.item_unit[0])
+    assert Ranker.weights(models, None) is models.cold_weights
+    assert Ranker.weights(models, UserState("b", StateConfig())) is models.cold_weights
+    assert Ranker.weights(models, warm) is models.weights
