@@ -47,6 +47,8 @@ class ModelSet:
     features: tuple[str, ...] = ()
     cold_weights: np.ndarray | None = None
     """Ranking weights for a user with no positive event yet (None: ``weights``)."""
+    list_weights: np.ndarray | None = None
+    """Weights that score a given list of items, fitted on logged lists (None: ``weights``)."""
 
     @property
     def dim(self) -> int:
@@ -83,6 +85,7 @@ class ModelSet:
             popularity=self.popularity,
             weights=self.weights,
             cold_weights=self.cold_weights if self.cold_weights is not None else np.zeros(0),
+            list_weights=self.list_weights if self.list_weights is not None else np.zeros(0),
             seq_items=self.seq_items if self.seq_items is not None else np.zeros(0, np.int64),
         )
         if self.sequential is not None:
@@ -121,10 +124,12 @@ class ModelSet:
             arrays = {k: z[k] for k in ("user_factors", "popularity", "weights")}
             seq_items = z["seq_items"] if "seq_items" in z.files else None
             cold = z["cold_weights"] if "cold_weights" in z.files else np.zeros(0)
+            listed = z["list_weights"] if "list_weights" in z.files else np.zeros(0)
         # models saved before the list was written ranked with the first six features
         saved = list(manifest.get("features", features[: len(arrays["weights"])]))
         weights = weights_for(saved, arrays["weights"], features)
         cold_weights = weights_for(saved, cold, features) if len(cold) else None
+        list_weights = weights_for(saved, listed, features) if len(listed) else None
         sequential = None
         if manifest.get("sequential"):
             sequential = Recommender.load(directory / "sequential")
@@ -138,6 +143,7 @@ class ModelSet:
             float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
             list(manifest.get("items", [])), sequential,
             seq_items if sequential is not None else None, tuple(features), cold_weights,
+            list_weights,
         )  # fmt: skip
 
     def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:

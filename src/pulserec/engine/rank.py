@@ -90,8 +90,13 @@ class Ranker:
         return picked, scores[order], reasons
 
     def score(self, request: Request, idx: np.ndarray) -> np.ndarray:
-        """Hybrid scores of the given items."""
-        weights = self.weights(request.models, request.state)
+        """Hybrid scores of the given items (a list the caller will show): with the
+        weights fitted on logged lists, where the log had them."""
+        models = request.models
+        if models is not None and models.list_weights is not None:
+            weights = models.list_weights
+        else:
+            weights = self.weights(models, request.state)
         return feature_matrix(request, idx) @ weights  # type: ignore[no-any-return]
 
     @staticmethod

@@ -27,6 +27,7 @@ from pulserec.engine.fold import Folder
 from pulserec.engine.items import LiveItems, live_signals
 from pulserec.engine.modelset import ModelSet, vector_index
 from pulserec.engine.rank import Ranker
+from pulserec.engine.sources import Request
 from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
 from pulserec.models.covisit import covisitation
@@ -79,6 +80,7 @@ class Fitter:
         """Every model on ``frame``, with ranking weights fitted on its latest events."""
         weights, metrics = DEFAULT_WEIGHTS.copy(), dict[str, float]()
         cold_weights: np.ndarray | None = None
+        list_weights: np.ndarray | None = None
         if fit_weights_on_valid and len(frame) >= 50:
             share = self.config.valid_fraction
             times = frame["timestamp"]
@@ -91,14 +93,18 @@ class Fitter:
             before, after = frame[frame["timestamp"] < cut], frame[frame["timestamp"] >= cut]
             if len(before) and len(after):
                 early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
-                choices = self.collect_choices(early, before, after)
+                choices, lists = self.collect_choices(early, before, after)
                 weights, metrics = fit_weights(choices, DEFAULT_WEIGHTS)
                 cold = choices.subset(choices.cold)
                 if len(cold) >= MIN_COLD_LISTS:
                     cold_weights, _ = fit_weights(cold, DEFAULT_WEIGHTS, prior=weights)
                     metrics["cold_lists"] = float(len(cold))
+                if len(lists) >= MIN_LISTS:
+                    list_weights, _ = fit_weights(lists, DEFAULT_WEIGHTS)
+                    metrics["logged_lists"] = float(len(lists))
         models = self.fit_models(frame, weights, sequential)
         models.cold_weights = cold_weights
+        models.list_weights = list_weights
         models.metrics = {k: float(v) for k, v in metrics.items()}
         return models
 
@@ -170,8 +176,10 @@ class Fitter:
 
     def collect_choices(
         self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame
-    ) -> ChoiceData:
-        """Replay the validation window: candidate features and the item actually chosen."""
+    ) -> tuple[ChoiceData, ChoiceData]:
+        """Replay the validation window: candidate features and the item actually chosen,
+        among the retrieval candidates, and among the logged list it was taken from (where
+        the log holds lists: ``impression`` events of the same user at the same time)."""
         cfg = self.config
         catalog = self.items.catalog
         rng = np.random.default_rng(cfg.random_state)
@@ -201,41 +209,37 @@ class Fitter:
                 elif event.type == "impression":
                     live.shown(idx)
         shown = _shown_lists(later, catalog)
-        lists_only = len(shown) >= MIN_LISTS  # then choices among shown lists alone
-        # the held-out choices: positive events on known items (only those made from a
-        # logged list, where there are enough), a seeded sample when there are too many
-        eligible = np.array(
-            [
-                _positive(e)
-                and e.item_id in catalog
-                and (not lists_only or (e.user_id, e.timestamp) in shown)
-                for e in later
-            ],
-            dtype=bool,
-        )
+        # the held-out choices: positive events on known items, a seeded sample of them
+        # ranked among the retrieval candidates, and those taken from a logged list among
+        # that list
+        eligible = np.array([_positive(e) and e.item_id in catalog for e in later], dtype=bool)
         picked = np.flatnonzero(eligible)
         if len(picked) > cfg.max_fit_lists:
             picked = np.sort(rng.choice(picked, cfg.max_fit_lists, replace=False))
         keep = np.zeros(len(later), dtype=bool)
         keep[picked] = True
+        from_list = eligible & np.array([(e.user_id, e.timestamp) in shown for e in later])
+        if from_list.sum() > cfg.max_fit_lists:
+            listed_rows = np.flatnonzero(from_list)
+            from_list[:] = False
+            from_list[rng.choice(listed_rows, cfg.max_fit_lists, replace=False)] = True
+        lists = ChoiceData([], [])
         for j, event in enumerate(later):
             st = state_of(event.user_id)
             known = _positive(event) and event.item_id in catalog
-            if keep[j]:
+            if keep[j] or from_list[j]:
                 target = catalog.idx(event.item_id)  # type: ignore[arg-type]
                 request = self.ranker.request(
                     models, st, event.user_id, live=live, n_items=models.n_items
                 )
-                listed = shown.get((event.user_id, event.timestamp))
-                if listed is not None:  # the list the user chose from was logged
-                    cands = np.unique(np.r_[listed, target])
-                else:
+                if keep[j]:
                     cands = self.ranker.candidates(request)
-                    cands = cands[~np.isin(cands, st.seen_items())]
-                if target in set(cands.tolist()) and len(cands) > 1:
-                    data.features.append(feature_matrix(request, cands))
-                    data.chosen.append(int(np.flatnonzero(cands == target)[0]))
-                    data.cold.append(not st.recent_items(1))
+                    _add_choice(data, request, cands[~np.isin(cands, st.seen_items())], target)
+                    if len(data.cold) < len(data):
+                        data.cold.append(not st.recent_items(1))
+                if from_list[j]:  # the list the user chose from was logged
+                    listed = shown[(event.user_id, event.timestamp)]
+                    _add_choice(lists, request, np.unique(np.r_[listed, target]), target)
             previous = st.recent_items(cfg.live_covisit_window) if known else []
             self.folder.fold(st, event, False, models)
             if known:
@@ -244,7 +248,14 @@ class Fitter:
                 live.add(item, event.timestamp, previous, event.user_id, listed=taken)
             elif event.type == "impression" and event.item_id in catalog:
                 live.shown(catalog.idx(event.item_id))  # type: ignore[arg-type]
-        return data
+        return data, lists
+
+
+def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> None:
+    """Record that ``target`` was chosen among ``cands`` (when it is one of them)."""
+    if len(cands) > 1 and target in set(cands.tolist()):
+        data.features.append(feature_matrix(request, cands))
+        data.chosen.append(int(np.flatnonzero(cands == target)[0]))
 
 
 MIN_COLD_LISTS = 100
@@ -258,9 +269,10 @@ log's), where the log has lists: on MIND, 600 of them fitted noisy weights (AUC 
 the test impressions), 1,500 gave .615 and 3,000 .612."""
 
 MIN_LISTS = 100
-"""Logged lists (impressions with a click) in the held-out window from which the ranking
-weights are fitted on the choices among shown lists alone: what was offered and passed
-over says more about a choice than candidates the user never saw."""
+"""Choices from logged lists (impressions with a click) in the held-out window from which
+the weights that score a given list (``Engine.score_items``: which of the shown items
+will be taken) are fitted apart from those that rank the catalog: what was offered and
+passed over says more about such a choice than candidates the user never saw."""
 
 
 def _listed_times(frame: pd.DataFrame) -> pd.Series:

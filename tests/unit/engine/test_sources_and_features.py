@@ -263,7 +263,7 @@ def test_the_ctr_feature_needs_impressions_in_the_log() -> None:
     assert col[0] > col[1] > 0  # jazz-1 was taken more often than it was passed over
 
 
-def test_held_out_choices_are_made_among_the_logged_list_when_there_is_one() -> None:
+def test_held_out_choices_are_also_made_among_the_logged_list_when_there_is_one() -> None:
     from pulserec.engine.training import EVENT_COLUMNS
 
     eng = Engine(config=replace(CFG, sequential=False))
@@ -285,12 +285,12 @@ def test_held_out_choices_are_made_among_the_logged_list_when_there_is_one() -> 
         ],
         columns=EVENT_COLUMNS,
     )
-    data = eng.fitter.collect_choices(eng.models, before, after)
-    assert len(data) == 2
+    data, lists = eng.fitter.collect_choices(eng.models, before, after)
     listed = sorted(eng.catalog.idx(i) for i in ("hiking-1", "jazz-9", "hiking-2"))
-    assert data.features[0].shape[0] == 3
-    assert data.chosen[0] == listed.index(eng.catalog.idx("jazz-9"))
-    assert data.features[1].shape[0] > 3  # the retrieval candidates
+    assert len(lists) == 1 and lists.features[0].shape[0] == 3
+    assert lists.chosen[0] == listed.index(eng.catalog.idx("jazz-9"))
+    assert len(data) == 2 and data.cold == [False, False]  # both ranked the catalog too
+    assert all(f.shape[0] > 3 for f in data.features)
 
 
 def test_an_item_without_text_gets_a_neutral_text_score() -> None:
