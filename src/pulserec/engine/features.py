@@ -152,6 +152,23 @@ def live_ctr(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return ctr.rates(cands) if ctr.impressions else None
 
 
+def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """What is hot this hour in the user's categories: log(1 + the item's fast trending
+    count) times the share of the user's latest items in the item's category."""
+    state = request.state
+    if state is None or not state.recent:
+        return None
+    recent = state.recent_items(request.config.n_recent)
+    category = request.items.category
+    mine = category[np.asarray(recent, dtype=np.int64)]
+    mine = mine[mine >= 0]
+    if not len(mine):
+        return None
+    codes, counts = np.unique(mine, return_counts=True)
+    share = sparse_lookup((codes, counts / len(recent)), category[cands])
+    return np.log1p(request.trending[cands]) * share  # type: ignore[no-any-return]
+
+
 FEATURES: tuple[Feature, ...] = (
     Feature("long_term", 1.0, long_term),
     Feature("short_term", 1.0, short_term),
@@ -165,6 +182,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("covisit_live", 1.0, covisit_live),
     Feature("fresh_trending", 0.0, fresh_trending),
     Feature("live_ctr", 0.0, live_ctr),
+    Feature("category_trending", 0.0, category_trending),
 )
 """Every ranking feature, in the order of the weight vector."""
 

@@ -36,6 +36,9 @@ class LiveItems:
         self.shown_keys: OrderedDict[tuple[str, float], None] = OrderedDict()
         self.text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
         """Each item's text embedding (zero rows: no text); grows ahead of the catalog."""
+        self.category = np.zeros(0, dtype=np.int64)
+        """Each item's first category as a code (-1: none), for trending per category."""
+        self.category_codes: dict[str, int] = {}
         self.has_text = np.zeros(0, dtype=bool)
         """Whether each item's text embedding is not zero."""
         self.text_index: HNSWIndex | None = None
@@ -58,6 +61,10 @@ class LiveItems:
         idx = self.catalog.upsert(items)
         self.deleted.difference_update(idx.tolist())  # re-upserting brings an item back
         self.grow()
+        codes = self.category_codes
+        self.category[idx] = [
+            codes.setdefault(it.categories[0], len(codes)) if it.categories else -1 for it in items
+        ]
         if self.encoder is not None and items:
             vecs = self.encoder.encode([item_text(it) for it in items], kind="passage")
             self.text[idx] = vecs
@@ -80,6 +87,8 @@ class LiveItems:
             self.has_text = np.r_[
                 self.has_text, np.zeros(self.text.shape[0] - len(self.has_text), bool)
             ]
+        if len(self.category) < n:
+            self.category = np.r_[self.category, np.full(n - len(self.category), -1, np.int64)]
         if len(self.interactions) < n:
             self.interactions = np.r_[
                 self.interactions, np.zeros(n - len(self.interactions), np.int64)
@@ -183,8 +192,12 @@ def live_signals(config: EngineConfig) -> LiveSignals:
 
 
 def item_text(item: Item) -> str:
-    """The text an item is embedded by: title, description and categories, once each."""
+    """The text an item is embedded by: title, description and categories, once each;
+    nothing for an item with neither title nor description (a category alone is a label,
+    not text to read)."""
     parts = [item.title, item.text]
+    if not any(parts):
+        return ""
     if item.categories:
         parts.append(" ".join(item.categories))
     seen: list[str] = []

@@ -352,3 +352,25 @@ def test_cold_weights_are_pulled_towards_the_prior_and_serve_users_without_event
     assert Ranker.weights(models, None) is models.cold_weights
     assert Ranker.weights(models, UserState("b", StateConfig())) is models.cold_weights
     assert Ranker.weights(models, warm) is models.weights
+
+
+def test_category_trending_weighs_the_trend_by_the_users_share_of_the_category() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    for t, item in enumerate(["jazz-5", "jazz-5", "hiking-5"]):
+        eng.ingest(Event(f"crowd{t}", item, "click", 100.0 + t))
+    for t, item in enumerate(["jazz-1", "jazz-2", "jazz-3", "hiking-1"]):
+        eng.ingest(Event("a", item, "click", 200.0 + t))
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    cands = np.array([eng.catalog.idx(i) for i in ("jazz-5", "hiking-5", "jazz-6")])
+    col = feature_matrix(request, cands)[:, NAMES.index("category_trending")]
+    trending = eng.items.live.trending.scores(len(eng.catalog))[cands]
+    np.testing.assert_allclose(col, np.log1p(trending) * [0.75, 0.25, 0.75])
+    assert col[0] > col[1] > 0 and col[2] == 0.0  # jazz-6: nobody's taking it
+
+
+def test_an_item_with_only_categories_has_no_text_to_embed() -> None:
+    from pulserec.engine.items import item_text
+
+    assert item_text(Item("281", categories=("281",))) == ""
+    assert item_text(Item("a", "Tea", None, ("drinks",))) == "Tea. drinks"

@@ -71,9 +71,9 @@ def load_globo(
     no text or title, so both stay empty (never the article id, which would
     be embedded as if it were text). When ``articles_metadata.csv`` (from the
     full download) is in the folder or its parent, ``created_at`` is the
-    article's publication time and ``attributes`` hold ``category_id``,
-    ``publisher_id`` and ``words_count``; otherwise ``attributes`` is empty
-    and ``created_at`` unknown.
+    article's publication time, ``categories`` hold its ``category_id`` and
+    ``attributes`` hold ``category_id``, ``publisher_id`` and ``words_count``;
+    otherwise both are empty and ``created_at`` unknown.
 
     Parameters
     ----------
@@ -172,4 +172,5 @@ def _article_items(article_ids: np.ndarray, metadata: Path | None) -> pd.DataFra
                 "words_count": None if np.isnan(words[r]) else int(words[r]),
             }
             created_at[i] = created[r]
-    return item_frame(ids, [""] * n, [""] * n, [()] * n, attributes, created_at)
+    categories = [(a["category_id"],) if a else () for a in attributes]
+    return item_frame(ids, [""] * n, [""] * n, categories, attributes, created_at)
