@@ -1,0 +1,196 @@
+"""``pulserec serve`` (the HTTP service) and ``pulserec worker`` (refits for a Redis
+deployment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pulserec.cli.common import (
+    EncoderOption,
+    SequentialOption,
+    SetOption,
+    console,
+    dataset_path,
+    load_settings,
+    or_default,
+    setting_help,
+)
+
+
+def serve(
+    demo: Annotated[
+        bool, typer.Option(help="Seed the demo data and train when the storage is empty.")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help=setting_help("Address to bind.", "host"))] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help=setting_help("Port to bind.", "port"))
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help=setting_help("Data directory: database, artifacts, embedding cache.", "data_dir")
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Storage URL (default sqlite:///<data-dir>/pulserec.db, or PULSEREC_STORAGE_URL)."
+        ),
+    ] = None,
+    encoder: EncoderOption = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Seed a real dataset (e.g. ml-latest-small) when the storage is empty."),
+    ] = None,
+    dataset_dir: Annotated[
+        Path | None, typer.Option(help="Local folder of --dataset (default <data_root>/<dataset>).")
+    ] = None,
+    assignments: SetOption = None,
+) -> None:
+    """Run the HTTP service (FastAPI + uvicorn). Docs at /docs once it runs.
+
+    Every setting has a way in: its PULSEREC_* variable, or --set NAME=VALUE (which wins),
+    e.g. --set engine.n_candidates=200 --set limits.max_batch=500; the options above are
+    shortcuts for the common ones. docs/configuration.md lists them all.
+
+    Without a configured API key (PULSEREC_API_KEYS / PULSEREC_API_KEYS_FILE) a local
+    development key with every scope is made and printed, and only a loopback address
+    may be bound.
+    """
+    import uvicorn
+    from pydantic import SecretStr
+
+    from pulserec.service import create_app
+    from pulserec.service.keys import generate_dev_key, is_loopback
+
+    given = {"host": host, "port": port, "data_dir": data_dir, "storage_url": storage,
+             "encoder": encoder}  # fmt: skip
+    settings = load_settings(assignments, **given)
+    if not settings.api_keys.get_secret_value() and settings.api_keys_file is None:
+        if not is_loopback(settings.host):
+            console.print(
+                f"[red]refusing to bind {settings.host}: no API key is configured.[/] Set "
+                "PULSEREC_API_KEYS='key:ingest+read+admin' (or PULSEREC_API_KEYS_FILE), or "
+                "bind 127.0.0.1 / ::1 / localhost to use a generated development key."
+            )
+            raise typer.Exit(2)
+        key = generate_dev_key()
+        settings = settings.model_copy(update={"api_keys": SecretStr(f"{key}:admin+ingest+read")})
+        console.print(
+            "no API key configured: made a development key with scopes admin+ingest+read, "
+            "valid until this server stops:"
+        )
+        console.print(f"  X-API-Key: {key}", soft_wrap=True, highlight=False)
+        base = f"http://{_url_host(settings.host)}:{settings.port}"
+        console.print(f"  live page: {base}/#key={key}", soft_wrap=True, highlight=False)
+        console.print(f"  dashboard: {base}/dashboard#key={key}", soft_wrap=True, highlight=False)
+    if dataset is not None:
+        on_empty = _dataset_seeder(dataset, dataset_path(settings, dataset, dataset_dir))
+    else:
+        on_empty = _demo_seeder() if demo else None
+    uvicorn.run(
+        create_app(settings, on_empty=on_empty),
+        host=settings.host,
+        port=settings.port,
+        access_log=access_log,
+        log_level="info",
+    )
+
+
+def worker(
+    storage: Annotated[str, typer.Option(help="Shared storage URL, redis://host:port/db.")],
+    artifacts_dir: Annotated[
+        Path, typer.Option(help="Shared artifact folder: <api data-dir>/artifacts.")
+    ],
+    every: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="Seconds between refits (default: only on request)."),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="Refit once, announce, and exit.")] = False,
+    encoder: EncoderOption = None,  # the API processes' (topics, the transformer's item text)
+    sequential: SequentialOption = None,
+    assignments: SetOption = None,
+) -> None:
+    """Refit the models of a Redis deployment and announce each version to the API processes.
+
+    Refits every ``--every`` seconds and whenever an admin asks (POST /v1/admin/train
+    queues a request); writes versioned artifacts into ``--artifacts-dir`` and publishes
+    the version on the ``pulserec:models`` channel, which every API process swaps in.
+    """
+    import logging
+
+    from pulserec.engine import Engine
+    from pulserec.scaleout import run_worker
+    from pulserec.storage import open_storage
+    from pulserec.storage.files import private_umask
+    from pulserec.text import make_encoder
+
+    if not storage.startswith("redis://"):
+        console.print(f"[red]--storage: the worker needs a redis:// URL, got {storage!r}[/]")
+        raise typer.Exit(2)
+    settings = load_settings(assignments, encoder=encoder)
+    config = settings.engine.to_engine_config()
+    config = replace(config, sequential=or_default(sequential, config.sequential))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("pulserec").setLevel(logging.INFO)
+    engine = Engine(
+        open_storage(storage),
+        make_encoder(settings.encoder),
+        config,
+        artifacts_dir=artifacts_dir,
+    )
+    engine.load_from_storage()
+    try:
+        with private_umask():  # artifacts readable by this account only, as the server's
+            fits = run_worker(engine, every=every, once=once)
+    except KeyboardInterrupt:
+        fits = 0
+    finally:
+        engine.storage.close()
+    console.print(f"worker stopped after {fits} refit(s)")
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _dataset_seeder(name: str, path: Path | None) -> Callable[[Any], None]:
+    """Load a public dataset into an empty storage (the server then trains on it)."""
+    from pulserec.catalog import Catalog
+    from pulserec.evaluation.replay import to_events
+    from pulserec.events import load_dataset
+
+    def seed(engine: Any) -> None:
+        console.print(f"empty storage: loading {name} from {path}")
+        ds = load_dataset(name, path)
+        engine.upsert_items(list(Catalog.from_frame(ds.items)))
+        engine.bootstrap(list(to_events(ds.events)))
+
+    return seed
+
+
+def _demo_seeder() -> Callable[[Any], None]:
+    """``seed_engine`` of the demo package (the server then trains); fails loudly without it."""
+    try:
+        from pulserec.demo import seed_engine
+    except ImportError as exc:
+        console.print(
+            f"[red]--demo needs the demo data (pulserec.demo.seed_engine), "
+            f"which is not importable here: {exc}[/]"
+        )
+        raise typer.Exit(2) from exc
+
+    def seed(engine: Any) -> None:
+        console.print("empty storage: seeding the demo data")
+        # no training here: the server fits every model but the transformer first, so it
+        # answers within seconds, and brings the transformer in behind
+        seed_engine(engine, train=False)
+
+    return seed
