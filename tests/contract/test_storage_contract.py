@@ -61,8 +61,10 @@ def test_spam_flag_round_trips_and_user_delete(make: Factory) -> None:
     s = make()
     s.append([ev("a", "x", 1), ev("a", "y", 2), ev("b", "x", 3)], spam=[False, True, False])
     assert [e.spam for e in s.events(user_id="a")] == [False, True]
+    assert s.user_ids() == {"a", "b"}
     assert s.delete_user("a") == 2
     assert [e.event.user_id for e in s.events()] == ["b"]
+    assert s.user_ids() == {"b"}
 
 
 def test_items_upsert_replace_delete(make: Factory) -> None:

@@ -408,8 +408,16 @@ class Engine:
                         for user_id in self._forgotten:
                             models = models.without_user(user_id)
                         self._forgotten = None
+                    # another process (an API process of a shared deployment) may have
+                    # deleted users while this one fitted: their events are gone from the log
+                    models, _ = self._without_deleted(models)
                     if self.artifacts_dir is not None:
-                        models.save(self.artifacts_dir / models.version)
+                        saved = models.save(self.artifacts_dir / models.version)
+                        # a deletion from now on scrubs every saved version, this one
+                        # included; one between the check above and the save, here
+                        models, late = self._without_deleted(models)
+                        for user_id in late:
+                            scrub_user(saved, user_id)
                         write_current(self.artifacts_dir, models.version)
                         prune_artifacts(self.artifacts_dir, self.config.artifacts_keep)
                     self.swap(models)
@@ -417,6 +425,16 @@ class Engine:
                 self._forgotten = None
             self.fit_topics()
             return models
+
+    def _without_deleted(self, models: ModelSet) -> tuple[ModelSet, list[str]]:
+        """``models`` without the users that no longer have events in the log, and who."""
+        if not self.shared:
+            return models, []  # this process made every deletion: _forgotten has them
+        present = self.storage.user_ids()
+        gone = [u for u in models.users.to_list() if u not in present]
+        for user_id in gone:
+            models = models.without_user(user_id)
+        return models, gone
 
     @property
     def training(self) -> bool:

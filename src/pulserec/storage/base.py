@@ -77,6 +77,10 @@ class Storage(ABC):
     def counts(self) -> dict[str, int]:
         """``{"events": n, "users": n, "items": n}``."""
 
+    def user_ids(self) -> set[str]:
+        """The users with at least one event in the log (a scan; backends do it cheaper)."""
+        return {stored.event.user_id for stored in self.events()}
+
     def close(self) -> None:
         """Release connections and files."""
 

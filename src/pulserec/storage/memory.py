@@ -63,6 +63,9 @@ class MemoryStorage(Storage):
     def items(self) -> Iterator[Item]:
         return iter(list(self._items.values()))
 
+    def user_ids(self) -> set[str]:
+        return {user for user, events in self._by_user.items() if events}
+
     def counts(self) -> dict[str, int]:
         return {"events": len(self._events), "users": len(self._by_user), "items": len(self._items)}
 

@@ -298,6 +298,10 @@ class RedisStorage(Storage):
                 title, text, cats, attrs, created = json.loads(raw)
                 yield Item(item_id.decode(), title, text, tuple(cats), attrs, created)
 
+    def user_ids(self) -> set[str]:
+        members = self._call(self.client.smembers, self.key("users"))
+        return {u.decode() if isinstance(u, bytes) else str(u) for u in members}
+
     def counts(self) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)
         pipe.xlen(self.key("log"))

@@ -188,6 +188,10 @@ class SQLiteStorage(Storage):
         for item_id, title, text, cats, attrs, created in rows:
             yield Item(item_id, title, text, tuple(json.loads(cats)), json.loads(attrs), created)
 
+    def user_ids(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._conn.execute("SELECT DISTINCT user_id FROM events")}
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             n_events, n_users = self._conn.execute(

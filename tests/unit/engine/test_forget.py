@@ -76,3 +76,32 @@ def test_a_user_deleted_during_a_refit_is_not_in_what_it_saves(tmp_path: Path) -
     models = eng.train()
     assert WHO not in models.users and eng.models is models
     assert files_holding(tmp_path / "artifacts", WHO.encode()) == []
+
+
+def test_a_worker_mid_refit_leaves_out_a_user_another_process_deleted(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """The worker and an API process share one Redis: a deletion made by the API process
+    while the worker fits reaches neither the worker's models nor its saved version."""
+    url = f"{redis_url}?prefix={redis_prefix}"
+    worker = Engine(open_storage(url), None, CFG, artifacts_dir=tmp_path / "artifacts")
+    api = Engine(open_storage(url), None, CFG, artifacts_dir=tmp_path / "artifacts")
+    worker.upsert_items(catalog())
+    mine = [Event(WHO, f"jazz-{j}", "click", 1_000.0 + j) for j in range(12)]
+    worker.bootstrap([*history(), *mine])
+    fit = worker.fitter.fit
+
+    def fit_while_the_api_deletes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        models = fit(*args, **kwargs)
+        assert WHO in models.users  # fitted on a log that still held the user
+        api.delete_user(WHO)
+        return models
+
+    worker.fitter.fit = fit_while_the_api_deletes  # type: ignore[method-assign]
+    models = worker.train()
+    assert WHO not in models.users and "u0" in models.users
+    assert files_holding(tmp_path / "artifacts", WHO.encode()) == []
+    again = ModelSet.load(tmp_path / "artifacts" / models.version, models.features)
+    assert WHO not in again.users
+    worker.storage.close()
+    api.storage.close()
