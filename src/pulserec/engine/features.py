@@ -17,6 +17,7 @@ from pulserec.engine.arrays import sparse_lookup
 from pulserec.engine.sources import (
     Request,
     covisit_votes,
+    latest_votes,
     live_covisit_votes,
     sequential_scores,
     session_votes,
@@ -169,6 +170,13 @@ def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return np.log1p(request.trending[cands]) * share  # type: ignore[no-any-return]
 
 
+def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + the item's score among the users whose latest items are nearest to the
+    user's, whatever the gaps): session-kNN where visits are days apart."""
+    votes = request.signal(latest_votes)
+    return None if votes is None else np.log1p(sparse_lookup(votes, cands))
+
+
 FEATURES: tuple[Feature, ...] = (
     Feature("long_term", 1.0, long_term),
     Feature("short_term", 1.0, short_term),
@@ -183,6 +191,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("fresh_trending", 0.0, fresh_trending),
     Feature("live_ctr", 0.0, live_ctr),
     Feature("category_trending", 0.0, category_trending),
+    Feature("latest_knn", 0.0, latest_knn),
 )
 """Every ranking feature, in the order of the weight vector."""
 

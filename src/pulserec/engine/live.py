@@ -101,6 +101,10 @@ class LiveCovisit:
         return items, np.bincount(inverse, weights=np.asarray(vals) * now)
 
 
+LATEST_ITEMS = 20
+"""Latest items of each user compared by the gap-free neighbours (LiveSessions.latest)."""
+
+
 class LiveSessions:
     """Every user's recent sessions, for session-kNN (V-SKNN), learned per event.
 
@@ -116,6 +120,9 @@ class LiveSessions:
         self.knn = SessionKNN(max_sessions=max_sessions)
         self.current: OrderedDict[str, tuple[float, float]] = OrderedDict()
         """user id -> (their current session's start time, their latest event's time)"""
+        self.latest = SessionKNN(max_sessions=max_sessions, max_session_len=LATEST_ITEMS)
+        """Each user's latest items whatever the gaps, keyed by user id: the neighbours of
+        users whose events are days apart (reviews, ratings), where sessions hold one item."""
 
     def add(self, user_id: str, item: int, ts: float) -> None:
         held = self.current.get(user_id)
@@ -125,6 +132,15 @@ class LiveSessions:
         if len(self.current) > self.max_users:
             self.current.popitem(last=False)
         self.knn.add((user_id, start), item, ts)
+        self.latest.add(user_id, item, ts)
+
+    def latest_votes(self, user_id: str, items: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Scores of the items held by the users whose latest items are nearest to
+        ``items`` (oldest first); the user is not their own neighbour."""
+        if not items:
+            return None
+        found, scores = self.latest.votes(items, session_id=user_id)
+        return (found, scores) if len(found) else None
 
     def session_of(self, recent: Sequence[tuple[int, float, float]]) -> list[int]:
         """The latest session in a user's ``recent`` (item, weight, time) entries, oldest
@@ -153,6 +169,7 @@ class LiveSessions:
     def forget(self, user_id: str) -> int:
         """Drop every session of ``user_id``; returns how many were held."""
         self.current.pop(user_id, None)
+        self.latest.remove(user_id)
         keys = [k for k in self.knn.sessions() if isinstance(k, tuple) and k[0] == user_id]
         for key in keys:
             self.knn.remove(key)

@@ -374,3 +374,23 @@ def test_an_item_with_only_categories_has_no_text_to_embed() -> None:
 
     assert item_text(Item("281", categories=("281",))) == ""
     assert item_text(Item("a", "Tea", None, ("drinks",))) == "Tea. drinks"
+
+
+def test_latest_items_find_neighbours_whatever_the_gaps() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    day = 86_400.0
+    for user in ("r1", "r2"):  # reviewers a day apart: every session holds one item
+        for d, item in enumerate(["jazz-1", "jazz-4", "hiking-7"]):
+            eng.ingest(Event(user, item, "click", 10 * day + d * day))
+    eng.ingest(Event("me", "jazz-1", "click", 20 * day))
+    eng.ingest(Event("me", "jazz-4", "click", 22 * day))
+    request = eng.ranker.request(None, eng.states.get("me"), "me")
+    assert request.signal(session_votes) is not None  # a one-item session: itself only
+    hiking = np.array([eng.catalog.idx("hiking-7")])
+    assert sparse_lookup(request.signal(session_votes), hiking)[0] == 0.0  # type: ignore[arg-type]
+    col = feature_matrix(request, hiking)[:, NAMES.index("latest_knn")]
+    assert col[0] == pytest.approx(np.log1p(1.5))  # two reviewers, similarity (0.5 + 1) / 2 each
+    assert eng.catalog.idx("hiking-7") in eng.ranker.candidates(request).tolist()
+    eng.delete_user("r1")
+    assert eng.items.live.sessions.latest.session_items("r1") == []

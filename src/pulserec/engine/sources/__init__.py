@@ -17,7 +17,7 @@ from pulserec.engine.sources.base import Request, Source
 from pulserec.engine.sources.covisit import CovisitSource, covisit_votes, live_covisit_votes
 from pulserec.engine.sources.factor import FactorSource
 from pulserec.engine.sources.sequential import SequentialSource, sequential_scores
-from pulserec.engine.sources.session import SessionSource, session_votes
+from pulserec.engine.sources.session import SessionSource, latest_votes, session_votes
 from pulserec.engine.sources.text import TextSource
 from pulserec.engine.sources.trending import FastTrendingSource, TrendingSource
 
@@ -35,7 +35,7 @@ FALLBACK = "trending"
 
 __all__ = [
     "FALLBACK", "SOURCES", "Request", "Source", "check_sources", "covisit_votes", "gather",
-    "live_covisit_votes",
+    "latest_votes", "live_covisit_votes",
     "sequential_scores", "session_votes",
 ]  # fmt: skip
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from pulserec.engine.arrays import top_indices
+from pulserec.engine.live import LATEST_ITEMS
 from pulserec.engine.sources.base import Request
 
 Votes = tuple[np.ndarray, np.ndarray]
@@ -26,14 +27,26 @@ def session_votes(request: Request) -> Votes | None:
     return sessions.votes(request.user_id, sessions.session_of(state.recent))
 
 
+def latest_votes(request: Request) -> Votes | None:
+    """Scores from the users whose latest items, whatever the gaps between them, are
+    nearest to the user's (``(items, scores)``, items sorted); a request signal."""
+    state = request.state
+    if state is None or not state.recent:
+        return None
+    items = state.recent_items(LATEST_ITEMS)[::-1]
+    return request.live.sessions.latest_votes(request.user_id, items)
+
+
 class SessionSource:
-    """The items with the highest session-kNN scores."""
+    """The items with the highest session-kNN scores: ``n`` from the latest session and
+    half as many from the latest items whatever their gaps."""
 
     name = "session"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        votes = request.signal(session_votes)
-        if votes is None:
-            return None
-        found: np.ndarray = votes[0][top_indices(votes[1], n)]
-        return found
+        pools = []
+        for signal, size in ((session_votes, n), (latest_votes, max(n // 2, 10))):
+            votes = request.signal(signal)
+            if votes is not None:
+                pools.append(votes[0][top_indices(votes[1], size)])
+        return np.concatenate(pools) if pools else None
