@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from pulserec.engine.arrays import unit
+from pulserec.engine.arrays import top_indices, unit
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.items import LiveItems
 from pulserec.engine.live import LiveSignals
@@ -64,6 +64,20 @@ class Request:
     def short_text(self) -> np.ndarray | None:
         """The short-term interest in the text space, unit length; None when empty."""
         return unit(self.state.short_text) if self.state is not None else None
+
+
+Pools = tuple[tuple[Callable[["Request"], Any], int], ...]
+
+
+def top_of(request: Request, pools: Pools) -> np.ndarray | None:
+    """The union of the top ``size`` items of each sparse-vote ``signal`` in ``pools``
+    (``(signal, size)`` pairs; a signal returns ``(items, scores)`` or None)."""
+    found = []
+    for signal, size in pools:
+        votes = request.signal(signal)
+        if votes is not None:
+            found.append(votes[0][top_indices(votes[1], size)])
+    return np.concatenate(found) if found else None
 
 
 class Source(Protocol):

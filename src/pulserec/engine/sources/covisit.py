@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pulserec.engine.arrays import top_indices
-from pulserec.engine.sources.base import Request
+from pulserec.engine.sources.base import Request, top_of
 
 Votes = tuple[np.ndarray, np.ndarray]
 """A sparse vector over items: sorted item indices and their values."""
@@ -65,9 +64,4 @@ class CovisitSource:
     name = "covisit"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        pools = []
-        for signal, size in ((covisit_votes, n), (live_covisit_votes, max(n // 2, 10))):
-            votes = request.signal(signal)
-            if votes is not None:
-                pools.append(votes[0][top_indices(votes[1], size)])
-        return np.concatenate(pools) if pools else None
+        return top_of(request, ((covisit_votes, n), (live_covisit_votes, max(n // 2, 10))))

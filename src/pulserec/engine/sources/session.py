@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pulserec.engine.arrays import top_indices
 from pulserec.engine.live import LATEST_ITEMS
-from pulserec.engine.sources.base import Request
+from pulserec.engine.sources.base import Request, top_of
 
 Votes = tuple[np.ndarray, np.ndarray]
 
@@ -44,9 +43,4 @@ class SessionSource:
     name = "session"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        pools = []
-        for signal, size in ((session_votes, n), (latest_votes, max(n // 2, 10))):
-            votes = request.signal(signal)
-            if votes is not None:
-                pools.append(votes[0][top_indices(votes[1], size)])
-        return np.concatenate(pools) if pools else None
+        return top_of(request, ((session_votes, n), (latest_votes, max(n // 2, 10))))
