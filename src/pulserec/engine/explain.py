@@ -42,7 +42,9 @@ class Explainer:
         )
         title = self.items.title
         for row, item in enumerate(picked.tolist()):
-            c = contrib[row]
+            c = contrib[row].copy()
+            if not self.items.has_text[item]:
+                c[_TEXT] = 0.0  # no text, no text claims (its score there is a neutral fill)
             explaining = c[_EXPLAINING]
             best = NAMES[_EXPLAINING[np.argmax(explaining)]] if explaining.max() > 0 else ""
             new = self.items.interactions[item] == 0

@@ -71,10 +71,11 @@ def item_frame(
 
 
 def items_of(events: pd.DataFrame) -> pd.DataFrame:
-    """Bare items (title = id) for every item id in the events, in first-seen order."""
+    """Bare items for every item id in the events, in first-seen order: no title and no
+    text (an id is not text to read; pages show the id where there is no title)."""
     ids = events["item_id"].dropna().unique()
     n = len(ids)
-    return item_frame(ids, ids, [""] * n, [()] * n, [{} for _ in range(n)], np.full(n, np.nan))
+    return item_frame(ids, [""] * n, [""] * n, [()] * n, [{} for _ in range(n)], np.full(n, np.nan))
 
 
 def join_text(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from pulserec.events.base import EVENT_COLUMNS, DataFormatError, Dataset
 from pulserec.events.files import PathLike, maybe_gunzip, read_delimited, read_jsonl, stem
-from pulserec.events.frames import finish
+from pulserec.events.frames import finish, item_frame, items_of
 from pulserec.types import EVENT_TYPES
 
 TABLE_FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet")
@@ -26,6 +26,7 @@ def load_table(
     value_range: tuple[float, float] | None = None,
     default_type: str = "click",
     verbose: bool = True,
+    items: PathLike | None = None,
 ) -> Dataset:
     """Load events from a CSV, TSV, JSON-lines or Parquet table.
 
@@ -48,13 +49,18 @@ def load_table(
         Event type of every row when there is no ``type`` column.
     verbose : bool
         Print the cleaning report.
+    items : path-like, optional
+        An items table (:func:`load_items`: titles, descriptions, categories).
+        Without one, a file named ``items.<csv|tsv|jsonl|parquet>`` beside the
+        events file is read when there is one.
 
     Returns
     -------
     Dataset
         Timestamps may be numbers (epoch seconds) or ISO-8601 strings (UTC
-        when no offset is given). Items are the distinct item ids, with
-        ``title`` = the id.
+        when no offset is given). Items are those of the items table, plus
+        every other item id the events name, bare: no title and no text, so
+        nothing is read into them (an id is not text).
 
     Examples
     --------
@@ -67,24 +73,7 @@ def load_table(
     if not file.is_file():
         raise FileNotFoundError(errno.ENOENT, "expected an event table file", str(file))
     fmt = _table_format(file) if fmt is None else fmt.lower()
-    if fmt == "json":
-        fmt = "jsonl"
-    if fmt in ("csv", "tsv"):
-        data = maybe_gunzip(file)
-        table = read_delimited(file, None, sep="," if fmt == "csv" else "\t", header=True,
-                                quoted=True, data=data, multiline=True)
-    elif fmt == "jsonl":
-        table = pd.DataFrame.from_records(read_jsonl(file))
-    elif fmt == "parquet":
-        try:
-            table = pd.read_parquet(file)
-        except (OSError, ValueError) as exc:
-            raise DataFormatError(
-                str(file), None, None, f"not a readable Parquet file: {exc}"
-            ) from exc
-    else:
-        raise ValueError(f"unknown table format {fmt!r}; expected csv, tsv, jsonl or parquet")
-
+    table = _read(file, fmt)
     mapping = dict(columns or {})
     unknown = sorted(set(mapping) - set(EVENT_COLUMNS))
     if unknown:
@@ -117,7 +106,101 @@ def load_table(
     if "type" not in raw:
         raw["type"] = default_type
     raw["timestamp"] = _parse_timestamps(raw["timestamp"])
-    return finish(stem(file), raw, None, value_range=value_range, verbose=verbose)
+    items_file = Path(items) if items is not None else items_beside(file)
+    item_table = None
+    if items_file is not None:
+        item_table = load_items(items_file)
+        # items the events name and the table lacks are added bare: events are never lost
+        named = raw["item_id"].dropna().astype(str).str.strip().unique()
+        missing = [i for i in named if i not in set(item_table["item_id"])]
+        if missing:
+            bare = items_of(pd.DataFrame({"item_id": missing}))
+            item_table = pd.concat([item_table, bare], ignore_index=True)
+    return finish(stem(file), raw, item_table, value_range=value_range, verbose=verbose)
+
+
+def _read(file: Path, fmt: str) -> pd.DataFrame:
+    """A table file as a frame (``fmt`` as :func:`load_table` takes it)."""
+    if fmt == "json":
+        fmt = "jsonl"
+    if fmt in ("csv", "tsv"):
+        data = maybe_gunzip(file)
+        return read_delimited(file, None, sep="," if fmt == "csv" else "\t", header=True,
+                              quoted=True, data=data, multiline=True)
+    if fmt == "jsonl":
+        return pd.DataFrame.from_records(read_jsonl(file))
+    if fmt == "parquet":
+        try:
+            return pd.read_parquet(file)
+        except (OSError, ValueError) as exc:
+            raise DataFormatError(
+                str(file), None, None, f"not a readable Parquet file: {exc}"
+            ) from exc
+    raise ValueError(f"unknown table format {fmt!r}; expected csv, tsv, jsonl or parquet")
+
+
+ITEM_FIELDS: tuple[str, ...] = ("item_id", "title", "text", "categories", "created_at")
+"""The columns an items table may have (``item_id`` required); others become attributes."""
+
+
+def items_beside(events_file: Path) -> Path | None:
+    """The items table next to an events table: a file named ``items`` with a table
+    extension in the same folder (not the events file itself)."""
+    for candidate in sorted(events_file.parent.glob("items.*")):
+        if candidate != events_file and candidate.is_file():
+            try:
+                _table_format(candidate)
+            except ValueError:
+                continue
+            return candidate
+    return None
+
+
+def load_items(path: PathLike, *, fmt: str | None = None) -> pd.DataFrame:
+    """An items table: ``item_id`` and any of ``title``, ``text`` (or ``description``),
+    ``categories`` (a list, or ``|``-separated in CSV and TSV) and ``created_at`` (epoch
+    seconds or ISO-8601); every other column goes into the item's attributes."""
+    file = Path(path)
+    table = _read(file, _table_format(file) if fmt is None else fmt.lower())
+    table = table.drop(columns=[c for c in ("_line",) if c in table.columns])
+    if "description" in table.columns and "text" not in table.columns:
+        table = table.rename(columns={"description": "text"})
+    if "item_id" not in table.columns:
+        raise DataFormatError(str(file), None, "item_id",
+                              f"required column missing (the file has {list(table.columns)})")
+    ids = table["item_id"].astype(str).str.strip()
+    if (ids == "").any() or table["item_id"].isna().any():
+        row = int(np.flatnonzero(((ids == "") | table["item_id"].isna()).to_numpy())[0])
+        raise DataFormatError(str(file), row + 2, "item_id", "empty item id")
+    n = len(table)
+
+    def column(name: str) -> list[str]:
+        if name not in table.columns:
+            return [""] * n
+        return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                for v in table[name].tolist()]
+
+    categories: list[tuple[str, ...]] = []
+    for value in (table["categories"].tolist() if "categories" in table.columns else [None] * n):
+        if isinstance(value, str):
+            parts = value.split("|")
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            parts = [str(v) for v in value]
+        else:
+            parts = []
+        categories.append(tuple(p.strip() for p in parts if p and p.strip()))
+    created = (
+        _parse_timestamps(table["created_at"]).to_numpy(dtype=np.float64)
+        if "created_at" in table.columns
+        else np.full(n, np.nan)
+    )
+    extra = [c for c in table.columns if c not in ITEM_FIELDS]
+    attributes = [
+        {c: v for c, v in row.items() if v is not None and v == v}
+        for row in table[extra].to_dict("records")
+    ] if extra else [{} for _ in range(n)]
+    return item_frame(ids.to_numpy(), column("title"), column("text"), categories,
+                      attributes, created)
 
 
 def _table_format(path: Path) -> str:

@@ -394,3 +394,16 @@ def test_latest_items_find_neighbours_whatever_the_gaps() -> None:
     assert eng.catalog.idx("hiking-7") in eng.ranker.candidates(request).tolist()
     eng.delete_user("r1")
     assert eng.items.live.sessions.latest.session_items("r1") == []
+
+
+def test_an_item_without_text_is_never_explained_by_text() -> None:
+    from pulserec.text import make_encoder
+
+    eng = Engine(encoder=make_encoder("hashing", dim=64), config=replace(CFG, sequential=False))
+    eng.upsert_items([*catalog(), Item("bare")])
+    eng.ingest(Event("a", "jazz-1", "click", 1.0))
+    picked = np.array([eng.catalog.idx("bare"), eng.catalog.idx("jazz-2")])
+    contrib = np.zeros((2, len(NAMES)))
+    contrib[:, NAMES.index("text")] = 1.0  # text would explain both
+    reasons = eng.ranker.explainer.reasons(None, eng.states.get("a"), picked, contrib)
+    assert reasons == ["popular now", "new and close to your interests"]

@@ -458,7 +458,7 @@ def test_amazon_reviews_json(amazon_json: Path) -> None:
     assert ds.report.dropped == {"out_of_range_value": 1, "duplicate": 1}
     assert ds.name == "Beauty_5"
     assert ds.items["item_id"].tolist() == ["P2", "P3", "P1"]
-    assert ds.items["title"].tolist() == ["P2", "P3", "P1"]
+    assert ds.items["title"].tolist() == ["", "", ""]  # an id is not a title
     assert ds.items["text"].tolist() == ["", "", ""]
 
 
@@ -696,3 +696,39 @@ def test_verbose_prints_the_report(tmp_path: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().err.strip() == (
         "ml-100k: read 6 rows, kept 3, dropped 3 (duplicate: 1, out_of_range_value: 2)"
     )
+
+
+def test_an_items_table_beside_the_events_gives_their_text(tmp_path: Path) -> None:
+    (tmp_path / "events.csv").write_text(
+        "user_id,item_id,timestamp\nu1,tea-1,10\nu1,cup-9,20\nu2,ghost,30\n"
+    )
+    (tmp_path / "items.csv").write_text(
+        "item_id,title,description,categories,price,created_at\n"
+        'tea-1,Longjing,"A green tea, pan-fired",tea|green,12.5,2024-01-02T00:00:00\n'
+        "cup-9,Gaiwan,,teaware,30,\n"
+    )
+    ds = load_table(tmp_path / "events.csv", verbose=False)
+    items = ds.items.set_index("item_id")
+    assert items.loc["tea-1", "title"] == "Longjing"
+    assert items.loc["tea-1", "text"] == "A green tea, pan-fired"
+    assert items.loc["tea-1", "categories"] == ("tea", "green")
+    assert items.loc["tea-1", "attributes"] == {"price": "12.5"}
+    assert items.loc["tea-1", "created_at"] == 1704153600.0
+    assert items.loc["cup-9", "text"] == "" and np.isnan(items.loc["cup-9", "created_at"])
+    # an item the events name and the table lacks is kept, bare: no title, no text
+    assert (items.loc["ghost", "title"], items.loc["ghost", "text"]) == ("", "")
+
+
+def test_an_events_table_alone_gives_items_without_text(tmp_path: Path) -> None:
+    path = tmp_path / "clicks.csv"
+    path.write_text("user_id,item_id,timestamp\nu1,a,1\n")
+    ds = load_table(path, verbose=False)
+    assert ds.items[["item_id", "title", "text"]].values.tolist() == [["a", "", ""]]
+
+
+def test_an_items_table_without_ids_is_refused_by_field(tmp_path: Path) -> None:
+    from pulserec.events.tables import load_items
+
+    (tmp_path / "items.jsonl").write_text('{"title": "x"}\n')
+    with pytest.raises(DataFormatError, match="item_id"):
+        load_items(tmp_path / "items.jsonl")
