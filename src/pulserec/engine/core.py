@@ -260,7 +260,7 @@ class Engine:
                         continue
                     state = self.states.get_or_create(event.user_id)
                 previous = state.recent_items(window) if window else None
-                self.items.count(event, previous, spam=flag)
+                self.items.count(event, previous, spam=flag, models=self.models)
                 realtime = self.freeze_seq is None
                 self.folder.fold(state, event, flag, self.models, realtime=realtime)
         return accepted

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pulserec.engine.arrays import sparse_lookup
+from pulserec.engine.arrays import sparse_lookup, unit_rows
 from pulserec.engine.sources import (
     Request,
     covisit_votes,
@@ -55,6 +55,9 @@ def long_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
     out = np.zeros(len(cands))
     mask, known = _in_model(request, cands)
     out[mask] = models.item_factors[known] @ lt
+    folded, vectors = request.live.foldin.vectors(models, cands)
+    if folded.any():
+        out[folded] = vectors @ lt
     return out
 
 
@@ -66,6 +69,9 @@ def short_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
     out = np.zeros(len(cands))
     mask, known = _in_model(request, cands)
     out[mask] = models.item_unit[known] @ st
+    folded, vectors = request.live.foldin.vectors(models, cands)
+    if folded.any():
+        out[folded] = unit_rows(vectors) @ st
     return out
 
 

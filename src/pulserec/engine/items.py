@@ -15,6 +15,7 @@ import numpy as np
 from pulserec.catalog.catalog import Catalog
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.live import LiveSignals
+from pulserec.engine.modelset import ModelSet
 from pulserec.engine.trending import Trending
 from pulserec.index.hnsw import HNSWIndex
 from pulserec.state.pending import PendingItems
@@ -125,11 +126,18 @@ class LiveItems:
         """The live trending counts (slow scale)."""
         return self.live.trending
 
-    def count(self, event: Event, previous: list[int] | None = None, *, spam: bool = False) -> None:
+    def count(
+        self,
+        event: Event,
+        previous: list[int] | None = None,
+        *,
+        spam: bool = False,
+        models: ModelSet | None = None,
+    ) -> None:
         """Count a positive event on a known item into the live signals and interactions;
         ``previous`` are the user's items before it, newest first, when known. A flagged
         event counts towards trending only; an impression (shown, not taken) counts as a
-        show of the item."""
+        show of the item; ``models`` are those a fresh item's vector is folded against."""
         if event.item_id is None or event.item_id not in self.catalog:
             return
         if event.type in NEGATIVE_TYPES:
@@ -140,7 +148,9 @@ class LiveItems:
         idx = self.catalog.idx(event.item_id)
         user = None if spam else event.user_id
         listed = (event.user_id, event.timestamp) in self.shown_keys
-        self.live.add(idx, event.timestamp, None if spam else previous, user, listed=listed)
+        self.live.add(
+            idx, event.timestamp, None if spam else previous, user, listed=listed, models=models
+        )
         self.interactions[idx] += 1
 
     def note_shown(self, events: Iterable[Event]) -> None:
@@ -188,6 +198,8 @@ def live_signals(config: EngineConfig) -> LiveSignals:
         config.live_covisit_half_life_s,
         session_gap_s=config.session_gap_s,
         max_sessions=config.max_sessions,
+        als_alpha=config.als_alpha,
+        als_regularization=config.als_regularization,
     )
 
 

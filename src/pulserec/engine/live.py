@@ -7,6 +7,9 @@
   neighbours long before the next refit;
 - recent sessions of every user (:class:`LiveSessions`), so a user with one or two
   events is compared with the sessions that started like theirs (session-kNN);
+- click-through rates where the log carries impressions (:class:`LiveCTR`);
+- factor vectors of items the models were not fitted on, folded in from their first
+  events (:class:`~pulserec.engine.foldin.ItemFoldIn`);
 
 A refit's validation replay keeps its own :class:`LiveSignals`, so the ranking weights
 of these features are fitted on what was known at each moment, never on the future.
@@ -20,6 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pulserec.engine.foldin import ItemFoldIn
+from pulserec.engine.modelset import ModelSet
 from pulserec.engine.trending import Trending
 from pulserec.models.sessionknn import SessionKNN
 
@@ -230,12 +235,15 @@ class LiveSignals:
         covisit_rows: int = 20_000,
         session_gap_s: float = 1800.0,
         max_sessions: int = 50_000,
+        als_alpha: float = 2.0,
+        als_regularization: float = 0.05,
     ) -> None:
         self.trending = Trending(slow_half_life_s)
         self.trending_fast = Trending(fast_half_life_s)
         self.covisit = LiveCovisit(covisit_half_life_s, covisit_neighbours, covisit_rows)
         self.sessions = LiveSessions(session_gap_s, max_sessions)
         self.ctr = LiveCTR()
+        self.foldin = ItemFoldIn(als_alpha, als_regularization)
         self.pairs_frozen = False
 
     @property
@@ -251,11 +259,13 @@ class LiveSignals:
         user_id: str | None = None,
         *,
         listed: bool = False,
+        models: ModelSet | None = None,
     ) -> None:
         """Count a positive event on ``item``; ``previous`` are the user's items before it
         (newest first), or None where they are not known (the log read at start),
         ``user_id`` whose session it joins (None: a flagged or anonymous event), and
-        ``listed`` whether it was taken from a logged list (a click of its rate)."""
+        ``listed`` whether it was taken from a logged list (a click of its rate), and
+        ``models`` those a fresh item's factor vector is folded in against."""
         self.trending.add(item, ts)
         self.trending_fast.add(item, ts)
         if listed:
@@ -266,6 +276,8 @@ class LiveSignals:
             self.covisit.add(previous, item, ts)
         if user_id is not None:
             self.sessions.add(user_id, item, ts)
+            if models is not None:
+                self.foldin.add(models, item, user_id)
 
     def shown(self, item: int) -> None:
         """Count an impression of ``item`` that was not taken."""

@@ -245,7 +245,9 @@ class Fitter:
             if known:
                 item = catalog.idx(event.item_id)  # type: ignore[arg-type]
                 taken = (event.user_id, event.timestamp) in shown
-                live.add(item, event.timestamp, previous, event.user_id, listed=taken)
+                live.add(
+                    item, event.timestamp, previous, event.user_id, listed=taken, models=models
+                )
             elif event.type == "impression" and event.item_id in catalog:
                 live.shown(catalog.idx(event.item_id))  # type: ignore[arg-type]
         return data, lists

@@ -407,3 +407,30 @@ def test_an_item_without_text_is_never_explained_by_text() -> None:
     contrib[:, NAMES.index("text")] = 1.0  # text would explain both
     reasons = eng.ranker.explainer.reasons(None, eng.states.get("a"), picked, contrib)
     assert reasons == ["popular now", "new and close to your interests"]
+
+
+def test_a_fresh_item_gets_a_folded_factor_vector_from_its_first_event() -> None:
+    from pulserec.engine.foldin import ItemFoldIn
+
+    models = tiny_models()
+    models.popularity = np.array([1.0, 1.0, 1.0, 0.0])  # item 3: never taken in training
+    fold = ItemFoldIn(alpha=2.0, regularization=0.05)
+    assert not fold.add(models, 0, "a")  # item 0 has a fitted vector
+    assert not fold.add(models, 3, "nobody")  # a user the models do not know
+    assert fold.add(models, 3, "a")
+    u = models.long_term("a").astype(float)  # type: ignore[union-attr]
+    gram = models.user_factors.T.astype(float) @ models.user_factors + 0.05 * np.eye(models.dim)
+    expected = np.linalg.solve(gram + 2.0 * np.outer(u, u), 3.0 * u)
+    mask, vectors = fold.vectors(models, np.array([0, 3, 9]))
+    assert mask.tolist() == [False, True, False]
+    np.testing.assert_allclose(vectors[0], expected)
+    # the long-term feature of the fresh item reads its folded vector
+    request = request_for(models, clicked(0, models.item_unit[0]))
+    request.live.foldin = fold
+    col = feature_matrix(request, np.array([3]))[:, NAMES.index("long_term")]
+    assert col[0] == pytest.approx(float(expected @ u))
+    refit = tiny_models()
+    refit.popularity = models.popularity
+    assert fold.add(refit, 3, "a")  # a refit: what was folded against the old models is gone
+    assert not fold.vectors(models, np.array([3]))[0].any()
+    np.testing.assert_allclose(fold.vectors(refit, np.array([3]))[1][0], expected)
