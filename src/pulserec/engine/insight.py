@@ -73,6 +73,60 @@ class Interests:
     long_term: LongTerm
     timeline: list[TimelinePoint]
     """The short-term topic mix after each of the last events, oldest first."""
+    summary: str = ""
+    """One sentence in the language of most of the user's text: what they are into lately
+    and over time (empty when there is nothing to say)."""
+    language: str = "en"
+    """``en`` or ``zh``: the language of most of the text the user engaged with."""
+
+
+def language_of(texts: list[str]) -> str:
+    """``zh`` when CJK characters outnumber Latin letters in ``texts``, else ``en``."""
+    cjk = latin = 0
+    for text in texts:
+        for ch in text:
+            if "\u4e00" <= ch <= "\u9fff":
+                cjk += 1
+            elif ch.isascii() and ch.isalpha():
+                latin += 1
+    return "zh" if cjk > latin else "en"
+
+
+def _first_word(label: str) -> str:
+    return label.split(",")[0].strip()
+
+
+def summarize(short: ShortTerm, long: LongTerm, language: str) -> str:
+    """One sentence from the user's top categories, topics and keyphrases, short and long
+    term kept apart: "Lately: oolong, teaware. Over time: jazz, science fiction."
+
+    A topic is named by the first keyword of its label, and only topics among the user's
+    top ones (``short.topics``, ``long.topics``) are named.
+    """
+
+    def pick(*groups: list[str]) -> list[str]:
+        out: list[str] = []
+        for group in groups:
+            for phrase in group:
+                if phrase and phrase.lower() not in {p.lower() for p in out}:
+                    out.append(phrase)
+        return out[:4]
+
+    lately = pick(
+        [c.category for c in short.categories[:2]],
+        [_first_word(t.label) for t in short.topics[:2]],
+        [k.keyword for k in short.keywords[:2]],
+    )
+    over_time = pick(
+        [_first_word(t.label) for t in long.topics[:2]], [k.keyword for k in long.keywords[:2]]
+    )
+    if language == "zh":
+        parts = [f"最近：{'、'.join(lately)}。" if lately else "",
+                 f"长期：{'、'.join(over_time)}。" if over_time else ""]  # fmt: skip
+        return "".join(parts)
+    parts = [f"Lately: {', '.join(lately)}." if lately else "",
+             f"Over time: {', '.join(over_time)}." if over_time else ""]  # fmt: skip
+    return " ".join(p for p in parts if p)
 
 
 @dataclass
@@ -182,16 +236,21 @@ class Insight:
         if isinstance(gathered, Interests):
             return gathered
         state, at = gathered.state, self.items.catalog.at
+        short = ShortTerm(
+            self._keywords(gathered.short_texts), gathered.categories, gathered.short_topics
+        )
+        long = LongTerm(self._keywords(gathered.long_texts), gathered.long_topics)
+        language = language_of([t for t, _ in gathered.short_texts + gathered.long_texts])
         result = Interests(
             user_id=state.user_id,
             n_events=state.n_events,
             recent_items=[at(i).item_id for i, _, _ in reversed(gathered.recent[-10:])],
             queries=[q for q, _ in state.queries],
-            short_term=ShortTerm(
-                self._keywords(gathered.short_texts), gathered.categories, gathered.short_topics
-            ),
-            long_term=LongTerm(self._keywords(gathered.long_texts), gathered.long_topics),
+            short_term=short,
+            long_term=long,
             timeline=gathered.timeline,
+            summary=summarize(short, long, language),
+            language=language,
         )
         with self._lock:
             self._described[state.user_id] = (state.n_events, result)

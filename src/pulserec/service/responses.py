@@ -139,6 +139,11 @@ class InterestsOut(BaseModel):
     timeline: list[TimelinePointOut] = Field(
         description="The short-term topic mix after each of the last events, oldest first."
     )
+    summary: str = Field(
+        description="One sentence in the language of most of the user's text: what they are "
+        "into lately and over time, from their top categories, topics and keyphrases."
+    )
+    language: str = Field(description="en or zh: the language of the summary.")
 
 
 class DeletedUser(BaseModel):

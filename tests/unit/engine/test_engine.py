@@ -198,6 +198,18 @@ def test_interests_in_words_topics_and_timeline(engine: Engine) -> None:
     assert found.queries == ["mountain boots"]
     assert len(found.timeline) == 4 and found.timeline[-1].topics
     assert found.short_term.topics and found.long_term.topics
+    # one sentence: categories, topics and keyphrases; a topic is named only if it is
+    # among the user's top topics of that term
+    assert found.language == "en" and found.summary.startswith("Lately: hiking")
+    lately, _, over_time = found.summary.partition(" Over time: ")
+    allowed_short = {t.label.split(",")[0] for t in found.short_term.topics}
+    allowed_short |= {c.category for c in found.short_term.categories}
+    allowed_short |= {k.keyword for k in found.short_term.keywords}
+    named = lately.removeprefix("Lately: ").rstrip(".").split(", ")
+    assert named and set(named) <= allowed_short
+    allowed_long = {t.label.split(",")[0] for t in found.long_term.topics}
+    allowed_long |= {k.keyword for k in found.long_term.keywords}
+    assert set(over_time.rstrip(".").split(", ")) <= allowed_long
 
 
 def test_spam_comments_are_logged_but_move_nothing() -> None:

@@ -434,3 +434,31 @@ def test_a_fresh_item_gets_a_folded_factor_vector_from_its_first_event() -> None
     assert fold.add(refit, 3, "a")  # a refit: what was folded against the old models is gone
     assert not fold.vectors(models, np.array([3]))[0].any()
     np.testing.assert_allclose(fold.vectors(refit, np.array([3]))[1][0], expected)
+
+
+def test_the_summary_sentence_keeps_short_and_long_term_apart_in_the_users_language() -> None:
+    from pulserec.engine.insight import (
+        CategoryWeight,
+        Keyword,
+        LongTerm,
+        ShortTerm,
+        TopicShare,
+        language_of,
+        summarize,
+    )
+
+    short = ShortTerm(
+        [Keyword("gongfu teaware", 0.9), Keyword("Tea", 0.5)],
+        [CategoryWeight("tea", 2.0)],
+        [TopicShare(3, "oolong, pu'er, roast", 0.7), TopicShare(1, "jazz, trio, piano", 0.3)],
+    )
+    long = LongTerm([Keyword("science fiction", 0.4)], [TopicShare(1, "jazz, trio, piano", 0.6)])
+    assert summarize(short, long, "en") == (
+        "Lately: tea, oolong, jazz, gongfu teaware. Over time: jazz, science fiction."
+    )
+    assert summarize(short, long, "zh") == (
+        "最近：tea、oolong、jazz、gongfu teaware。长期：jazz、science fiction。"
+    )
+    assert summarize(ShortTerm([], [], []), LongTerm([], []), "en") == ""  # nothing to claim
+    assert language_of(["龙井绿茶，清香", "tea"]) == "zh"
+    assert language_of(["Longjing green tea", "茶"]) == "en"

@@ -254,6 +254,7 @@
     const long = interests.long_term || {};
     const cats = (short.categories || []).map((c) => c.category);
     const parts = [
+      interests.summary ? el("p", { class: "summary", id: "summary" }, interests.summary) : null,
       el("div", { class: "term" },
         el("h3", {}, "Right now ", el("span", { class: "muted small" }, "short term")),
         keywordCloud(short.keywords),
@@ -268,7 +269,7 @@
       parts.push(el("p", { class: "small searches" }, "Searches: ",
         interests.queries.slice(-5).map((q) => el("span", { class: "chip" }, q))));
     }
-    box.replaceChildren(...parts);
+    box.replaceChildren(...parts.filter(Boolean));
     renderTimeline(interests.timeline || []);
   }
 
