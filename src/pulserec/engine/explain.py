@@ -6,13 +6,43 @@ import numpy as np
 
 from pulserec.engine.arrays import csr_column_values
 from pulserec.engine.features import FEATURES, NAMES
-from pulserec.engine.insight import Insight
+from pulserec.engine.insight import Insight, language_of
 from pulserec.engine.items import LiveItems, item_text
 from pulserec.engine.modelset import ModelSet
 from pulserec.state.base import UserState
 
 _EXPLAINING = np.array([j for j, f in enumerate(FEATURES) if f.explains])
 _TEXT = NAMES.index("text")
+
+PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "new": "new and close to your interests",
+        "new_interest": "new, close to your interest in {word}",
+        "next": "often comes next after {title}",
+        "similar": "similar to {title} you just engaged with",
+        "search": "matches your search for “{query}”",
+        "interest": "matches your interest in {word}",
+        "others": "people who engaged with {title} went on to it",
+        "long_term": "fits your long-term taste",
+        "category_now": "popular in {category} now",
+        "hour": "popular this hour",
+        "now": "popular now",
+    },
+    "zh": {
+        "new": "新上架，贴近你的兴趣",
+        "new_interest": "新上架，贴近你对{word}的兴趣",
+        "next": "常在{title}之后被看",
+        "similar": "与你刚看过的{title}相似",
+        "search": "符合你的搜索“{query}”",
+        "interest": "符合你对{word}的兴趣",
+        "others": "看过{title}的人接着看了它",
+        "long_term": "符合你的长期口味",
+        "category_now": "{category}类最近热门",
+        "hour": "本小时热门",
+        "now": "最近热门",
+    },
+}
+"""Each reason in the languages a user's text can be in (``insight.language_of``)."""
 _SIMILAR = ("short_term", "covisit", "covisit_live")
 
 
@@ -41,6 +71,7 @@ class Explainer:
             and (not state.recent or state.queries[-1][1] >= state.recent[-1][2])
         )
         title = self.items.title
+        words = PHRASES[self._language(state, recent)]
         for row, item in enumerate(picked.tolist()):
             c = contrib[row].copy()
             if not self.items.has_text[item]:
@@ -49,26 +80,42 @@ class Explainer:
             best = NAMES[_EXPLAINING[np.argmax(explaining)]] if explaining.max() > 0 else ""
             new = self.items.interactions[item] == 0
             if new and c[_TEXT] > 0:
-                reasons.append("new and close to your interests")
-            elif best == "sequential" and recent:
-                reasons.append(f"often comes next after {title(recent[0])}")
-            elif best in _SIMILAR and recent and models is not None:
-                reasons.append(
-                    f"similar to {title(self._anchor(models, item, recent))} you just engaged with"
-                )
-            elif best == "text" and state is not None:
-                if searched_last:
-                    reasons.append(f"matches your search for “{state.queries[-1][0]}”")
+                if state is None:
+                    reasons.append(words["new"])
                 else:
                     word = self._interest_word(item, state, recent)
-                    reasons.append(f"matches your interest in {word}")
-            elif best == "session" and recent:
-                reasons.append(f"people who engaged with {title(recent[0])} went on to it")
+                    reasons.append(words["new_interest"].format(word=word))
+            elif best == "sequential" and recent:
+                reasons.append(words["next"].format(title=title(recent[0])))
+            elif best in _SIMILAR and recent and models is not None:
+                anchor = title(self._anchor(models, item, recent))
+                reasons.append(words["similar"].format(title=anchor))
+            elif best == "text" and state is not None:
+                if searched_last:
+                    reasons.append(words["search"].format(query=state.queries[-1][0]))
+                else:
+                    word = self._interest_word(item, state, recent)
+                    reasons.append(words["interest"].format(word=word))
+            elif best in ("session", "latest_knn") and recent:
+                reasons.append(words["others"].format(title=title(recent[0])))
             elif best == "long_term":
-                reasons.append("fits your long-term taste")
+                reasons.append(words["long_term"])
+            elif best == "category_trending" and self.items.catalog.at(item).categories:
+                category = self.items.catalog.at(item).categories[0]
+                reasons.append(words["category_now"].format(category=category))
+            elif best in ("trending_fast", "fresh_trending"):
+                reasons.append(words["hour"])
             else:
-                reasons.append("popular now")
+                reasons.append(words["now"])
         return reasons
+
+    def _language(self, state: UserState | None, recent: list[int]) -> str:
+        """The language of most of the user's latest text: their items' titles, searches."""
+        if state is None:
+            return "en"
+        at = self.items.catalog.at
+        texts = [at(i).title or "" for i in recent[:5]] + [q for q, _ in state.queries][-3:]
+        return language_of(texts)
 
     def _anchor(self, models: ModelSet, item: int, recent: list[int]) -> int:
         """The recent item that most explains a recommendation."""

@@ -78,7 +78,7 @@ def test_new_item_is_recommendable_at_once_by_its_text(engine: Engine) -> None:
     engine.upsert_items([Item("jazz-new", "Fresh swing", "saxophone trumpet swing", ("jazz",))])
     rec = engine.recommend("fan", 30)
     new = [s for s in rec.items if s.item_id == "jazz-new"]
-    assert new and new[0].reason == "new and close to your interests"
+    assert new and new[0].reason == "new, close to your interest in jazz"
 
 
 def test_event_for_unknown_item_counts_once_the_item_arrives(engine: Engine) -> None:

@@ -406,7 +406,7 @@ def test_an_item_without_text_is_never_explained_by_text() -> None:
     contrib = np.zeros((2, len(NAMES)))
     contrib[:, NAMES.index("text")] = 1.0  # text would explain both
     reasons = eng.ranker.explainer.reasons(None, eng.states.get("a"), picked, contrib)
-    assert reasons == ["popular now", "new and close to your interests"]
+    assert reasons[0] == "popular now" and reasons[1].startswith("new, close to your interest in")
 
 
 def test_a_fresh_item_gets_a_folded_factor_vector_from_its_first_event() -> None:
@@ -462,3 +462,24 @@ def test_the_summary_sentence_keeps_short_and_long_term_apart_in_the_users_langu
     assert summarize(ShortTerm([], [], []), LongTerm([], []), "en") == ""  # nothing to claim
     assert language_of(["龙井绿茶，清香", "tea"]) == "zh"
     assert language_of(["Longjing green tea", "茶"]) == "en"
+
+
+def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    tea = [Item("茶-1", "龙井绿茶", "", ("茶",)), Item("茶-2", "铁观音", "", ("茶",))]
+    eng.upsert_items([*catalog(), *tea])
+    eng.ingest(Event("zh", "茶-1", "click", 1.0))
+    eng.ingest(Event("en", "jazz-1", "click", 1.0))
+    contrib = np.zeros((1, len(NAMES)))
+    for user, feature, item, expected in [
+        ("en", "trending_fast", "jazz-2", "popular this hour"),
+        ("en", "category_trending", "jazz-2", "popular in jazz now"),
+        ("zh", "category_trending", "茶-2", "茶类最近热门"),
+        ("zh", "trending", "茶-2", "最近热门"),
+    ]:
+        contrib[:] = 0.0
+        contrib[0, NAMES.index(feature)] = 1.0
+        picked = np.array([eng.catalog.idx(item)])
+        eng.items.interactions[picked] = 1  # not new
+        reasons = eng.ranker.explainer.reasons(None, eng.states.get(user), picked, contrib)
+        assert reasons == [expected], (user, feature)
