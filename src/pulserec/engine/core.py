@@ -18,7 +18,8 @@ working during a refit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +181,8 @@ class Engine:
     def load_from_storage(self) -> None:
         """Rebuild the catalog and counters from durable storage (server start)."""
         self._index_items(list(self.storage.items()))
-        for chunk in _chunks(self.storage.events(), 1000):
+        stored_events = iter(self.storage.events())
+        while chunk := list(islice(stored_events, 1000)):
             self.items.note_shown(s.event for s in chunk)
             for stored in chunk:
                 self.items.count(stored.event, spam=stored.spam)
@@ -548,18 +550,6 @@ class Engine:
                 return None
             gathered = self.insight.gather(state)
         return self.insight.describe(gathered)
-
-
-def _chunks(stored: Iterable[StoredEvent], size: int) -> Iterator[list[StoredEvent]]:
-    """Consecutive runs of ``size`` events of a log."""
-    chunk: list[StoredEvent] = []
-    for s in stored:
-        chunk.append(s)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _single_thread_faiss() -> None:

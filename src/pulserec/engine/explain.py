@@ -100,9 +100,8 @@ class Explainer:
                 reasons.append(words["others"].format(title=title(recent[0])))
             elif best == "long_term":
                 reasons.append(words["long_term"])
-            elif best == "category_trending" and self.items.catalog.at(item).categories:
-                category = self.items.catalog.at(item).categories[0]
-                reasons.append(words["category_now"].format(category=category))
+            elif best == "category_trending" and (cats := self.items.catalog.at(item).categories):
+                reasons.append(words["category_now"].format(category=cats[0]))
             elif best in ("trending_fast", "fresh_trending"):
                 reasons.append(words["hour"])
             else:

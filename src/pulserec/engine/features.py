@@ -160,8 +160,8 @@ def live_ctr(request: Request, cands: np.ndarray) -> np.ndarray | None:
 
 
 def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
-    """What is hot this hour in the user's categories: log(1 + the item's fast trending
-    count) times the share of the user's latest items in the item's category."""
+    """What the crowd takes in the user's categories: log(1 + the item's trending count,
+    3-day scale) times the share of the user's latest items in the item's category."""
     state = request.state
     if state is None or not state.recent:
         return None

@@ -234,8 +234,8 @@ class Fitter:
                 )
                 if keep[j]:
                     cands = self.ranker.candidates(request)
-                    _add_choice(data, request, cands[~np.isin(cands, st.seen_items())], target)
-                    if len(data.cold) < len(data):
+                    unseen = cands[~np.isin(cands, st.seen_items())]
+                    if _add_choice(data, request, unseen, target):
                         data.cold.append(not st.recent_items(1))
                 if from_list[j]:  # the list the user chose from was logged
                     listed = shown[(event.user_id, event.timestamp)]
@@ -253,11 +253,15 @@ class Fitter:
         return data, lists
 
 
-def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> None:
-    """Record that ``target`` was chosen among ``cands`` (when it is one of them)."""
-    if len(cands) > 1 and target in set(cands.tolist()):
-        data.features.append(feature_matrix(request, cands))
-        data.chosen.append(int(np.flatnonzero(cands == target)[0]))
+def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> bool:
+    """Record that ``target`` was chosen among ``cands``; False (nothing recorded) when it
+    is not one of them or there was no choice."""
+    at = np.flatnonzero(cands == target)
+    if len(cands) < 2 or not len(at):
+        return False
+    data.features.append(feature_matrix(request, cands))
+    data.chosen.append(int(at[0]))
+    return True
 
 
 MIN_COLD_LISTS = 100

@@ -112,7 +112,8 @@ def load_table(
         item_table = load_items(items_file)
         # items the events name and the table lacks are added bare: events are never lost
         named = raw["item_id"].dropna().astype(str).str.strip().unique()
-        missing = [i for i in named if i not in set(item_table["item_id"])]
+        listed = set(item_table["item_id"])
+        missing = [i for i in named if i not in listed]
         if missing:
             bare = items_of(pd.DataFrame({"item_id": missing}))
             item_table = pd.concat([item_table, bare], ignore_index=True)
