@@ -123,7 +123,7 @@ def penalty(request: Request, cands: np.ndarray) -> np.ndarray | None:
 def sequential(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """The transformer's next-item score, standardised over the catalog."""
     scores = request.signal(sequential_scores)
-    return None if scores is None else scores[cands]
+    return None if scores is None else scores.at(cands)
 
 
 def trending_fast(request: Request, cands: np.ndarray) -> np.ndarray | None:

@@ -43,6 +43,8 @@ class LiveItems:
         self.has_text = np.zeros(0, dtype=bool)
         """Whether each item's text embedding is not zero."""
         self.text_index: HNSWIndex | None = None
+        self.text_version = 0
+        """Counts the upserts that brought text (readers of ``text`` resync on a change)."""
         self.interactions = np.zeros(0, dtype=np.int64)
         """Positive events counted per item since this process started (log included)."""
         self.deleted: set[int] = set()
@@ -75,6 +77,7 @@ class LiveItems:
             self.has_text[idx] = has_text
             if has_text.any():
                 self.text_index.add(idx[has_text], vecs[has_text])
+                self.text_version += 1
         return idx, self.pending.pop(it.item_id for it in items)
 
     def grow(self) -> None:

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import unit_rows
+from pulserec.engine.seqspace import SeqSpace
 from pulserec.index.hnsw import HNSWIndex
 from pulserec.manifest import read_manifest, require_file, write_manifest
 from pulserec.models.base import Recommender
@@ -49,6 +50,15 @@ class ModelSet:
     """Ranking weights for a user with no positive event yet (None: ``weights``)."""
     list_weights: np.ndarray | None = None
     """Weights that score a given list of items, fitted on logged lists (None: ``weights``)."""
+    seq_space: SeqSpace | None = None
+    """The transformer's item vectors by catalog index, their moments and index: built
+    here from ``sequential`` and ``seq_items`` unless given (copies that keep the items)."""
+
+    def __post_init__(self) -> None:
+        model = self.sequential
+        if self.seq_space is None and model is not None and self.seq_items is not None:
+            table = model.serving_table()  # type: ignore[attr-defined]
+            self.seq_space = SeqSpace.build(table, self.seq_items, self.cf_index.exact_threshold)
 
     @property
     def dim(self) -> int:
@@ -171,7 +181,7 @@ class ModelSet:
             seq_items[pos] = self.seq_items
         return replace(
             self, n_items=n_items, item_factors=item_f, item_unit=unit, covisit=cov,
-            popularity=pop, cf_index=index, item_ids=ids, seq_items=seq_items,
+            popularity=pop, cf_index=index, item_ids=ids, seq_items=seq_items, seq_space=None,
         )  # fmt: skip
 
 

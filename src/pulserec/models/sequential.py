@@ -353,10 +353,8 @@ class SequentialTransformer(Recommender):
                     out[start:stop, self.n_items_ :] = (state @ extra.T).cpu().numpy()
         return out
 
-    def _forward_fast(
-        self, sequences: np.ndarray, seen: Sequence[np.ndarray], extra: torch.Tensor | None
-    ) -> np.ndarray:
-        """:meth:`_forward` in float32 (see ``fast``)."""
+    def _fast_parts(self) -> tuple[Any, Any]:
+        """The float32 network and item table of serving mode, built on first use."""
         import copy
 
         import torch
@@ -365,18 +363,59 @@ class SequentialTransformer(Recommender):
             # one float32 table, shared by the network's input lookup and the output product
             self._table32 = np.ascontiguousarray(self._table.cpu().numpy(), dtype=np.float32)
             self._fast = (copy.deepcopy(self._net).float(), torch.from_numpy(self._table32))
-        net, table = self._fast
-        with torch.no_grad():
-            state = _last_states(net, table, sequences)
-            extra_scores = None if extra is None else (state @ extra.to(state).T).cpu().numpy()
-            state32 = state.cpu().numpy().astype(np.float32)
+        return self._fast
+
+    def _forward_fast(
+        self, sequences: np.ndarray, seen: Sequence[np.ndarray], extra: torch.Tensor | None
+    ) -> np.ndarray:
+        """:meth:`_forward` in float32 (see ``fast``)."""
+        state32 = self._states_fast(sequences)
+        assert self._table32 is not None
         out = state32 @ self._table32.T
-        bias = np.float32(float(net.repeat_bias))
+        bias = np.float32(self.repeat_bias_)
         for row, items_seen in enumerate(seen):
             out[row, np.unique(items_seen)] += bias
-        if extra_scores is not None:
-            out = np.concatenate([out, extra_scores.astype(np.float32)], axis=1)
+        if extra is not None:
+            extra32 = extra.detach().cpu().numpy().astype(np.float32)
+            out = np.concatenate([out, state32 @ extra32.T], axis=1)
         return out
+
+    def _states_fast(self, sequences: np.ndarray) -> np.ndarray:
+        import torch
+
+        net, table = self._fast_parts()
+        with torch.no_grad():
+            state = _last_states(net, table, sequences)
+        return state.cpu().numpy().astype(np.float32)  # type: ignore[no-any-return]
+
+    # -- serving by parts: a user's state once, then any items' scores -------------------
+    def serving_table(self) -> np.ndarray:
+        """The float32 item vectors ``(n_items, d)``: an item's score after a sequence is
+        the sequence's state (:meth:`sequence_states`) times its vector, plus
+        :attr:`repeat_bias_` for items of the sequence."""
+        self._check_fitted()
+        self._fast_parts()
+        assert self._table32 is not None
+        return self._table32
+
+    def sequence_states(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """The float32 hidden state ``(n, d)`` after each item sequence (oldest first;
+        indices outside the model's item space are skipped), in serving mode."""
+        self._check_fitted()
+        cleaned = []
+        for seq in sequences:
+            arr = np.asarray(list(seq), dtype=np.int64)
+            cleaned.append(arr[(arr >= 0) & (arr < self.n_items_)])
+        return self._states_fast(pad_last(cleaned, self.max_len))
+
+    def text_item_vectors(self, text: np.ndarray) -> np.ndarray | None:
+        """Float32 item vectors ``(m, d)`` of items outside the model's item space from
+        their raw text embeddings (the text part alone); None without a text part."""
+        self._check_fitted()
+        vectors = self._text_vectors(text)
+        if vectors is None:
+            return None
+        return vectors.detach().cpu().numpy().astype(np.float32)  # type: ignore[no-any-return]
 
     def _text_vectors(self, text: np.ndarray) -> torch.Tensor | None:
         """The text part of item vectors for raw text embeddings ``(m, text_dim)``.

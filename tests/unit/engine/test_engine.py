@@ -121,28 +121,37 @@ def test_transformer_reads_the_users_latest_items(engine: Engine) -> None:
         engine.ingest(Event("walker", f"hiking-{j}", "click", 6_000_000.0 + j))
     state = engine.states.get("walker")
     assert state is not None
-    scores = engine.sequential.scores(models, state)
-    assert scores is not None and len(scores) == len(engine.catalog)
-    assert abs(scores.mean()) < 1e-5 and abs(scores.std() - 1.0) < 1e-5  # standardised
+    user = engine.sequential.scores(models, state)
+    assert user is not None
+    everything = np.arange(len(engine.catalog))
+    scores = user.at(everything)
+    assert abs(scores.mean()) < 1e-4 and abs(scores.std() - 1.0) < 1e-4  # standardised
     unseen = np.argsort(-scores)
     unseen = unseen[~np.isin(unseen, state.seen_items())]
     assert engine.catalog.at(int(unseen[0])).item_id == "hiking-6"
+    # the source's top items come from the index, ordered as the scores without the
+    # repeat bias (the items of the sequence are left out later, as seen ones)
+    unbiased = scores - np.isin(everything, user.sequence) * user.item_vectors.bias / user.std
+    assert user.top(5).tolist() == np.argsort(-unbiased)[:5].tolist()
+    # a scored subset reads the same values as the whole catalog
+    assert np.allclose(user.at(everything[::3]), scores[::3], atol=1e-6)
     # kept between requests until the user's next event; forgotten with the user
-    assert engine.sequential.scores(models, state) is scores
+    assert engine.sequential.scores(models, state).state is user.state  # type: ignore[union-attr]
     engine.ingest(Event("walker", "hiking-6", "click", 6_000_010.0))
     state = engine.states.get("walker")
     assert state is not None
     moved = engine.sequential.scores(models, state)
-    assert moved is not scores and moved is not None and moved.argmax() != scores.argmax()
+    assert moved is not None and moved.state is not user.state
+    assert moved.at(everything).argmax() != scores.argmax()
     engine.delete_user("walker")
     assert "walker" not in engine.sequential.cached_users
-    # the byte budget holds one user's scores here: the older one leaves
-    engine.config.sequential_cache_mb = 1.5 * scores.nbytes / 2**20
-    for user in ("u0", "u1"):
-        st = engine.states.get(user)
+    # the byte budget holds one user's state here: the older one leaves
+    one = user.state.nbytes + user.sequence.nbytes
+    engine.config.sequential_cache_mb = 1.5 * one / 2**20
+    for name in ("u0", "u1"):
+        st = engine.states.get(name)
         assert st is not None and engine.sequential.scores(models, st) is not None
     assert engine.sequential.cached_users == ["u1"]
-    assert engine.sequential.cached_bytes == scores.nbytes
     for j in (3, 4, 5):
         engine.ingest(Event("walker", f"hiking-{j}", "click", 6_000_020.0 + j))
     state = engine.states.get("walker")
@@ -153,12 +162,16 @@ def test_transformer_reads_the_users_latest_items(engine: Engine) -> None:
         Item("hiking-new", "New trail", "trail boots mountain", ("hiking",)),
         Item("jazz-new", "New swing", "saxophone trumpet swing", ("jazz",)),
     ])  # fmt: skip
-    scores = engine.sequential.scores(models, state)
-    assert scores is not None and len(scores) == len(engine.catalog)
+    user = engine.sequential.scores(models, state)
+    assert user is not None
+    scores = user.at(np.arange(len(engine.catalog)))
+    assert abs(scores.mean()) < 1e-4 and abs(scores.std() - 1.0) < 1e-4  # the new ones count
     jazz = [engine.catalog.idx(f"jazz-{j}") for j in range(N_PER_TOPIC)]
     hiking = [engine.catalog.idx(f"hiking-{j}") for j in range(N_PER_TOPIC)]
     assert scores[engine.catalog.idx("hiking-new")] > scores[jazz].max()
     assert scores[engine.catalog.idx("jazz-new")] < scores[hiking].min()
+    # and found by the source: the new hiking item is among this user's top items
+    assert engine.catalog.idx("hiking-new") in user.top(len(hiking) + 1).tolist()
 
 
 def test_engine_without_the_transformer_still_ranks() -> None:
@@ -339,4 +352,5 @@ def test_models_assigned_directly_keep_the_transformers_cache(engine: Engine) ->
     assert state is not None
     first = engine.sequential.scores(models, state)
     assert first is not None and engine.sequential.cached_users == ["reader"]
-    assert engine.sequential.scores(models, state) is first
+    again = engine.sequential.scores(models, state)
+    assert again is not None and again.state is first.state

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from pulserec.engine.arrays import top_indices
 from pulserec.engine.sources.base import Request
 
+if TYPE_CHECKING:
+    from pulserec.engine.sequential import UserScores
 
-def sequential_scores(request: Request) -> np.ndarray | None:
-    """The transformer's standardised next-item scores over the catalog; None without one.
+
+def sequential_scores(request: Request) -> UserScores | None:
+    """The transformer's standardised next-item scores for this user; None without one.
 
     A request signal: read it through ``request.signal(sequential_scores)``.
     """
@@ -25,4 +29,4 @@ class SequentialSource:
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
         scores = request.signal(sequential_scores)
-        return None if scores is None else top_indices(scores, n)
+        return None if scores is None else scores.top(n)
