@@ -61,6 +61,9 @@ _CHINESE_NOMINAL: Final[frozenset[str]] = frozenset(
     {"n", "ng", "nr", "nrt", "nrfg", "ns", "nt", "nz", "nw", "vn", "an", "j", "eng"}
 )
 
+# The middle dots that join the parts of a transliterated name.
+_NAME_DOTS: Final[frozenset[str]] = frozenset({"·", "・", "•", "‧"})
+
 
 @cache
 def jieba_module() -> Any:
@@ -243,7 +246,7 @@ def chinese_phrases(
     clause : str
         Chinese text (Latin words inside are kept with their spaces).
     max_words : int
-        A longer compound keeps its last ``max_words`` words (the head comes last).
+        A longer compound is left out; its head still counts.
     stopwords : frozenset of str
         Words that may not start or end a phrase.
     """
@@ -253,23 +256,38 @@ def chinese_phrases(
     run: list[str] = []
     for word, flag in [*pairs, ("", "x")]:
         if flag in _CHINESE_NOMINAL and word not in stopwords:
+            if run and run[-1] in _NAME_DOTS:
+                # A transliterated name written with a middle dot ("尼克·博薩") is one name.
+                run[-2:] = [run[-2] + run[-1] + word]
+            elif run and word.isascii() and run[-1].isascii():
+                # So is a run of Latin words ("Jacob De La Rose").
+                run[-1] = f"{run[-1]} {word}"
+            else:
+                run.append(word)
+            continue
+        if word in _NAME_DOTS and run and run[-1] not in _NAME_DOTS:
             run.append(word)
             continue
-        words = run[-max_words:]
+        while run and run[-1] in _NAME_DOTS:
+            run.pop()
+        words = run
         run = []
         if not words:
             continue
+        candidates = []
         # A lone one-character word is a fragment or a measure word ("们", "台"), too
-        # ambiguous to be an interest.
-        candidates = [words] if len(words) > 1 or len(words[0]) > 1 else []
-        if len(words) > 1 and len(words[-1]) > 1:
+        # ambiguous to be an interest; a compound longer than ``max_words`` is left out
+        # rather than cut (its head still counts).
+        if len(words) <= max_words and (len(words) > 1 or len(words[0]) > 1):
+            candidates.append(words)
+        # The head alone (the last word) is a phrase too, unless it is the last piece of a
+        # name: a Latin word ("Clowney" of "Jadeveon Clowney"), or a compound holding a
+        # dotted name, whose last piece jieba often splits off ("德拉" "羅斯").
+        named = words[-1].isascii() or any(d in w for w in words for d in _NAME_DOTS)
+        if len(words) > 1 and len(words[-1]) > 1 and not named:
             candidates.append(words[-1:])
         for parts in candidates:
-            phrase = parts[0]
-            for part in parts[1:]:
-                gap = " " if phrase[-1].isascii() and part[0].isascii() else ""
-                phrase = f"{phrase}{gap}{part}"
-            phrase = phrase.lower()
+            phrase = "".join(parts).lower()
             if phrase not in out:
                 out.append(phrase)
     return out

@@ -264,3 +264,11 @@ def test_user_keywords_leave_out_phrases_of_texts_with_almost_no_weight() -> Non
     with_weight = [p for p, _ in user_keywords([(t, 1.0) for t, _ in texts], ConceptEncoder(),
                                                k=3, diversity=0.9, candidates="ngrams")]
     assert "poetry" in with_weight
+
+
+def test_chinese_names_with_a_middle_dot_or_in_latin_letters_stay_whole() -> None:
+    phrases = candidate_phrases("布鲁斯队将罗比·法布里换成雅各布·德拉罗斯 (Jacob De La Rose)")
+    assert "罗比·法布里" in " ".join(phrases)
+    assert "jacob de la rose" in phrases
+    # The last piece of a name is never a phrase on its own.
+    assert not {"rose", "la rose", "法布里", "德拉罗斯"} & set(phrases)
