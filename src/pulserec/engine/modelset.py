@@ -49,6 +49,8 @@ class ModelSet:
     """Ranking weights for a user with no positive event yet (None: ``weights``)."""
     list_weights: np.ndarray | None = None
     """Weights that score a given list of items, fitted on logged lists (None: ``weights``)."""
+    previous_version: str | None = None
+    """The version that served when this one was fitted (None: the first)."""
 
     @property
     def dim(self) -> int:
@@ -99,6 +101,7 @@ class ModelSet:
             "metrics": self.metrics,
             "items": self.item_ids,
             "sequential": self.sequential is not None,
+            "previous_version": self.previous_version,
         }
         # the manifest appears last, whole; one line, since it holds every user id
         write_manifest(directory, fields, format=FORMAT, format_version=1, indent=None)
@@ -143,7 +146,7 @@ class ModelSet:
             float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
             list(manifest.get("items", [])), sequential,
             seq_items if sequential is not None else None, tuple(features), cold_weights,
-            list_weights,
+            list_weights, manifest.get("previous_version"),
         )  # fmt: skip
 
     def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:
