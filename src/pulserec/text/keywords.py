@@ -214,6 +214,13 @@ def candidate_phrases(
     return ranked if max_candidates is None else ranked[:max_candidates]
 
 
+def _phrase_words(text: str) -> str:
+    """``text`` as its lower-cased words between single spaces, padded with a space each
+    side, so that ``_phrase_words(p) in _phrase_words(t)`` finds phrase ``p`` in text ``t``
+    on word boundaries."""
+    return f" {' '.join(w.lower().replace('’', chr(39)) for w in _WORD.findall(text))} "
+
+
 def mmr_select(
     relevance: np.ndarray, vectors: np.ndarray, k: int, diversity: float = 0.5
 ) -> np.ndarray:
@@ -325,7 +332,8 @@ def user_keywords(
     with the texts' normalised weights: ``score(c) = sum_t w_t * cos(c, t) * [c in t] /
     sum_t w_t``. A phrase therefore counts for as much as the texts it comes from, so a
     recent text with a large weight pulls the keywords towards its topic, a phrase that recurs
-    across texts adds up, and a text with weight 0 contributes nothing. MMR then diversifies
+    across texts adds up (``c in t`` also when ``t`` holds ``c`` inside a longer phrase: "tea"
+    in "gongfu tea brewing"), and a text with weight 0 contributes nothing. MMR then diversifies
     among the phrases scoring at least ``MIN_RELATIVE_SCORE`` of the best one.
 
     Parameters
@@ -373,6 +381,14 @@ def user_keywords(
     occurs = np.zeros((len(found), len(texts)))
     for t, text_phrases in enumerate(per_text):
         occurs[[column[p] for p in text_phrases], t] = 1.0
+    # A phrase also occurs in a text that holds it inside a longer phrase: "tea" is in
+    # "gongfu tea brewing", though there only the whole is a candidate.
+    needles = [(j, _phrase_words(p), has_han(p)) for p, j in column.items()]
+    for t, text in enumerate(texts):
+        words, lower = _phrase_words(text), text.lower()
+        for j, needle, han in needles:
+            if not occurs[j, t] and (found[j] in lower if han else needle in words):
+                occurs[j, t] = 1.0
     vectors = encoder.encode([*texts, *found])
     phrase_vectors = vectors[len(texts) :]
     relevance = (phrase_vectors @ vectors[: len(texts)].T * occurs) @ share

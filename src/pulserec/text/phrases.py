@@ -128,9 +128,9 @@ def _title_cased(words: list[str], lexicon: Any) -> bool:
     return len(common) >= 2 and capitalised >= 0.75 * len(common)
 
 
-def _tag(words: list[str]) -> list[str]:
+def _tag(words: list[str], title_case: bool) -> list[str]:
     lexicon, find_tags = _english_tagger()
-    if _title_cased(words, lexicon):
+    if title_case:
         # "Piano Jazz Trios Worth Hearing": tag what the lexicon knows in lower case as the
         # common word it is; unknown capitalised words stay proper nouns.
         words = [
@@ -147,12 +147,17 @@ def _tag(words: list[str]) -> list[str]:
 
 
 def _with_head_and_names(
-    words: list[str], tags: list[str], stopwords: frozenset[str], max_words: int
+    words: list[str],
+    tags: list[str],
+    stopwords: frozenset[str],
+    max_words: int,
+    names: bool = True,
 ) -> list[str]:
     """The phrase itself, then its names and its head, each if at most ``max_words`` long.
 
     A longer phrase is left out rather than cut: any part of it could start in the middle of
-    a name or a compound ("spring man" of "Silver Spring man").
+    a name or a compound ("spring man" of "Silver Spring man"). ``names=False`` leaves the
+    names out (in Title Case, where a capital does not mark a name).
     """
     phrases: list[list[str]] = [words]
     start = len(words)
@@ -166,13 +171,17 @@ def _with_head_and_names(
             continue
         while run and run[-1].lower() in _NAME_JOINERS:
             run.pop()
-        if run:
+        if run and names:
             phrases.append(run)
         run = []
     out: list[str] = []
     for phrase in phrases:
         edges = {phrase[0].lower(), phrase[-1].lower()}
         if len(phrase) > max_words or edges & stopwords:
+            continue
+        # a word of one or two letters at an edge is a unit ("150 ml", "100 g tin") unless
+        # written in capitals ("UK", "TV")
+        if any(len(w) <= 2 and not w.isupper() for w in (phrase[0], phrase[-1])):
             continue
         text = " ".join(phrase).lower()
         if text not in out:
@@ -198,10 +207,16 @@ def english_phrases(
     words = _split_possessive(WORD_PATTERN.findall(clause))
     if not words:
         return []
+    title_case = _title_cased(words, _english_tagger()[0])
     tags = [
         "IN" if word.lower() in _NOT_INSIDE else tag
-        for word, tag in zip(words, _tag(words), strict=True)
+        for word, tag in zip(words, _tag(words, title_case), strict=True)
     ]
+    for i in range(1, len(words)):
+        # "worth hearing", "like walking": the -ing word after them is a verb
+        if tags[i - 1] == "IN" and words[i - 1].lower() in _NOT_INSIDE:
+            if words[i].lower().endswith("ing"):
+                tags[i] = "VBG"
     out: list[str] = []
     i = 0
     while i < len(words):
@@ -229,7 +244,9 @@ def english_phrases(
         ):
             span_words, span_tags = span_words[1:], span_tags[1:]
         if span_words:
-            for phrase in _with_head_and_names(span_words, span_tags, stopwords, max_words):
+            for phrase in _with_head_and_names(
+                span_words, span_tags, stopwords, max_words, names=not title_case
+            ):
                 if phrase not in out:
                     out.append(phrase)
         i = max(j, i + 1)

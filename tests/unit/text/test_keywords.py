@@ -272,3 +272,17 @@ def test_chinese_names_with_a_middle_dot_or_in_latin_letters_stay_whole() -> Non
     assert "jacob de la rose" in phrases
     # The last piece of a name is never a phrase on its own.
     assert not {"rose", "la rose", "法布里", "德拉罗斯"} & set(phrases)
+
+
+def test_units_and_gerunds_are_no_keyphrases_but_capital_acronyms_are() -> None:
+    phrases = candidate_phrases("A clay teapot, 150 ml, from the UK. Jazz trios worth hearing")
+    assert "ml" not in phrases and "uk" in phrases
+    assert "hearing" not in phrases and "jazz trios" in phrases
+
+
+def test_user_keywords_count_a_phrase_inside_a_longer_one() -> None:
+    # "tea" is a candidate of the second text only; the first holds it inside its phrase
+    texts = [("gongfu tea brewing", 1.0), ("green tea", 1.0)]
+    result = dict(user_keywords(texts, ConceptEncoder(), k=5, diversity=0.0))
+    assert "gongfu tea brewing" in result
+    assert result["tea"] == pytest.approx(1.0, abs=1e-6)  # cosine 1 to both texts
