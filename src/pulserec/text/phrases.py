@@ -52,6 +52,9 @@ _NAME_JOINERS: Final[frozenset[str]] = frozenset({"of", "&", "de", "del", "von",
 # Adjectives the lexicon knows that behave like prepositions or adverbs ("trios worth
 # hearing", "a week ago"): they end a phrase.
 _NOT_INSIDE: Final[frozenset[str]] = frozenset({"worth", "ago", "enough", "like", "due"})
+# What may follow a verb that ends a clause or takes an object: nothing, a determiner, a
+# pronoun, "to", an adverb.
+_AFTER_A_VERB: Final[frozenset[str]] = frozenset({"", "DT", "PRP", "PRP$", "TO", "RB", "IN"})
 _POSSESSIVE: Final[re.Pattern[str]] = re.compile(r"^(.+?)['’][sS]?$")
 
 # jieba flags (ICTCLAS tag set): nouns and their kinds, names of people (nr), places (ns),
@@ -143,7 +146,21 @@ def _tag(words: list[str], title_case: bool) -> list[str]:
         context=lexicon.context,
         entities=lexicon.entities,
     )
-    return [str(tag).split("-")[0] for _, tag in tagged]
+    tags = [str(tag).split("-")[0] for _, tag in tagged]
+    for i in range(1, len(tags)):
+        # The context rules read a verb after a noun as part of the compound ("makes each
+        # rhythm section breathe"); a word the lexicon knows as a verb stays one where what
+        # follows is no noun or verb of its own (the clause ends, or an object or adverb
+        # starts): "decision win was" keeps its noun.
+        after = tags[i + 1] if i + 1 < len(tags) else ""
+        if (
+            tags[i] == "NN"
+            and tags[i - 1] in _NOUN
+            and lexicon.get(words[i].lower()) == "VB"
+            and after in _AFTER_A_VERB
+        ):
+            tags[i] = "VB"
+    return tags
 
 
 def _with_head_and_names(

@@ -286,3 +286,9 @@ def test_user_keywords_count_a_phrase_inside_a_longer_one() -> None:
     result = dict(user_keywords(texts, ConceptEncoder(), k=5, diversity=0.0))
     assert "gongfu tea brewing" in result
     assert result["tea"] == pytest.approx(1.0, abs=1e-6)  # cosine 1 to both texts
+
+
+def test_a_verb_after_a_noun_does_not_join_its_compound() -> None:
+    assert candidate_phrases("what makes each rhythm section breathe") == ["rhythm section"]
+    # followed by a verb, the same kind of word is the compound's head
+    assert "first decision win" in candidate_phrases("his first decision win was short lived")
