@@ -67,7 +67,7 @@
       $("quality").replaceChildren(
         el("tr", {}, el("th", {}, ""), el("th", { class: "num" }, "serving"),
           el("th", { class: "num" }, "previous"), el("th", { class: "num" }, "change")),
-        rows.map(([label, key]) => {
+        ...rows.map(([label, key]) => {
           const now = m[key];
           const before = m[`previous_${key}`];
           const change = now !== undefined && before !== undefined && before > 0
