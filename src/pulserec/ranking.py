@@ -23,6 +23,8 @@ class ChoiceData:
     chosen: list[int]
     cold: list[bool] = field(default_factory=list)
     """Per list, whether the user had no positive event before it (when recorded)."""
+    missed: int = 0
+    """Held-out choices with no list: the chosen item was not among the candidates."""
 
     def subset(self, keep: list[bool]) -> ChoiceData:
         """The lists where ``keep`` is true."""
@@ -102,3 +104,55 @@ def weights_for(saved: list[str], weights: np.ndarray, features: tuple[str, ...]
         if name in features:
             out[features.index(name)] = value
     return out
+
+
+def chosen_ranks(data: ChoiceData, weights: np.ndarray) -> np.ndarray:
+    """0-based rank of the chosen candidate in each list, scored by ``features @ weights``.
+
+    Ties count against the chosen item (it ranks after every candidate scoring the same),
+    so weights that score everything alike rank it last, not first.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    ranks = np.empty(len(data), dtype=np.int64)
+    for j, (features, chosen) in enumerate(zip(data.features, data.chosen, strict=True)):
+        scores = np.asarray(features, dtype=np.float64) @ w
+        ranks[j] = int((scores >= scores[chosen]).sum()) - 1
+    return ranks
+
+
+def recall_ndcg(ranks: np.ndarray, missed: int = 0, k: int = 10) -> tuple[float, float]:
+    """Recall@k and NDCG@k of one chosen item per list, from its rank in each list.
+
+    ``missed`` choices (the item was not among the candidates) count as misses. With one
+    relevant item per choice, Recall@k is the share ranked in the top ``k`` and NDCG@k the
+    mean of ``1 / log2(rank + 2)`` over those.
+
+    Examples
+    --------
+    >>> recall_ndcg(np.array([0, 1, 12]), missed=1, k=10)
+    (0.5, 0.4077324383928644)
+    """
+    n = len(ranks) + missed
+    if n == 0:
+        return 0.0, 0.0
+    hit = ranks < k
+    gain = 1.0 / np.log2(ranks[hit].astype(np.float64) + 2.0)
+    return float(hit.sum() / n), float(gain.sum() / n)
+
+
+def cross_fitted_ranks(
+    data: ChoiceData, defaults: np.ndarray, n_folds: int = 2, random_state: int = 0
+) -> np.ndarray:
+    """The chosen candidates' ranks under weights fitted on the other folds of ``data``.
+
+    The weights a refit serves are fitted on these same choices, so scoring them there
+    would flatter them; each list is ranked instead by weights that never saw it.
+    """
+    folds = np.random.default_rng(random_state).permutation(len(data)) % n_folds
+    ranks = np.empty(len(data), dtype=np.int64)
+    for fold in range(n_folds):
+        rest = data.subset((folds != fold).tolist())
+        here = data.subset((folds == fold).tolist())
+        weights, _ = fit_weights(rest, defaults)
+        ranks[folds == fold] = chosen_ranks(here, weights)
+    return ranks

@@ -327,6 +327,20 @@ def test_dashboard_shows_the_server(server: Server, browser: Any, tmp_path: Path
     assert server.get("/v1/admin/status")["model_version"] != old_version
     assert int(page.inner_text("#active")) >= 1, "activity is read from the log: refits keep it"
     page.wait_for_function("() => document.querySelector('#rate').textContent !== '–'")
+    # in operator terms: validation Recall@10 / NDCG@10 of the serving version against the
+    # previous one, the event rate, the catalog's growth; the blend internals on one line
+    last = server.get("/v1/admin/status")["last_training"]
+    page.wait_for_function(
+        "v => document.querySelector('#quality-note').textContent.includes(v)",
+        arg=last["previous_version"],
+    )
+    for key in ("recall@10", "ndcg@10"):
+        cells = page.locator(f"#quality tr[data-metric='{key}'] td").all_inner_texts()
+        assert cells[0] == f"{last['metrics'][key]:.4f}", cells
+        assert cells[1] == f"{last['metrics'][f'previous_{key}']:.4f}", cells
+    assert "since the last fit" in page.inner_text("#growth")
+    assert "events in the last 15 min" in page.inner_text("#recent-events")
+    assert "nll_before" in page.inner_text("#fit-details")
     save_screenshot(page, "dashboard.png", tmp_path)
     assert errors == []
     page.close()

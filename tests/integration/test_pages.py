@@ -108,7 +108,13 @@ def test_active_users_count_recent_events_only(client: TestClient) -> None:
         count: int = response.json()["active_users"]
         return count
 
+    def recent_events(window: float) -> tuple[int, float]:
+        body = client.get("/v1/admin/active-users", params={"window_s": window},
+                          headers=ADMIN).json()
+        return body["events"], body["events_per_min"]
+
     before = active(600)
+    events_before, _ = recent_events(600)
     now = time.time()
     events = [
         {"user_id": "act-a", "item_id": "jazz-1", "type": "click", "timestamp": now},
@@ -120,6 +126,10 @@ def test_active_users_count_recent_events_only(client: TestClient) -> None:
     assert client.post("/v1/events", json={"events": events}, headers=ADMIN).status_code == 200
     assert active(600) == before + 2
     assert active(3 * 3600) >= before + 3
+    # the event rate: the three recent events count in the last 10 minutes, the old one not
+    events, per_min = recent_events(600)
+    assert events == events_before + 3
+    assert per_min == pytest.approx(events / 10.0, abs=1e-3)
     bad = client.get("/v1/admin/active-users", params={"window_s": 0}, headers=ADMIN)
     assert bad.status_code == 422
 

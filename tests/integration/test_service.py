@@ -115,6 +115,15 @@ def test_startup_seeds_an_empty_log_and_trains(tmp_path: Path) -> None:
     assert st["model_version"] != first["model_version"]
     assert st["last_training"]["seconds"] > 0
     assert health == {"status": "ok", "model_version": st["model_version"]}
+    # the dashboard's figures: validation of this version against the one it replaced
+    assert first["last_training"]["previous_version"] is None
+    assert st["last_training"]["previous_version"] == first["model_version"]
+    metrics = st["last_training"]["metrics"]
+    for key in ("recall@10", "ndcg@10", "previous_recall@10", "previous_ndcg@10"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["ndcg@10"] <= metrics["recall@10"]
+    assert metrics["validation_choices"] >= 20
+    assert metrics["catalog_items"] == metrics["previous_catalog_items"] == 40
 
 
 def test_a_restart_restores_log_models_and_user_state(make_client: MakeClient) -> None:

@@ -400,11 +400,19 @@ class Engine:
             with self._lock:
                 self._forgotten = set()  # users deleted while this refit runs
             try:
+                previous = self.models
                 models = self.fitter.fit(
                     events_frame(self.storage),
                     fit_weights_on_valid=fit_weights_on_valid,
                     sequential=with_seq,
+                    previous=previous,
                 )
+                # what an operator reads beside the figures: which version they compare
+                # with, and how far the catalog grew between the two
+                models.previous_version = previous.version if previous else None
+                models.metrics["catalog_items"] = float(self.storage.counts()["items"])
+                if previous is not None and "catalog_items" in previous.metrics:
+                    models.metrics["previous_catalog_items"] = previous.metrics["catalog_items"]
                 with self._artifacts_lock:
                     with self._lock:
                         for user_id in self._forgotten:

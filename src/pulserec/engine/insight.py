@@ -209,7 +209,7 @@ class Insight:
         cats: dict[str, float] = {}
         for idx, w, ts in recent[-10:]:
             decay = 0.5 ** ((now - ts) / half_life)
-            short_texts.append((item_text(at(idx)), w * decay))
+            short_texts.append((item_text(at(idx), ", "), w * decay))
             for c in at(idx).categories:
                 cats[c] = cats.get(c, 0.0) + w * decay
         for query, ts in state.queries:
@@ -219,7 +219,7 @@ class Insight:
             state=state,
             recent=recent,
             short_texts=short_texts,
-            long_texts=[(item_text(at(int(i))), 1.0) for i in seen],
+            long_texts=[(item_text(at(int(i)), ", "), 1.0) for i in seen],
             categories=[
                 CategoryWeight(c, round(v, 4))
                 for c, v in sorted(cats.items(), key=lambda kv: -kv[1])[:10]

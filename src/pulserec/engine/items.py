@@ -206,15 +206,16 @@ def live_signals(config: EngineConfig) -> LiveSignals:
     )
 
 
-def item_text(item: Item) -> str:
+def item_text(item: Item, category_sep: str = " ") -> str:
     """The text an item is embedded by: title, description and categories, once each;
     nothing for an item with neither title nor description (a category alone is a label,
-    not text to read)."""
+    not text to read). ``category_sep=", "`` keeps each category its own phrase (for
+    keyphrases: "tea, teaware", not the noun phrase "tea teaware")."""
     parts = [item.title, item.text]
     if not any(parts):
         return ""
     if item.categories:
-        parts.append(" ".join(item.categories))
+        parts.append(category_sep.join(item.categories))
     seen: list[str] = []
     for p in parts:
         if p and p not in seen and not any(p in s for s in seen):

@@ -54,6 +54,9 @@ class ModelSet:
     """The transformer's item vectors by catalog index, their moments and index: built
     here from ``sequential`` and ``seq_items`` unless given (copies that keep the items)."""
 
+    previous_version: str | None = None
+    """The version that served when this one was fitted (None: the first)."""
+
     def __post_init__(self) -> None:
         model = self.sequential
         if self.seq_space is None and model is not None and self.seq_items is not None:
@@ -109,6 +112,7 @@ class ModelSet:
             "metrics": self.metrics,
             "items": self.item_ids,
             "sequential": self.sequential is not None,
+            "previous_version": self.previous_version,
         }
         # the manifest appears last, whole; one line, since it holds every user id
         write_manifest(directory, fields, format=FORMAT, format_version=1, indent=None)
@@ -153,7 +157,7 @@ class ModelSet:
             float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
             list(manifest.get("items", [])), sequential,
             seq_items if sequential is not None else None, tuple(features), cold_weights,
-            list_weights,
+            list_weights, manifest.get("previous_version"),
         )  # fmt: skip
 
     def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:

@@ -32,7 +32,13 @@ from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
 from pulserec.models.covisit import covisitation
 from pulserec.models.factor import ALS
-from pulserec.ranking import ChoiceData, fit_weights
+from pulserec.ranking import (
+    ChoiceData,
+    chosen_ranks,
+    cross_fitted_ranks,
+    fit_weights,
+    recall_ndcg,
+)
 from pulserec.state.base import UserState
 from pulserec.storage.base import Storage
 from pulserec.types import NEGATIVE_TYPES, Event
@@ -75,9 +81,19 @@ class Fitter:
         self.lock = lock
 
     def fit(
-        self, frame: pd.DataFrame, *, fit_weights_on_valid: bool = True, sequential: bool = True
+        self,
+        frame: pd.DataFrame,
+        *,
+        fit_weights_on_valid: bool = True,
+        sequential: bool = True,
+        previous: ModelSet | None = None,
     ) -> ModelSet:
-        """Every model on ``frame``, with ranking weights fitted on its latest events."""
+        """Every model on ``frame``, with ranking weights fitted on its latest events.
+
+        The held-out events also measure the ranking (:func:`validation_quality`): its
+        Recall@10 and NDCG@10, and those of ``previous`` (the version serving now), go into
+        the models' ``metrics``.
+        """
         weights, metrics = DEFAULT_WEIGHTS.copy(), dict[str, float]()
         cold_weights: np.ndarray | None = None
         list_weights: np.ndarray | None = None
@@ -95,6 +111,7 @@ class Fitter:
                 early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
                 choices, lists = self.collect_choices(early, before, after)
                 weights, metrics = fit_weights(choices, DEFAULT_WEIGHTS)
+                metrics |= validation_quality(choices, previous, self.config.random_state)
                 cold = choices.subset(choices.cold)
                 if len(cold) >= MIN_COLD_LISTS:
                     cold_weights, _ = fit_weights(cold, DEFAULT_WEIGHTS, prior=weights)
@@ -250,7 +267,41 @@ class Fitter:
                 )
             elif event.type == "impression" and event.item_id in catalog:
                 live.shown(catalog.idx(event.item_id))  # type: ignore[arg-type]
+        data.missed = int(keep.sum()) - len(data)
         return data, lists
+
+
+QUALITY_K = 10
+"""The list length of the validation Recall and NDCG a refit reports."""
+
+MIN_QUALITY_LISTS = 20
+"""Held-out choices below which a refit reports no Recall and NDCG: too few to read."""
+
+
+def validation_quality(
+    choices: ChoiceData, previous: ModelSet | None, random_state: int | None = 0
+) -> dict[str, float]:
+    """Recall@10 and NDCG@10 on the held-out choices, of this refit and of ``previous``.
+
+    Every held-out choice counts, those whose item retrieval missed as misses. This
+    refit's ranking weights are fitted on these very choices, so its figures are
+    cross-fitted (each half ranked by weights fitted on the other half). ``previous``
+    ranks the same candidates, with the same features, by its own weights: the two
+    figures differ by what the new blend changed. Keys: ``recall@10``, ``ndcg@10``,
+    ``previous_recall@10``, ``previous_ndcg@10``, ``validation_choices``.
+    """
+    n = len(choices) + choices.missed
+    out = {"validation_choices": float(n)}
+    if n < MIN_QUALITY_LISTS or len(choices) < 2:
+        return out
+    seed = 0 if random_state is None else random_state
+    ranks = cross_fitted_ranks(choices, DEFAULT_WEIGHTS, random_state=seed)
+    out["recall@10"], out["ndcg@10"] = recall_ndcg(ranks, choices.missed, QUALITY_K)
+    if previous is not None and previous.features == NAMES:
+        before = chosen_ranks(choices, previous.weights)
+        recall, ndcg = recall_ndcg(before, choices.missed, QUALITY_K)
+        out["previous_recall@10"], out["previous_ndcg@10"] = recall, ndcg
+    return out
 
 
 def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> bool:
@@ -323,6 +374,16 @@ class TrainingRecord:
     trained_at: float
     seconds: float | None
     metrics: dict[str, float] = field(default_factory=dict)
+    previous_version: str | None = None
+    """The version that served before this one (its figures are ``previous_*`` metrics)."""
+
+    @classmethod
+    def of(cls, models: ModelSet, seconds: float | None = None) -> TrainingRecord:
+        """The record of fitted or loaded ``models`` (``seconds``: how long the fit took)."""
+        return cls(
+            models.version, models.fitted_at, seconds, dict(models.metrics),
+            models.previous_version,
+        )  # fmt: skip
 
 
 class Trainer:
@@ -365,9 +426,7 @@ class Trainer:
     def _fit(self, sequential: bool | None = None) -> TrainingRecord:
         t0 = time.perf_counter()
         models = self._train(sequential=sequential)
-        record = TrainingRecord(
-            models.version, models.fitted_at, time.perf_counter() - t0, dict(models.metrics)
-        )
+        record = TrainingRecord.of(models, time.perf_counter() - t0)
         self.last = record
         self.last_error = None
         log.info("trained models %s in %.2fs", record.model_version, record.seconds)

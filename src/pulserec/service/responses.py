@@ -175,7 +175,16 @@ class LastTraining(BaseModel):
     seconds: float | None = Field(
         description="How long it took (null when loaded from artifacts or fitted while seeding)."
     )
-    metrics: dict[str, float]
+    metrics: dict[str, float] = Field(
+        description="Validation figures of the refit (`recall@10`, `ndcg@10` and the "
+        "previous version's `previous_recall@10`, `previous_ndcg@10` on the same held-out "
+        "choices; `validation_choices`), the catalog size it saw (`catalog_items`, "
+        "`previous_catalog_items`) and the blend fit's internals (`lists`, `nll_before`, "
+        "`nll_after`, `top1`)."
+    )
+    previous_version: str | None = Field(
+        None, description="The version that served before this one (null: the first)."
+    )
 
 
 class StatusOut(BaseModel):

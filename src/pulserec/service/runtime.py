@@ -106,9 +106,7 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
         trainer = RemoteTrainer(engine) if engine.shared else engine.trainer
         models = engine.models or engine.load_latest_models()
         if models is not None:
-            trainer.last = TrainingRecord(
-                models.version, models.fitted_at, None, dict(models.metrics)
-            )
+            trainer.last = TrainingRecord.of(models)
         elif storage.counts()["events"] > 0:
             if engine.shared:
                 trainer.start()  # serve untrained until the worker announces models
@@ -125,7 +123,7 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
             from pulserec.scaleout import ModelSubscriber
 
             def record(m: Any) -> None:
-                trainer.last = TrainingRecord(m.version, m.fitted_at, None, dict(m.metrics))
+                trainer.last = TrainingRecord.of(m)
 
             subscriber = ModelSubscriber(engine, on_swap=record).start()
     except BaseException:

@@ -1,11 +1,15 @@
 """Interest keywords: the phrases of a text (or of everything a user engaged with) that carry
 its meaning, picked KeyBERT-style.
 
-Candidates are short phrases cut from the text itself, so every keyword is a real phrase of
-the input:
+Candidates are phrases cut from the text itself, so every keyword is a real phrase of the
+input, and none crosses punctuation. By default (``candidates="phrases"``) they are whole
+noun phrases and named entities found by a part-of-speech tagger
+(:mod:`pulserec.text.phrases`): "small clay teapots", "marine corps marathon", "云南普洱茶".
+``candidates="ngrams"`` is the earlier candidate set, kept for comparison
+(benchmarks/keyphrases.py):
 
-- English (and other space-separated text): 1-3-word n-grams inside one clause (no n-gram
-  crosses punctuation), lower-cased, with no stopword or number at either edge.
+- English (and other space-separated text): 1-3-word n-grams inside one clause, lower-cased,
+  with no stopword or number at either edge.
 - Chinese (any text holding Han characters): the clause is segmented into words by ``jieba``,
   and 1-2-word n-grams with no stopword at either edge are candidates.
 
@@ -18,23 +22,21 @@ Examples
 --------
 >>> from pulserec.text import make_encoder
 >>> encoder = make_encoder("hashing")
->>> [phrase for phrase, _ in extract_keywords("Cheap flights to Paris", encoder, k=2)]
-['flights to paris', 'cheap']
+>>> sorted(phrase for phrase, _ in extract_keywords("Cheap flights to Paris", encoder, k=2))
+['cheap flights', 'paris']
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import warnings
 from collections import Counter
 from collections.abc import Sequence
-from functools import cache
-from typing import Any, Final
+from typing import Final, Literal
 
 import numpy as np
 
 from pulserec.text.base import TextEncoder
+from pulserec.text.phrases import WORD_PATTERN, chinese_phrases, english_phrases, jieba_module
 
 _HAN_RANGES: Final[str] = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HAN: Final[re.Pattern[str]] = re.compile(f"[{_HAN_RANGES}]")
@@ -42,8 +44,7 @@ _HAN: Final[re.Pattern[str]] = re.compile(f"[{_HAN_RANGES}]")
 _CLAUSE: Final[re.Pattern[str]] = re.compile(
     r"[.!?;:,()\[\]{}\"“”‘’«»<>/\\|\n\r\t…。！？；：，、（）【】《》「」『』〈〉～~]+"
 )
-# Words keep inner apostrophes and hyphens ("don't", "anti-frizz").
-_WORD: Final[re.Pattern[str]] = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
+_WORD: Final[re.Pattern[str]] = WORD_PATTERN
 _NUMBER: Final[re.Pattern[str]] = re.compile(r"[\d.,%'’-]+")
 # "Genres: ..." / "Tags: ..." at the start of a line: the field names of structured item texts
 # (as the loaders write them) are template, not content.
@@ -92,8 +93,15 @@ CHINESE_STOPWORDS: Final[frozenset[str]] = frozenset(
 end a Chinese candidate phrase: a review's embedding leans towards its verdict, which would
 otherwise crowd the subjects the user cares about out of the keywords."""
 
+Candidates = Literal["phrases", "ngrams"]
+"""How candidates are cut: whole noun phrases and names (the default), or word n-grams."""
+
 DEFAULT_MAX_CANDIDATES: Final[int] = 64
 """Candidates embedded per text; the most frequent (then earliest) are kept."""
+
+
+MIN_RELATIVE_SCORE: Final[float] = 0.1
+"""A user keyword scores at least this share of the best one (:func:`user_keywords`)."""
 
 
 def has_han(text: str) -> bool:
@@ -105,26 +113,6 @@ def has_han(text: str) -> bool:
     (False, True)
     """
     return _HAN.search(text) is not None
-
-
-@cache
-def _jieba() -> Any:
-    """The ``jieba`` module, imported on first use and made quiet.
-
-    jieba 0.42 has regex literals with invalid escape sequences (``"\\."``). Python 3.11
-    compiles them with a ``DeprecationWarning`` (a ``SyntaxWarning`` from 3.12) whenever
-    no cached bytecode exists, which a test run with warnings as errors turns into a
-    ``SyntaxError``. Only that message is ignored, only around this import. jieba also
-    logs "Building prefix dict..." at DEBUG to stderr on first use; its own logger is
-    raised to WARNING.
-    """
-    with warnings.catch_warnings():
-        for category in (DeprecationWarning, SyntaxWarning):
-            warnings.filterwarnings("ignore", "invalid escape sequence", category)
-        import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba
 
 
 def _english_ngrams(clause: str, max_ngram: int) -> list[str]:
@@ -142,7 +130,7 @@ def _english_ngrams(clause: str, max_ngram: int) -> list[str]:
 
 
 def _chinese_ngrams(clause: str, max_ngram: int) -> list[str]:
-    words = [w for w in _jieba().lcut(clause) if w.strip() and _WORD.search(w)]
+    words = [w for w in jieba_module().lcut(clause) if w.strip() and _WORD.search(w)]
     # A one-character word at an edge is almost always a fragment or a measure word ("们",
     # "六台"), too ambiguous to be an interest, so phrases start and end on longer words.
     edge_ok = [
@@ -164,11 +152,20 @@ def _chinese_ngrams(clause: str, max_ngram: int) -> list[str]:
     return out
 
 
+def _english_noun_phrases(clause: str, max_ngram: int) -> list[str]:
+    return english_phrases(clause, max_words=max_ngram, stopwords=ENGLISH_STOPWORDS)
+
+
+def _chinese_noun_phrases(clause: str, max_ngram: int) -> list[str]:
+    return chinese_phrases(clause, max_words=max_ngram, stopwords=CHINESE_STOPWORDS)
+
+
 def candidate_phrases(
     text: str,
     *,
     max_ngram: int | None = None,
     max_candidates: int | None = DEFAULT_MAX_CANDIDATES,
+    candidates: Candidates = "phrases",
 ) -> list[str]:
     """The candidate keyword phrases of ``text``, most frequent first (then earliest).
 
@@ -177,9 +174,12 @@ def candidate_phrases(
     text : str
         Any text; Chinese is detected by its Han characters.
     max_ngram : int, optional
-        Longest phrase in words; defaults to 3 for English and 2 for Chinese.
+        Longest phrase in words. Noun phrases default to 4 words for English and 3 for
+        Chinese (a longer one keeps its head, the last words); n-grams to 3 and 2.
     max_candidates : int or None
         Keep at most this many (``None``: all).
+    candidates : {"phrases", "ngrams"}
+        Whole noun phrases and named entities, or every n-gram without a stopword edge.
 
     Returns
     -------
@@ -188,15 +188,23 @@ def candidate_phrases(
 
     Examples
     --------
-    >>> candidate_phrases("The shampoo smells great. Great shampoo!")[:3]
+    >>> candidate_phrases("The shampoo smells great. Great shampoo!")
+    ['shampoo', 'great shampoo']
+    >>> candidate_phrases("The shampoo smells great. Great shampoo!", candidates="ngrams")[:3]
     ['shampoo', 'great', 'smells']
     """
+    if candidates not in ("phrases", "ngrams"):
+        raise ValueError(f"candidates: expected 'phrases' or 'ngrams', got {candidates!r}")
     chinese = has_han(text)
+    phrases = candidates == "phrases"
     if max_ngram is None:
-        max_ngram = 2 if chinese else 3
+        max_ngram = (3 if chinese else 4) if phrases else (2 if chinese else 3)
     if max_ngram < 1:
         raise ValueError(f"max_ngram: expected a positive integer, got {max_ngram!r}")
-    grams = _chinese_ngrams if chinese else _english_ngrams
+    if phrases:
+        grams = _chinese_noun_phrases if chinese else _english_noun_phrases
+    else:
+        grams = _chinese_ngrams if chinese else _english_ngrams
     counts: Counter[str] = Counter()
     for clause in _CLAUSE.split(_FIELD_LABEL.sub(" ", text)):
         if clause.strip():
@@ -204,6 +212,13 @@ def candidate_phrases(
     # Counter keeps first-insertion order, so a stable sort by count breaks ties by position.
     ranked = sorted(counts, key=counts.__getitem__, reverse=True)
     return ranked if max_candidates is None else ranked[:max_candidates]
+
+
+def _phrase_words(text: str) -> str:
+    """``text`` as its lower-cased words between single spaces, padded with a space each
+    side, so that ``_phrase_words(p) in _phrase_words(t)`` finds phrase ``p`` in text ``t``
+    on word boundaries."""
+    return f" {' '.join(w.lower().replace('’', chr(39)) for w in _WORD.findall(text))} "
 
 
 def mmr_select(
@@ -265,6 +280,7 @@ def extract_keywords(
     diversity: float = 0.5,
     *,
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    candidates: Candidates = "phrases",
 ) -> list[tuple[str, float]]:
     """The ``k`` phrases of ``text`` that best stand for it, diversified with MMR.
 
@@ -281,6 +297,8 @@ def extract_keywords(
         each other.
     max_candidates : int
         Candidates embedded (the most frequent ones), bounding the cost on long texts.
+    candidates : {"phrases", "ngrams"}
+        How candidates are cut (:func:`candidate_phrases`).
 
     Returns
     -------
@@ -288,14 +306,14 @@ def extract_keywords(
         ``(phrase, cosine to the whole text)`` in MMR pick order; empty when the text has no
         candidate phrase (empty, only stopwords or numbers).
     """
-    candidates = candidate_phrases(text, max_candidates=max_candidates)
-    if not candidates or k <= 0:
+    found = candidate_phrases(text, max_candidates=max_candidates, candidates=candidates)
+    if not found or k <= 0:
         return []
-    vectors = encoder.encode([text, *candidates])
+    vectors = encoder.encode([text, *found])
     phrases = vectors[1:]
     relevance = phrases @ vectors[0]
     order = mmr_select(relevance, phrases, k, diversity)
-    return [(candidates[i], float(relevance[i])) for i in order]
+    return [(found[i], float(relevance[i])) for i in order]
 
 
 def user_keywords(
@@ -305,6 +323,7 @@ def user_keywords(
     diversity: float = 0.5,
     *,
     max_candidates: int = 32,
+    candidates: Candidates = "phrases",
 ) -> list[tuple[str, float]]:
     """A user's interest keywords from the texts they engaged with, weighted by the caller.
 
@@ -313,7 +332,9 @@ def user_keywords(
     with the texts' normalised weights: ``score(c) = sum_t w_t * cos(c, t) * [c in t] /
     sum_t w_t``. A phrase therefore counts for as much as the texts it comes from, so a
     recent text with a large weight pulls the keywords towards its topic, a phrase that recurs
-    across texts adds up, and a text with weight 0 contributes nothing. MMR then diversifies.
+    across texts adds up (``c in t`` also when ``t`` holds ``c`` inside a longer phrase: "tea"
+    in "gongfu tea brewing"), and a text with weight 0 contributes nothing. MMR then diversifies
+    among the phrases scoring at least ``MIN_RELATIVE_SCORE`` of the best one.
 
     Parameters
     ----------
@@ -326,6 +347,8 @@ def user_keywords(
         As in :func:`extract_keywords`.
     max_candidates : int
         Candidates taken from each text.
+    candidates : {"phrases", "ngrams"}
+        How candidates are cut (:func:`candidate_phrases`).
 
     Returns
     -------
@@ -347,16 +370,31 @@ def user_keywords(
         return []
     texts = [texts[i] for i in keep]
     share = weights[keep] / weights[keep].sum()
-    per_text = [candidate_phrases(text, max_candidates=max_candidates) for text in texts]
+    per_text = [
+        candidate_phrases(text, max_candidates=max_candidates, candidates=candidates)
+        for text in texts
+    ]
     column = {p: j for j, p in enumerate(dict.fromkeys(p for ps in per_text for p in ps))}
     if not column:
         return []
-    candidates = list(column)
-    occurs = np.zeros((len(candidates), len(texts)))
+    found = list(column)
+    occurs = np.zeros((len(found), len(texts)))
     for t, text_phrases in enumerate(per_text):
         occurs[[column[p] for p in text_phrases], t] = 1.0
-    vectors = encoder.encode([*texts, *candidates])
+    # A phrase also occurs in a text that holds it inside a longer phrase: "tea" is in
+    # "gongfu tea brewing", though there only the whole is a candidate.
+    needles = [(j, _phrase_words(p), has_han(p)) for p, j in column.items()]
+    for t, text in enumerate(texts):
+        words, lower = _phrase_words(text), text.lower()
+        for j, needle, han in needles:
+            if not occurs[j, t] and (found[j] in lower if han else needle in words):
+                occurs[j, t] = 1.0
+    vectors = encoder.encode([*texts, *found])
     phrase_vectors = vectors[len(texts) :]
     relevance = (phrase_vectors @ vectors[: len(texts)].T * occurs) @ share
-    order = mmr_select(relevance, phrase_vectors, k, diversity)
-    return [(candidates[i], float(relevance[i])) for i in order]
+    # MMR trades relevance for novelty, so a phrase of a text with almost no weight, unlike
+    # everything picked so far, could win a place over the user's own phrases; phrases
+    # scoring under a tenth of the best one take no part.
+    eligible = np.flatnonzero(relevance >= MIN_RELATIVE_SCORE * relevance.max())
+    order = eligible[mmr_select(relevance[eligible], phrase_vectors[eligible], k, diversity)]
+    return [(found[i], float(relevance[i])) for i in order]

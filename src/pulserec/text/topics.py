@@ -243,7 +243,12 @@ def class_tfidf(
     rows: list[int] = []
     cols: list[int] = []
     for row, text in enumerate(texts):
-        for phrase in candidate_phrases(text, max_ngram=max_ngram, max_candidates=None):
+        # n-grams, not noun phrases: the counts need the single words inside longer phrases
+        # ("tea" of "green tea shop") to find what a whole cluster shares, and tagging every
+        # text of a large catalog would cost more than the labels gain.
+        for phrase in candidate_phrases(
+            text, max_ngram=max_ngram, max_candidates=None, candidates="ngrams"
+        ):
             rows.append(row)
             cols.append(vocab.setdefault(phrase, len(vocab)))
     docs = sp.csr_matrix(

@@ -23,8 +23,13 @@ def test_models_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.weights, models.weights)
     assert loaded.cold_weights is None
     models.cold_weights = np.arange(len(NAMES), dtype=float)
+    models.previous_version = "tiny-0"
+    models.metrics = {"recall@10": 0.25, "previous_recall@10": 0.2}
     again = ModelSet.load(models.save(tmp_path / "v2"), NAMES)
     np.testing.assert_array_equal(again.cold_weights, models.cold_weights)  # type: ignore[arg-type]
+    # the validation figures and the version they compare with stay with the models
+    assert again.previous_version == "tiny-0" and again.metrics == models.metrics
+    assert loaded.previous_version is None
 
 
 def test_weights_follow_the_features_by_name(tmp_path: Path) -> None:

@@ -58,8 +58,61 @@ class ConceptEncoder(TextEncoder):
 # --------------------------------------------------------------------------- candidates
 
 
-def test_english_candidates_have_no_stopword_or_number_at_an_edge() -> None:
-    phrases = candidate_phrases("The best shampoo for curly hair in 2018, and it smells great!")
+def test_english_noun_phrases_are_whole_and_keep_names_whole() -> None:
+    text = (
+        "See leaves withered in small unglazed clay pots; Longjing green tea from Hangzhou. "
+        "Barack Obama's visit to New York City."
+    )
+    phrases = candidate_phrases(text, max_candidates=None)
+    for whole in ("small unglazed clay pots", "longjing green tea", "new york city",
+                  "barack obama", "hangzhou"):
+        assert whole in phrases
+    # Its head is a whole noun phrase too; a piece cut from the middle is not.
+    assert "clay pots" in phrases
+    for cut in ("longjing green", "unglazed clay", "york city", "new york", "obama's visit",
+                "see leaves withered", "green tea from"):
+        assert cut not in phrases
+    # Determiners, verbs and superlatives do not start a phrase.
+    assert candidate_phrases("The best shampoo for curly hair smells great") == [
+        "shampoo", "curly hair", "hair"]
+
+
+def test_title_case_headlines_are_tagged_as_common_words() -> None:
+    # In Title Case every word is capitalised; tagged as written, "Worth" and "Hearing"
+    # would be read as names and glued to the phrase.
+    assert candidate_phrases("The Best Jazz Trios Worth Hearing")[0] == "jazz trios"
+    assert "jazz trios worth" not in candidate_phrases("The Best Jazz Trios Worth Hearing")
+    # A name the lexicon does not know stays a name.
+    assert "marine corps marathon" in candidate_phrases("Soggy Marine Corps Marathon")
+
+
+def test_names_join_over_of_and_phrases_longer_than_the_limit_are_left_out() -> None:
+    assert "bank of america" in candidate_phrases("He works at the Bank of America branch")
+    long_phrase = candidate_phrases("small unglazed clay pots", max_ngram=3)
+    assert "small unglazed clay pots" not in long_phrase
+    assert "unglazed clay pots" not in long_phrase  # cut, not a phrase of the text
+    assert long_phrase == ["clay pots"]
+
+
+def test_chinese_candidates_are_noun_compounds_and_names() -> None:
+    phrases = candidate_phrases("云南普洱茶的冲泡方法和品鉴技巧。特朗普在白宫会见了安倍晋三")
+    for whole in ("云南普洱茶", "冲泡方法", "品鉴技巧", "特朗普", "安倍晋三"):
+        assert whole in phrases
+    assert "普洱茶" in phrases  # the head of the compound
+    # Verbs, particles and conjunctions end a phrase; n-grams would keep "普洱茶的冲泡".
+    for phrase in phrases:
+        assert not {"的", "和", "会见", "在"} & set(phrase)
+
+
+def test_unknown_candidate_mode_is_rejected() -> None:
+    with pytest.raises(ValueError, match="candidates"):
+        candidate_phrases("tea", candidates="words")  # type: ignore[arg-type]
+
+
+def test_english_ngrams_have_no_stopword_or_number_at_an_edge() -> None:
+    phrases = candidate_phrases(
+        "The best shampoo for curly hair in 2018, and it smells great!", candidates="ngrams"
+    )
     assert "best shampoo" in phrases
     assert "curly hair" in phrases
     assert "shampoo for curly hair" not in phrases  # four words: longer than 3
@@ -73,13 +126,17 @@ def test_english_candidates_have_no_stopword_or_number_at_an_edge() -> None:
 
 
 def test_candidates_are_ranked_by_frequency_then_position_and_capped() -> None:
-    phrases = candidate_phrases("Tea time. Green tea, black tea, tea cakes.", max_candidates=3)
+    phrases = candidate_phrases("Tea time. Green tea, black tea, tea cakes.", max_candidates=3,
+                                candidates="ngrams")
     assert phrases == ["tea", "time", "tea time"]
+    # "tea" is the head of two phrases, so it comes first.
+    phrases = candidate_phrases("We had green tea, black tea, tea cakes.", max_candidates=2)
+    assert phrases == ["tea", "green tea"]
 
 
-def test_chinese_candidates_are_jieba_words_without_stopword_edges() -> None:
+def test_chinese_ngrams_are_jieba_words_without_stopword_edges() -> None:
     text = "这部电影的剧情很精彩，演员的演技也非常好，特效令人震撼"
-    phrases = candidate_phrases(text)
+    phrases = candidate_phrases(text, candidates="ngrams")
     for word in ("电影", "剧情", "精彩", "演员", "演技", "特效"):
         assert word in phrases
     for phrase in phrases:
@@ -165,11 +222,14 @@ def test_jieba_is_quiet() -> None:
     assert logging.getLogger("jieba").level >= logging.WARNING
 
 
-def test_jieba_first_use_prints_nothing_and_warns_nothing() -> None:
-    # A fresh interpreter: the import and the dictionary load happen here for the first time.
+def test_taggers_first_use_prints_nothing_and_warns_nothing() -> None:
+    # A fresh interpreter: the imports and the dictionary and lexicon loads happen here for
+    # the first time (jieba's part-of-speech mode, the English tagger's lexicon files).
     code = (
         "from pulserec.text.keywords import candidate_phrases\n"
         "print(candidate_phrases('这部电影的剧情很精彩'))\n"
+        "print(candidate_phrases('Longjing green tea'))\n"
+        "print(candidate_phrases('这部电影的剧情很精彩', candidates='ngrams'))\n"
     )
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", code],
@@ -181,12 +241,54 @@ def test_jieba_first_use_prints_nothing_and_warns_nothing() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert "剧情" in done.stdout
+    assert "longjing green tea" in done.stdout
 
 
 def test_user_keyword_scores_are_weight_averaged_cosines() -> None:
+    # n-grams: "shoes", "tea" and "shoes tea" are all candidates of the second text.
     result = dict(user_keywords([("shoes", 3.0), ("shoes tea", 1.0)], ConceptEncoder(), k=5,
-                                diversity=0.0))
+                                diversity=0.0, candidates="ngrams"))
     half = np.sqrt(0.5)  # cosine of "shoes" (or "tea") to "shoes tea"
     assert result["shoes"] == pytest.approx(0.75 * 1.0 + 0.25 * half, abs=1e-6)
     assert result["tea"] == pytest.approx(0.25 * half, abs=1e-6)
     assert result["shoes tea"] == pytest.approx(0.25 * 1.0, abs=1e-6)
+
+
+def test_user_keywords_leave_out_phrases_of_texts_with_almost_no_weight() -> None:
+    # "poetry" is unlike everything else, so MMR would pick it for novelty; its text has
+    # 2 % of the weight, under a tenth of the best score.
+    texts = [("shoes sneakers boots", 1.0), ("poetry", 0.02)]
+    picked = [p for p, _ in user_keywords(texts, ConceptEncoder(), k=3, diversity=0.9,
+                                         candidates="ngrams")]
+    assert "poetry" not in picked and picked
+    with_weight = [p for p, _ in user_keywords([(t, 1.0) for t, _ in texts], ConceptEncoder(),
+                                               k=3, diversity=0.9, candidates="ngrams")]
+    assert "poetry" in with_weight
+
+
+def test_chinese_names_with_a_middle_dot_or_in_latin_letters_stay_whole() -> None:
+    phrases = candidate_phrases("布鲁斯队将罗比·法布里换成雅各布·德拉罗斯 (Jacob De La Rose)")
+    assert "罗比·法布里" in " ".join(phrases)
+    assert "jacob de la rose" in phrases
+    # The last piece of a name is never a phrase on its own.
+    assert not {"rose", "la rose", "法布里", "德拉罗斯"} & set(phrases)
+
+
+def test_units_and_gerunds_are_no_keyphrases_but_capital_acronyms_are() -> None:
+    phrases = candidate_phrases("A clay teapot, 150 ml, from the UK. Jazz trios worth hearing")
+    assert "ml" not in phrases and "uk" in phrases
+    assert "hearing" not in phrases and "jazz trios" in phrases
+
+
+def test_user_keywords_count_a_phrase_inside_a_longer_one() -> None:
+    # "tea" is a candidate of the second text only; the first holds it inside its phrase
+    texts = [("gongfu tea brewing", 1.0), ("green tea", 1.0)]
+    result = dict(user_keywords(texts, ConceptEncoder(), k=5, diversity=0.0))
+    assert "gongfu tea brewing" in result
+    assert result["tea"] == pytest.approx(1.0, abs=1e-6)  # cosine 1 to both texts
+
+
+def test_a_verb_after_a_noun_does_not_join_its_compound() -> None:
+    assert candidate_phrases("what makes each rhythm section breathe") == ["rhythm section"]
+    # followed by a verb, the same kind of word is the compound's head
+    assert "first decision win" in candidate_phrases("his first decision win was short lived")

@@ -55,6 +55,7 @@ async def status(runtime: RuntimeDep) -> StatusOut:
             trained_at=last.trained_at,
             seconds=last.seconds,
             metrics=last.metrics,
+            previous_version=last.previous_version,
         ),
         last_error=runtime.trainer.last_error,
         events_ingested=runtime.engine.events_ingested,

@@ -1,4 +1,5 @@
-"""Operator routes behind the dashboard: trending items, active users, the replay result."""
+"""Operator routes behind the dashboard: trending items, active users and the event rate, the
+replay result."""
 
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ class ActiveUsersOut(BaseModel):
 
     window_s: float
     active_users: int = Field(description="Users with an event this recent (spam aside).")
+    events: int = Field(
+        description="Events this recent (spam aside), by event time; at most the scanned ones."
+    )
+    events_per_min: float = Field(description="``events`` per minute of the window.")
     scanned_events: int = Field(description="Newest events of the log that were read.")
 
 
@@ -85,8 +90,10 @@ def trending(engine: Engine, n: int) -> TrendingOut:
     return TrendingOut(items=out)
 
 
-def active_users(engine: Engine, window_s: float, now: float | None = None) -> tuple[int, int]:
-    """Distinct users with a non-spam event at most ``window_s`` before ``now``.
+def active_users(
+    engine: Engine, window_s: float, now: float | None = None
+) -> tuple[int, int, int]:
+    """Distinct users with a non-spam event at most ``window_s`` before ``now``, and events.
 
     Reads only the tail of the durable log (the newest ``ACTIVE_TAIL`` events or so), so
     the answer survives refits and restarts and costs the same on any log size.
@@ -97,16 +104,19 @@ def active_users(engine: Engine, window_s: float, now: float | None = None) -> t
         Users seen in the window.
     scanned : int
         Events of the tail that were read.
+    recent : int
+        Non-spam events in the window: the event rate, times ``window_s``.
     """
     cutoff = (time.time() if now is None else now) - window_s
     n_events = engine.storage.counts()["events"]
     users: set[str] = set()
-    scanned = 0
+    scanned = recent = 0
     for stored in engine.storage.events(after_seq=max(0, n_events - ACTIVE_TAIL)):
         scanned += 1
         if not stored.spam and stored.event.timestamp >= cutoff:
             users.add(stored.event.user_id)
-    return len(users), scanned
+            recent += 1
+    return len(users), scanned, recent
 
 
 router = APIRouter(
@@ -134,12 +144,18 @@ async def active(
         900.0, gt=0, le=30 * 86400, allow_inf_nan=False, description="Look-back seconds."
     ),
 ) -> ActiveUsersOut:
-    """How many users had an event in the last ``window_s`` seconds.
+    """How many users had an event in the last ``window_s`` seconds, and the event rate.
 
     Counted over the newest 10,000 events of the log (by event timestamp).
     """
-    count, scanned = await run_in_threadpool(active_users, engine, window_s)
-    return ActiveUsersOut(window_s=window_s, active_users=count, scanned_events=scanned)
+    count, scanned, recent = await run_in_threadpool(active_users, engine, window_s)
+    return ActiveUsersOut(
+        window_s=window_s,
+        active_users=count,
+        events=recent,
+        events_per_min=round(recent * 60.0 / window_s, 3),
+        scanned_events=scanned,
+    )
 
 
 @router.get(

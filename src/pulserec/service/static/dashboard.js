@@ -48,12 +48,65 @@
       el("dd", {}, last ? new Date(last.trained_at * 1000).toLocaleString() : "—"),
       el("dt", {}, "Took"),
       el("dd", {}, last && last.seconds != null ? `${last.seconds.toFixed(1)} s` : "—"));
-    const metrics = last ? Object.entries(last.metrics) : [];
-    $("metrics").replaceChildren(...(metrics.length
-      ? metrics.map(([name, value]) =>
-        el("tr", {}, el("th", {}, name), el("td", { class: "num" }, fmt(value, 4))))
-      : [el("tr", {}, el("td", { class: "muted" }, "no metrics yet"))]));
+    renderQuality(last);
+    renderGrowth(s.items, last);
     $("train-error").textContent = s.last_error ? `last refit failed: ${s.last_error}` : "";
+  }
+
+  // Recall@10 / NDCG@10 of the serving version against the one before it, on the same
+  // held-out events; the blend fit's internals go on one details line below.
+  function renderQuality(last) {
+    const m = last ? last.metrics : {};
+    const rows = [["Recall@10", "recall@10"], ["NDCG@10", "ndcg@10"]];
+    const have = rows.some(([, key]) => m[key] !== undefined);
+    if (!have) {
+      $("quality").replaceChildren(el("tr", {}, el("td", { class: "muted" },
+        "no validation yet: a refit measures it on the latest events")));
+    } else {
+      const previous = last.previous_version;
+      $("quality").replaceChildren(
+        el("tr", {}, el("th", {}, ""), el("th", { class: "num" }, "serving"),
+          el("th", { class: "num" }, "previous"), el("th", { class: "num" }, "change")),
+        ...rows.map(([label, key]) => {
+          const now = m[key];
+          const before = m[`previous_${key}`];
+          const change = now !== undefined && before !== undefined && before > 0
+            ? (now / before - 1) * 100 : null;
+          return el("tr", { "data-metric": key }, el("th", {}, label),
+            el("td", { class: "num" }, now === undefined ? "—" : fmt(now, 4)),
+            el("td", { class: "num" }, before === undefined ? "—" : fmt(before, 4)),
+            el("td", { class: "num" + (change !== null && change > 0 ? " best" : "") },
+              change === null ? "—" : `${change >= 0 ? "+" : ""}${change.toFixed(1)} %`));
+        }));
+      $("quality-note").textContent = [
+        m.validation_choices !== undefined
+          ? `${fmt(Math.round(m.validation_choices))} held-out events` : null,
+        previous ? `previous: ${previous}` : "no previous version",
+      ].filter(Boolean).join(" · ");
+    }
+    const details = [];
+    if (m.lists !== undefined) details.push(`blend fit on ${fmt(Math.round(m.lists))} lists`);
+    if (m.nll_before !== undefined && m.nll_after !== undefined) {
+      details.push(`nll_before ${fmt(m.nll_before, 3)} → nll_after ${fmt(m.nll_after, 3)}`);
+    }
+    if (m.top1 !== undefined) details.push(`top1 ${fmt(m.top1, 3)}`);
+    $("fit-details").textContent = details.length ? `details: ${details.join(" · ")}` : "";
+    if (!have) $("quality-note").textContent = "";
+  }
+
+  // How the catalog grew: since the serving version was fitted, and between the versions.
+  function renderGrowth(items, last) {
+    const m = last ? last.metrics : {};
+    const parts = [];
+    if (m.catalog_items !== undefined) {
+      const since = items - m.catalog_items;
+      parts.push(`${since >= 0 ? "+" : ""}${fmt(since)} since the last fit`);
+      if (m.previous_catalog_items !== undefined) {
+        const between = m.catalog_items - m.previous_catalog_items;
+        parts.push(`${between >= 0 ? "+" : ""}${fmt(between)} between the two versions`);
+      }
+    }
+    $("growth").textContent = parts.join(" · ");
   }
 
   function renderReplay(replay) {
@@ -114,6 +167,8 @@
       ]);
       renderStatus(s);
       $("active").textContent = fmt(active.active_users);
+      $("recent-events").textContent =
+        `${fmt(active.events)} events in the last 15 min (${fmt(active.events_per_min, 2)} / min)`;
       renderTrending(trending);
       renderReplay(replay);
       document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
