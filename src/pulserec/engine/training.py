@@ -97,6 +97,7 @@ class Fitter:
         weights, metrics = DEFAULT_WEIGHTS.copy(), dict[str, float]()
         cold_weights: np.ndarray | None = None
         list_weights: np.ndarray | None = None
+        early: ModelSet | None = None
         if fit_weights_on_valid and len(frame) >= 50:
             share = self.config.valid_fraction
             times = frame["timestamp"]
@@ -119,16 +120,24 @@ class Fitter:
                 if len(lists) >= MIN_LISTS:
                     list_weights, _ = fit_weights(lists, DEFAULT_WEIGHTS)
                     metrics["logged_lists"] = float(len(lists))
-        models = self.fit_models(frame, weights, sequential)
+        # the transformer of the early fit starts the final one: fewer epochs to its best
+        warm = early.sequential if early is not None else None
+        models = self.fit_models(frame, weights, sequential, warm=warm)
         models.cold_weights = cold_weights
         models.list_weights = list_weights
         models.metrics = {k: float(v) for k, v in metrics.items()}
         return models
 
     def fit_models(
-        self, frame: pd.DataFrame, weights: np.ndarray, sequential: bool = True
+        self,
+        frame: pd.DataFrame,
+        weights: np.ndarray,
+        sequential: bool = True,
+        *,
+        warm: Recommender | None = None,
     ) -> ModelSet:
-        """Factor model, co-visitation, popularity and (optionally) the transformer."""
+        """Factor model, co-visitation, popularity and (optionally) the transformer,
+        started from ``warm`` (a transformer fitted on an earlier part of the log)."""
         cfg = self.config
         pos = frame[frame["item_id"].notna() & ~frame["type"].isin(NEGATIVE_TYPES)]
         with self.lock:
@@ -166,7 +175,7 @@ class Fitter:
         )
         index = vector_index(item_unit, cfg.exact_threshold)
         popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float32)
-        seq_model = self.fit_sequential(inter, n_items) if sequential else None
+        seq_model = self.fit_sequential(inter, n_items, warm) if sequential else None
         now = time.time()
         # milliseconds: a server's first start fits twice within one second
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
@@ -178,7 +187,9 @@ class Fitter:
             features=NAMES,
         )  # fmt: skip
 
-    def fit_sequential(self, inter: Interactions, n_items: int) -> Recommender | None:
+    def fit_sequential(
+        self, inter: Interactions, n_items: int, warm: Recommender | None = None
+    ) -> Recommender | None:
         """The transformer on the positive events in time order, item text fused in."""
         cfg = self.config
         if not cfg.sequential or inter.nnz < cfg.sequential_min_events or n_items < 2:
@@ -189,7 +200,10 @@ class Fitter:
             with self.lock:
                 text = np.array(self.items.text[:n_items], dtype=np.float32)
             inter = inter.with_item_vectors(text)
-        return SequentialTransformer(**cfg.sequential_params).fit(inter)
+        model = SequentialTransformer(**cfg.sequential_params)
+        if isinstance(warm, SequentialTransformer) and warm.get_params() == model.get_params():
+            model.warm_start(warm)
+        return model.fit(inter)
 
     def collect_choices(
         self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame

@@ -66,11 +66,17 @@ class SequenceNet(nn.Module):
         nn.init.normal_(self.item_id.weight, std=0.02)
         nn.init.normal_(self.position.weight, std=0.02)
 
-    def item_table(self, id_scale: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
-        """Item vectors ``(n_items, d)``: the ID part times ``id_scale`` plus the text part."""
-        table = self.item_id.weight * id_scale[:, None]
+    def item_table(
+        self, id_scale: torch.Tensor, text: torch.Tensor | None, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Item vectors ``(n_items, d)``: the ID part times ``id_scale`` plus the text part;
+        only those of ``rows`` (in that order) when given."""
+        if rows is None:
+            table = self.item_id.weight * id_scale[:, None]
+        else:
+            table = self.item_id(rows) * id_scale[rows, None]
         if self.text_proj is not None and text is not None:
-            table = table + self.text_proj(text)
+            table = table + self.text_proj(text if rows is None else text[rows])
         return table
 
     def _causal_mask(self, length: int, like: torch.Tensor) -> torch.Tensor:

@@ -180,6 +180,7 @@ def train_epochs(
     patience: int | None,
     id_dropout: float,
     name: str,
+    negatives: int | None = None,
 ) -> list[float]:
     """Train ``net`` in place, keeping the weights of the best held-out epoch.
 
@@ -202,6 +203,9 @@ def train_epochs(
         Where the batches go.
     learning_rate, weight_decay, batch_size, n_epochs, patience, id_dropout, name
         As in :class:`~pulserec.models.sequential.SequentialTransformer` (``name`` for logs).
+    negatives : int or None
+        None: full softmax. Otherwise the sampled softmax of :func:`_sampled_loss` with this
+        many uniform negatives per step besides the step's own targets.
 
     Returns
     -------
@@ -213,6 +217,9 @@ def train_epochs(
     inputs, targets, prefix = windows
     valid_seqs, valid_seen, valid_items = valid
     n_items = len(id_mask)
+    frequency = np.bincount(targets[targets >= 0], minlength=n_items) / max(
+        int((targets >= 0).sum()), 1
+    )
     history: list[float] = []
     text_t = torch.from_numpy(text).to(device) if text.shape[1] else None
     id_scale = torch.from_numpy(id_mask.astype(np.float32)).to(device)
@@ -232,14 +239,19 @@ def train_epochs(
     for epoch in range(1, n_epochs + 1):
         started, total, count = time.perf_counter(), 0.0, 0
         net.train()
-        for batch in _batches(inputs, targets, batch_size, n_items, rng):
+        width = n_items if negatives is None else min(n_items, negatives + batch_size)
+        for batch in _batches(inputs, targets, batch_size, width, rng):
             scale = id_scale
             if id_dropout > 0:
                 keep = torch.rand(n_items, device=device) >= id_dropout
                 scale = id_scale * keep
-            loss = _batch_loss(
-                net, scale, text_t, inputs[batch], targets[batch], prefix[batch], device
-            )
+            if negatives is None:
+                loss = _batch_loss(
+                    net, scale, text_t, inputs[batch], targets[batch], prefix[batch], device
+                )
+            else:
+                loss = _sampled_loss(net, scale, text_t, inputs[batch], targets[batch],
+                                     prefix[batch], device, negatives, frequency, rng)  # fmt: skip
             optimiser.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
@@ -300,6 +312,38 @@ def _batches(
     return [batches[b] for b in rng.permutation(len(batches))]
 
 
+def seen_pairs(
+    inputs: np.ndarray, prefix: sp.csr_matrix
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (position, item) where the item is already in the user's history, once each.
+
+    Positions are the batch's real positions in row-major order (the rows of the loss's
+    logits); an item is in the history at position ``j`` of a window when it came before
+    the window (``prefix``) or among its inputs up to ``j``. Sparse: the repeat bias is added
+    at these entries only, where a dense mask as wide as the logits cost several passes
+    over them per step.
+    """
+    lengths = (inputs >= 0).sum(axis=1)
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    items, firsts, ends = [], [], []
+    for row in range(len(inputs)):
+        before = prefix.indices[prefix.indptr[row] : prefix.indptr[row + 1]]
+        window, first = np.unique(inputs[row, : lengths[row]], return_index=True)
+        fresh = ~np.isin(window, before, assume_unique=True)
+        items += [before, window[fresh]]
+        firsts += [np.zeros(len(before), np.int64), first[fresh].astype(np.int64)]
+        ends.append(np.full(len(before) + int(fresh.sum()), offsets[row] + lengths[row]))
+    if not items:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    item = np.concatenate(items).astype(np.int64)
+    end = np.concatenate(ends).astype(np.int64)
+    start = np.repeat(offsets, [len(e) for e in ends]) + np.concatenate(firsts)
+    counts = end - start
+    total = int(counts.sum())
+    step = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(start, counts) + step, np.repeat(item, counts)
+
+
 def _batch_loss(
     net: SequenceNet,
     id_scale: torch.Tensor,
@@ -319,18 +363,64 @@ def _batch_loss(
     table = net.item_table(id_scale, text)
     real = tgt >= 0
     logits = net.hidden(inp, table)[real] @ table.T
-    # Items in the history up to each position: the window so far plus what came before it.
-    n_items = table.shape[0]
-    steps = torch.ones(width, width, dtype=torch.bool, device=device).tril()
-    earlier = inp[:, None, :].expand(-1, width, -1)
-    earlier = torch.where(steps & (earlier >= 0), earlier, n_items)
-    seen = torch.zeros(inp.shape[0], width, n_items + 1, device=device)
-    seen.scatter_(2, earlier, 1.0)
-    seen = seen[real][:, :n_items]
-    before = torch.from_numpy(prefix.toarray()).to(device)
-    seen = torch.maximum(seen, before[real.nonzero()[:, 0]])
-    logits = logits + net.repeat_bias * seen
+    pos, item = seen_pairs(inputs[:, :width], prefix)
+    if len(pos):
+        where = (torch.from_numpy(pos).to(device), torch.from_numpy(item).to(device))
+        logits = logits.index_put_(where, net.repeat_bias.expand(len(pos)), accumulate=True)
     return F.cross_entropy(logits, tgt[real])
+
+
+def _sampled_loss(
+    net: SequenceNet,
+    id_scale: torch.Tensor,
+    text: torch.Tensor | None,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    prefix: sp.csr_matrix,
+    device: torch.device,
+    negatives: int,
+    frequency: np.ndarray,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """Sampled-softmax cross-entropy of the next item over a batch's real positions.
+
+    Each position's target competes with the step's other targets (in-batch negatives,
+    drawn about as often as items are popular) and ``negatives`` items drawn uniformly
+    (mixed negative sampling, so unpopular items are pushed down too). Every logit is
+    corrected by the log of the probability that its item is among the candidates (logQ),
+    so the sampled loss estimates the full softmax rather than over-penalising popular
+    items. The repeat bias applies as in the full loss.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    width = int((targets >= 0).sum(axis=1).max())
+    inputs = inputs[:, :width]
+    real_np = targets[:, :width] >= 0
+    tgt = targets[:, :width][real_np]
+    n_items = len(frequency)
+    drawn = rng.integers(0, n_items, negatives)
+    cand = np.unique(np.r_[tgt, drawn])
+    # P(item among the candidates): among len(tgt) targets drawn by frequency, or among
+    # the uniform draws
+    miss = (1.0 - frequency[cand]) ** len(tgt) * (1.0 - 1.0 / n_items) ** negatives
+    log_q = torch.from_numpy(np.log(np.maximum(1.0 - miss, 1e-12))).to(device)
+    # only the vectors of the items this step reads: its inputs and its candidates
+    rows = np.unique(np.r_[inputs[inputs >= 0], cand])
+    table = net.item_table(id_scale, text, torch.from_numpy(rows).to(device))
+    local = np.where(inputs >= 0, np.searchsorted(rows, np.maximum(inputs, 0)), -1)
+    inp = torch.from_numpy(local).to(device)
+    real = torch.from_numpy(real_np).to(device)
+    cand_rows = torch.from_numpy(np.searchsorted(rows, cand)).to(device)
+    logits = net.hidden(inp, table)[real] @ table[cand_rows].T - log_q.to(table.dtype)
+    pos, item = seen_pairs(inputs, prefix)
+    col = np.searchsorted(cand, item)
+    hit = (col < len(cand)) & (cand[np.minimum(col, len(cand) - 1)] == item)
+    if hit.any():
+        where = (torch.from_numpy(pos[hit]).to(device), torch.from_numpy(col[hit]).to(device))
+        logits = logits.index_put_(where, net.repeat_bias.expand(int(hit.sum())), accumulate=True)
+    target_col = torch.from_numpy(np.searchsorted(cand, tgt)).to(device)
+    return F.cross_entropy(logits, target_col)
 
 
 def _held_out_ndcg(

@@ -107,6 +107,12 @@ class SequentialTransformer(Recommender):
         Torch threads while fitting (restored afterwards); ``None`` keeps torch's setting.
     device : str
         Torch device for fitting and scoring.
+    sampled_above : int or None
+        Catalogs with more items than this train with a sampled softmax (the step's own
+        targets and ``negatives`` uniform items, logQ-corrected), smaller ones with the full
+        softmax; None: always full. Full softmax costs O(items) per position.
+    negatives : int
+        Uniform negatives per training step of the sampled softmax.
 
     Attributes
     ----------
@@ -162,6 +168,8 @@ class SequentialTransformer(Recommender):
         random_state: int | None = 0,
         n_threads: int | None = None,
         device: str = "cpu",
+        sampled_above: int | None = 5000,
+        negatives: int = 1024,
     ) -> None:
         self.max_len = max_len
         self.n_factors = n_factors
@@ -178,10 +186,32 @@ class SequentialTransformer(Recommender):
         self.random_state = random_state
         self.n_threads = n_threads
         self.device = device
+        self.sampled_above = sampled_above
+        self.negatives = negatives
 
     # -- fitting ---------------------------------------------------------------------------
+    _warm_start_from: SequentialTransformer | None = None
+
+    def warm_start(self, previous: SequentialTransformer | None) -> SequentialTransformer:
+        """Start the next :meth:`fit` from ``previous``'s weights instead of at random.
+
+        ``previous`` must have the same architecture (width, layers, heads, length, text
+        width); its item ``j`` must be this fit's item ``j`` (an engine refit's item space
+        only grows), items past its space start fresh. Early stopping still picks the
+        epoch: a warm start reaches its best in fewer. Returns ``self``.
+        """
+        self._warm_start_from = previous
+        return self
+
+    def _negatives(self) -> int | None:
+        """Uniform negatives of the sampled softmax for this catalog; None: full softmax."""
+        if self.sampled_above is None or self.n_items_ <= self.sampled_above:
+            return None
+        return self.negatives
+
     def _check_params(self) -> None:
-        for field in ("max_len", "n_factors", "n_layers", "n_heads", "batch_size", "n_epochs"):
+        for field in ("max_len", "n_factors", "n_layers", "n_heads", "batch_size", "n_epochs",
+                      "negatives"):  # fmt: skip
             value = getattr(self, field)
             if not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{self.name}: {field} must be a positive integer, got {value!r}")
@@ -247,6 +277,9 @@ class SequentialTransformer(Recommender):
             else:
                 torch.manual_seed(self.random_state)
             net = self._build_net(text.shape[1]).to(device)
+            warm = self._warm_start_from
+            if warm is not None:
+                _copy_weights(warm, net)
             valid_seqs = pad_last([inner_seqs[u] for u in valid_users], self.max_len)
             history = train_epochs(
                 net,
@@ -263,7 +296,9 @@ class SequentialTransformer(Recommender):
                 patience=self.patience,
                 id_dropout=self.id_dropout,
                 name=self.name,
+                negatives=self._negatives(),
             )
+        self._warm_start_from = None  # not kept: it would hold the previous model alive
         self.weights_ = flatten_state(net)
         self.item_text_ = text
         self.id_mask_ = id_mask
@@ -514,6 +549,32 @@ class SequentialTransformer(Recommender):
             out[empty, : self.n_items_] = self.item_popularity_
             out[empty, self.n_items_ :] = 0.0
         return out
+
+
+def _copy_weights(previous: SequentialTransformer, net: SequenceNet) -> None:
+    """``previous``'s weights into ``net``, item rows by index; a mismatch is an error."""
+    import torch
+
+    from pulserec.models.seqnet import unflatten_state
+
+    old = previous._build_net(previous.item_text_.shape[1])
+    unflatten_state(old, previous.weights_)
+    target = net.state_dict()
+    moved = {}
+    for key, value in old.state_dict().items():
+        into = target.get(key)
+        here = None if into is None else tuple(into.shape)
+        grows = key == "item_id.weight" and into is not None and into.shape[1:] == value.shape[1:]
+        if into is None or (here != tuple(value.shape) and not grows):
+            raise ValueError(
+                f"warm start: {key} has shape {tuple(value.shape)} in the previous model, "
+                f"{here} here"
+            )
+        if grows:
+            rows = min(len(value), len(into))
+            value = torch.cat([value[:rows], into[rows:]])
+        moved[key] = value.to(into)
+    net.load_state_dict(moved)
 
 
 def _positive(rows: sp.csr_matrix) -> sp.csr_matrix:

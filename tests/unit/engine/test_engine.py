@@ -354,3 +354,28 @@ def test_models_assigned_directly_keep_the_transformers_cache(engine: Engine) ->
     assert first is not None and engine.sequential.cached_users == ["reader"]
     again = engine.sequential.scores(models, state)
     assert again is not None and again.state is first.state
+
+
+def test_the_final_transformer_starts_from_the_validation_fits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refit fits the transformer twice (validation window, then all): the second
+    starts from the first's weights."""
+    from pulserec.models.sequential import SequentialTransformer
+
+    started: list[tuple[SequentialTransformer, SequentialTransformer | None]] = []
+    real = SequentialTransformer.warm_start
+
+    def record(self: SequentialTransformer, previous: SequentialTransformer | None) -> object:
+        started.append((self, previous))
+        return real(self, previous)
+
+    monkeypatch.setattr(SequentialTransformer, "warm_start", record)
+    eng = Engine(encoder=make_encoder("hashing"), config=CFG)
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    models = eng.train()
+    assert len(started) == 1
+    final, previous = started[0]
+    assert final is models.sequential and previous is not None and previous is not final
+    assert previous.n_items_ <= final.n_items_

@@ -66,6 +66,54 @@ def test_learns_the_next_item_of_a_chain(chain: tuple[Interactions, SequentialTr
     assert model.valid_ndcg_.max() > 0.9
 
 
+def test_sampled_softmax_learns_the_chain_too(
+    chain: tuple[Interactions, SequentialTransformer],
+) -> None:
+    """The sampled loss (forced on this small catalog, 4 uniform negatives per step)
+    learns what the full one does."""
+    train, _ = chain
+    model = SequentialTransformer(**CHAIN_PARAMS, sampled_above=0, negatives=4).fit(train)
+    assert model._negatives() == 4
+    prefixes = [[(s + j) % N_CHAIN for j in range(length)]
+                for s in range(N_CHAIN) for length in (2, 5, 8)]  # fmt: skip
+    top1 = model.score_sequences(prefixes).argmax(axis=1)
+    wanted = np.array([(p[-1] + 1) % N_CHAIN for p in prefixes])
+    assert np.mean(top1 == wanted) >= 0.95, np.mean(top1 == wanted)
+    assert SequentialTransformer(sampled_above=N_CHAIN).fit(train)._negatives() is None
+
+
+def test_a_warm_start_begins_at_the_previous_weights(
+    chain: tuple[Interactions, SequentialTransformer],
+) -> None:
+    """With a zero learning rate the warm-started fit keeps the previous weights; items
+    beyond the previous item space start fresh; another architecture is refused."""
+    _, previous = chain
+    seqs = [[(s + j) % N_CHAIN for j in range(10)] for s in range(0, N_CHAIN, 3)]
+    seqs.append([N_CHAIN, N_CHAIN + 1, 0])  # two items the previous model never had
+    grown = interactions(seqs, N_CHAIN + 2)
+    params = {**CHAIN_PARAMS, "learning_rate": 0.0, "n_epochs": 1, "patience": None}
+    warm = SequentialTransformer(**params).warm_start(previous).fit(grown)
+
+    def weights(model: SequentialTransformer) -> dict[str, np.ndarray]:
+        from pulserec.models.seqnet import unflatten_state
+
+        net = model._build_net(model.item_text_.shape[1])
+        unflatten_state(net, model.weights_)
+        # the repeat bias has a learning rate of its own: it moves even here
+        return {k: v.numpy() for k, v in net.state_dict().items() if k != "repeat_bias"}
+
+    now, before = weights(warm), weights(previous)
+    assert np.array_equal(now["item_id.weight"][:N_CHAIN], before["item_id.weight"])
+    assert not np.allclose(now["item_id.weight"][N_CHAIN:], 0.0)  # fresh rows, initialised
+    assert all(np.array_equal(now[k], before[k]) for k in before if k != "item_id.weight")
+    assert warm._warm_start_from is None  # the previous model is not kept alive
+    cold = weights(SequentialTransformer(**params).fit(grown))
+    assert not np.array_equal(cold["item_id.weight"][:N_CHAIN], before["item_id.weight"])
+    wider = SequentialTransformer(**{**params, "n_factors": 16})
+    with pytest.raises(ValueError, match=r"warm start: item_id\.weight"):
+        wider.warm_start(previous).fit(grown)
+
+
 def test_repeat_bias_is_learned_negative_when_nobody_repeats(
     chain: tuple[Interactions, SequentialTransformer],
 ) -> None:
@@ -209,6 +257,25 @@ def test_training_windows_cover_each_target_once() -> None:
     assert prefix.toarray()[0].nonzero()[0].tolist() == [0, 1, 2]
     assert prefix.nnz == 3
     assert pad_last([np.arange(5)], 3).tolist() == [[2, 3, 4]]
+
+
+def test_seen_pairs_mark_each_positions_history_once() -> None:
+    """Known answer against the dense mask: the window so far plus what came before it."""
+    from pulserec.models.seqtrain import seen_pairs
+
+    rng = np.random.default_rng(3)
+    n_items = 12
+    seqs = [rng.integers(0, n_items, size) for size in (9, 1, 5, 14, 2)]
+    inputs, _, prefix = training_windows(seqs, max_len=4, n_items=n_items)
+    pos, item = seen_pairs(inputs, prefix)
+    dense = []
+    for row in range(len(inputs)):
+        before = set(prefix[row].indices.tolist())
+        for j in range(int((inputs[row] >= 0).sum())):
+            dense.append(before | set(inputs[row, : j + 1].tolist()))
+    expected = sorted((p, i) for p, items in enumerate(dense) for i in items)
+    assert sorted(zip(pos.tolist(), item.tolist(), strict=True)) == expected
+    assert len(expected) > len(dense)  # repeats happen in this data: the check has teeth
 
 
 def test_rejects_impossible_settings() -> None:

@@ -1,0 +1,113 @@
+"""Training time of the sequential transformer: full vs sampled softmax, cold vs warm start.
+
+    python benchmarks/sequential_train.py --dataset ml-latest-small --threads 2
+
+On the ``loo`` split of the dataset (item text from use-m3 through the embedding cache,
+as ``benchmarks/sequential_results.py``), fits the transformer
+
+* ``full``: full-softmax cross-entropy (``sampled_above=None``),
+* ``sampled``: the sampled softmax (the step's targets plus ``negatives`` uniform items,
+  logQ-corrected; the default above 5,000 items),
+* ``warm``: the sampled model fitted first on the oldest 90% of the training events, then
+  warm-started on all of them, as an engine refit does (validation-window fit, then the
+  final fit): the time of the second fit,
+
+and prints one row each: fit seconds, epochs run (and the kept one), seconds per epoch,
+NDCG@10 / Recall@10 on test (full ranking, history masked). One run each: the machine is
+shared, so compare rows of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
+from pulserec.evaluation import evaluate, make_split, to_split_data
+from pulserec.events import load_dataset
+from pulserec.events.interactions import Interactions
+from pulserec.models.content import item_texts_for
+from pulserec.models.sequential import SequentialTransformer
+from pulserec.text import CachedEncoder, make_encoder
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+
+def older_part(train: Interactions, share: float) -> Interactions:
+    """The training events before the ``share`` quantile of their timestamps."""
+    cut = np.quantile(train.timestamp, share)
+    keep = np.asarray(train.timestamp) < cut
+    u, i = np.asarray(train.user_idx)[keep], np.asarray(train.item_idx)[keep]
+    matrix = sp.csr_matrix((np.ones(len(u), np.float32), (u, i)), shape=train.matrix.shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    stamps = np.asarray(train.timestamp)[keep]
+    return Interactions(matrix, train.users, train.items, u, i, stamps, train.item_vectors)
+
+
+def row(name: str, model: SequentialTransformer, seconds: float, data: Any) -> dict[str, Any]:
+    metrics, _ = evaluate(model, data, k=10)
+    return {
+        "run": name,
+        "fit_s": seconds,
+        "epochs": model.fit_epochs_,
+        "best": model.best_epoch_,
+        "s_per_epoch": seconds / max(model.fit_epochs_, 1),
+        "ndcg@10": metrics["ndcg@10"],
+        "recall@10": metrics["recall@10"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", default="full,sampled,warm")
+    parser.add_argument("--params", default="{}", help="More SequentialTransformer arguments.")
+    args = parser.parse_args()
+
+    ds = load_dataset(args.dataset, args.data_dir or DATA / args.dataset, verbose=False)
+    data = to_split_data(make_split(ds.events, "loo", DEFAULT_SEED))
+    encoder = CachedEncoder(
+        make_encoder(DEFAULT_ENCODER), REPO / get_settings().embedding_cache_dir / DEFAULT_ENCODER
+    )
+    data.train = data.train.with_item_vectors(
+        encoder.encode(item_texts_for(ds.items, data.train.items.to_list()))
+    )
+    base = {"n_threads": args.threads, **json.loads(args.params)}
+    rows = []
+    for name in args.runs.split(","):
+        if name == "full":
+            model = SequentialTransformer(**{**base, "sampled_above": None})
+        elif name == "sampled":
+            model = SequentialTransformer(**{**base, "sampled_above": 0})
+        elif name == "warm":
+            early = SequentialTransformer(**{**base, "sampled_above": 0})
+            early.fit(older_part(data.train, 0.9))
+            model = SequentialTransformer(**{**base, "sampled_above": 0}).warm_start(early)
+        else:
+            raise SystemExit(f"--runs: unknown run {name!r} (full, sampled, warm)")
+        started = time.perf_counter()
+        model.fit(data.train)
+        rows.append(row(name, model, time.perf_counter() - started, data))
+        print(json.dumps(rows[-1]), flush=True)
+    print(f"\n{args.dataset}: {data.n_items} items, {args.threads} torch threads\n")
+    print("| run | fit s | epochs (kept) | s / epoch | NDCG@10 | Recall@10 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['run']} | {r['fit_s']:.0f} | {r['epochs']} ({r['best']}) "
+            f"| {r['s_per_epoch']:.1f} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
