@@ -38,6 +38,7 @@ class EngineConfig:
         default_factory=lambda: dict(_DEFAULTS.sequential_params)
     )
     sequential_cache_mb: float = _DEFAULTS.sequential_cache_mb
+    sequential_warm_start: bool = _DEFAULTS.sequential_warm_start
     n_recent: int = _DEFAULTS.n_recent
     recency_decay: float = _DEFAULTS.recency_decay
     trending_half_life_s: float = _DEFAULTS.trending_half_life_s

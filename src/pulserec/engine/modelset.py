@@ -50,12 +50,11 @@ class ModelSet:
     """Ranking weights for a user with no positive event yet (None: ``weights``)."""
     list_weights: np.ndarray | None = None
     """Weights that score a given list of items, fitted on logged lists (None: ``weights``)."""
+    previous_version: str | None = None
+    """The version that served when this one was fitted (None: the first)."""
     seq_space: SeqSpace | None = None
     """The transformer's item vectors by catalog index, their moments and index: built
     here from ``sequential`` and ``seq_items`` unless given (copies that keep the items)."""
-
-    previous_version: str | None = None
-    """The version that served when this one was fitted (None: the first)."""
 
     def __post_init__(self) -> None:
         model = self.sequential

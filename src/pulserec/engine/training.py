@@ -120,8 +120,8 @@ class Fitter:
                 if len(lists) >= MIN_LISTS:
                     list_weights, _ = fit_weights(lists, DEFAULT_WEIGHTS)
                     metrics["logged_lists"] = float(len(lists))
-        # the transformer of the early fit starts the final one: fewer epochs to its best
-        warm = early.sequential if early is not None else None
+        # the transformer of the early fit may start the final one: fewer epochs to its best
+        warm = early.sequential if early is not None and self.config.sequential_warm_start else None
         models = self.fit_models(frame, weights, sequential, warm=warm)
         models.cold_weights = cold_weights
         models.list_weights = list_weights

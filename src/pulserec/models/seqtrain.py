@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _LOGIT_BUDGET = 2**25
-"""Most logits (tokens x items) one training batch materialises: bounds memory per step."""
+"""Most logits (tokens x items) one full-softmax batch materialises: bounds memory per step."""
 
 _REPEAT_BIAS_LR = 0.05
 """Learning rate of the single repeat-bias logit offset."""
@@ -239,8 +239,11 @@ def train_epochs(
     for epoch in range(1, n_epochs + 1):
         started, total, count = time.perf_counter(), 0.0, 0
         net.train()
-        width = n_items if negatives is None else min(n_items, negatives + batch_size)
-        for batch in _batches(inputs, targets, batch_size, width, rng):
+        if negatives is None:  # the logits' width bounds a step's positions
+            steps = _batches(inputs, targets, batch_size, _LOGIT_BUDGET // n_items, rng)
+        else:  # as many positions as full windows would have: short ones are not padded out
+            steps = _batches(inputs, targets, len(inputs), batch_size * inputs.shape[1], rng)
+        for batch in steps:
             scale = id_scale
             if id_dropout > 0:
                 keep = torch.rand(n_items, device=device) >= id_dropout
@@ -290,19 +293,23 @@ def _last_states(net: SequenceNet, table: torch.Tensor, sequences: np.ndarray) -
 
 
 def _batches(
-    inputs: np.ndarray, targets: np.ndarray, batch_size: int, n_items: int, rng: np.random.Generator
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    max_windows: int,
+    max_tokens: int,
+    rng: np.random.Generator,
 ) -> list[np.ndarray]:
     """Window indices per step: similar lengths together (little padding), random order.
 
-    A batch holds at most ``batch_size`` windows and ``_LOGIT_BUDGET / n_items`` positions.
+    A batch holds at most ``max_windows`` windows and ``max_tokens`` positions.
     """
     lengths = (targets >= 0).sum(axis=1)
     order = np.lexsort((rng.random(len(lengths)), lengths))
-    max_tokens = max(1, _LOGIT_BUDGET // max(n_items, 1))
+    max_tokens = max(1, max_tokens)
     batches, start = [], 0
     while start < len(order):
         stop = start + 1
-        while stop < len(order) and stop - start < batch_size:
+        while stop < len(order) and stop - start < max_windows:
             # ascending lengths: the newest window is the widest
             if (stop - start + 1) * lengths[order[stop]] > max_tokens:
                 break

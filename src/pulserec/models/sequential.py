@@ -95,7 +95,9 @@ class SequentialTransformer(Recommender):
     learning_rate, weight_decay : float
         AdamW settings.
     batch_size : int
-        Most training windows per step (fewer when the logits would exceed a memory budget).
+        Most training windows per step with the full softmax (fewer when the logits would
+        exceed a memory budget); with the sampled one a step holds as many positions as
+        ``batch_size`` full windows, in as many windows as that takes.
     n_epochs : int
         Most passes over the training windows.
     patience : int or None

@@ -359,8 +359,8 @@ def test_models_assigned_directly_keep_the_transformers_cache(engine: Engine) ->
 def test_the_final_transformer_starts_from_the_validation_fits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A refit fits the transformer twice (validation window, then all): the second
-    starts from the first's weights."""
+    """A refit fits the transformer twice (validation window, then all): with
+    ``sequential_warm_start`` the second starts from the first's weights."""
     from pulserec.models.sequential import SequentialTransformer
 
     started: list[tuple[SequentialTransformer, SequentialTransformer | None]] = []
@@ -374,6 +374,9 @@ def test_the_final_transformer_starts_from_the_validation_fits(
     eng = Engine(encoder=make_encoder("hashing"), config=CFG)
     eng.upsert_items(catalog())
     eng.bootstrap(history())
+    eng.train()
+    assert started == []  # opt-in
+    eng.config.sequential_warm_start = True
     models = eng.train()
     assert len(started) == 1
     final, previous = started[0]
