@@ -595,6 +595,30 @@ def test_bad_item_attributes_are_422(client: TestClient, attributes: bytes, mess
     assert client.get("/v1/items/attr-1", headers=READ).status_code == 404
 
 
+def test_item_properties_are_typed_and_a_clash_is_422_naming_the_field(
+    client: TestClient,
+) -> None:
+    first = {"item_id": "p-1", "attributes": {"price": 5, "launch": "2026-01-05"}}
+    assert client.put("/v1/items", json=first, headers=INGEST).status_code == 200
+    batch = [{"item_id": "p-2", "attributes": {"price": 7}},
+             {"item_id": "p-3", "attributes": {"price": "cheap", "sizes": [1, 2]}},
+             {"item_id": "p-4",
+              "attributes": {"launch": "2026-01-05T10:00", "id": "x"}}]  # fmt: skip
+    r = client.put("/v1/items", json={"items": batch}, headers=INGEST)
+    assert r.status_code == 422, r.text
+    assert [(e["field"], e["message"]) for e in r.json()["detail"]] == [
+        ("items.1.attributes.price", "expected a number (the property's type), got a string"),
+        ("items.1.attributes.sizes", "a list must hold strings only, got int"),
+        ("items.2.attributes.launch",
+         "a datetime needs a timezone (Z or +hh:mm), got '2026-01-05T10:00'"),
+        ("items.2.attributes.id", "'id' is a built-in property; use another name"),
+    ]  # fmt: skip
+    assert client.get("/v1/items/p-2", headers=READ).status_code == 404  # all or nothing
+    one = client.put("/v1/items", json={"item_id": "p-5", "attributes": {"price": True}},
+                     headers=INGEST)  # fmt: skip
+    assert one.status_code == 422 and fields(one) == ["attributes.price"]
+
+
 def test_browse_get_and_delete_items(client: TestClient) -> None:
     page = client.get("/v1/items", params={"limit": 5, "offset": 18}, headers=READ).json()
     assert page["total"] == 40 and page["offset"] == 18 and page["limit"] == 5

@@ -160,6 +160,13 @@ class Engine:
         self.storage.upsert_items(items)
         return self._index_items(items)
 
+    def check_items(self, items: Sequence[Item]) -> list[tuple[int, str, str]]:
+        """``(position, field, message)`` for each attribute of ``items`` that cannot be
+        typed or whose type differs from the property's in the catalog (see
+        :mod:`pulserec.control.properties`); empty when all may be upserted."""
+        with self._lock:
+            return self.items.properties.conflicts(items)
+
     def _index_items(self, items: list[Item]) -> np.ndarray:
         with self._lock:
             idx, waiting = self.items.upsert(items)
