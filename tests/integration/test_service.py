@@ -478,6 +478,30 @@ def test_recommendation_filters(client: TestClient) -> None:
     assert len(rec_ids(client, "u1", k=5, diversity=1.0)) == 5
 
 
+def test_filter_and_boost_expressions(client: TestClient) -> None:
+    mugs = [{"item_id": f"mug-{j}", "title": f"Mug {j}", "categories": ["mugs"],
+             "attributes": {"price": 10 * j, "brand": "acme" if j % 2 else "zen"}}
+            for j in range(6)]  # fmt: skip
+    assert client.put("/v1/items", json={"items": mugs}, headers=INGEST).status_code == 200
+    assert sorted(rec_ids(client, "u1", k=10, filter="item.price < 30")) == [
+        "mug-0", "mug-1", "mug-2"
+    ]  # fmt: skip
+    jazz = rec_ids(client, "u1", k=5, filter="item.category == 'jazz' or item.brand == 'acme'")
+    assert len(jazz) == 5 and all(i.startswith("jazz") or i in {"mug-1", "mug-3", "mug-5"}
+                                  for i in jazz)  # fmt: skip
+    assert rec_ids(client, "u1", k=3, boost="1000 * (item.id == 'mug-5')")[0] == "mug-5"
+    same = rec_ids(client, "u1", k=3, filter="item.category in user.recent_categories")
+    assert same == rec_ids(client, "u1", k=3, category="hiking")  # u1 clicks hiking only
+    for params, field, message in (
+        ({"filter": "item.price <"}, "filter", "expected a value at position 12"),
+        ({"boost": "item.brand"}, "boost", "a boost must be a number"),
+        ({"filter": "x" * 2001}, "filter", "at most 2000 characters"),
+    ):
+        r = client.get("/v1/users/u1/recommendations", params=params, headers=READ)
+        assert r.status_code == 422 and fields(r) == [field], r.text
+        assert message in r.json()["detail"][0]["message"]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

@@ -497,8 +497,17 @@ class Engine:
         category: str | None = None,
         exclude: Iterable[str] = (),
         exclude_seen: bool = True,
+        filter: str | None = None,
+        boost: str | None = None,
     ) -> Recommendation:
-        """Top-``k`` items for a user, each with its score and the reason it was chosen."""
+        """Top-``k`` items for a user, each with its score and the reason it was chosen.
+
+        ``filter`` and ``boost`` are expressions over item properties and the user
+        (:mod:`pulserec.control`): only items passing the filter are retrieved, and the
+        boost adds to each item's score. A bad expression raises
+        :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost`` and the
+        position.
+        """
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
         with self._lock:
@@ -507,7 +516,7 @@ class Engine:
             request = self.ranker.request(models, self.states.get(user_id), user_id)
             picked, scores, reasons = self.ranker.recommend(
                 request, k, diversity=diversity, category=category, exclude=exclude,
-                exclude_seen=exclude_seen,
+                exclude_seen=exclude_seen, filter=filter, boost=boost,
             )  # fmt: skip
             ids = self.catalog.id_map.ids(picked)
         items = tuple(

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from pulserec.catalog.catalog import Catalog
-from pulserec.control.properties import Properties
+from pulserec.control import Expressions, Properties
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
@@ -49,6 +49,7 @@ class LiveItems:
         self.deleted: set[int] = set()
         self.properties = Properties()
         """Every item property as a column, for filter and boost expressions."""
+        self.expressions = Expressions(self.properties)
         self.pending = PendingItems(config.max_pending)
         """Item ids not in the catalog yet -> users whose events named them (bounded)."""
 
@@ -102,8 +103,12 @@ class LiveItems:
 
     def ensure(self, item_ids: Sequence[str]) -> np.ndarray:
         """Indices of ``item_ids``, adding id-only items for those not in the catalog."""
+        before = len(self.catalog)
         idx = self.catalog.ensure(item_ids)
         self.grow()
+        added = np.arange(before, len(self.catalog))
+        if len(added):  # id-only items have an id (and no other property)
+            self.properties.set(added, [self.catalog.at(int(j)) for j in added])
         return idx
 
     def delete(self, item_id: str) -> bool:

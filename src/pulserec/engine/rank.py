@@ -1,5 +1,10 @@
 """One ranking call: candidates from the sources, filters, features, the blend, diversity,
-reasons. Each part is visited once per call; the request carries what they share."""
+reasons. Each part is visited once per call; the request carries what they share.
+
+An operator's filter expression (and a category) becomes a mask over the catalog before
+any source runs: every source searches inside it, and the top-up draws from it, so a
+list is full whenever ``k`` items pass. A boost expression adds to the blended score.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from pulserec.control import ExpressionError, UserView
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
@@ -18,6 +24,7 @@ from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import UserState
+from pulserec.types import ValidationError
 
 
 class Ranker:
@@ -48,9 +55,7 @@ class Ranker:
         (ranking the first ``n_items`` items)."""
         live = live if live is not None else self.items.live
         trending = live.trending.scores(n_items if n_items is not None else len(self.items))
-        return Request(
-            models, state, user_id, self.items, trending, live, self.config, self.scorer
-        )
+        return Request(models, state, user_id, self.items, trending, live, self.config, self.scorer)
 
     def candidates(self, request: Request) -> np.ndarray:
         """The configured sources' candidates (sorted, unique)."""
@@ -65,19 +70,33 @@ class Ranker:
         category: str | None = None,
         exclude: Iterable[str] = (),
         exclude_seen: bool = True,
+        filter: str | None = None,
+        boost: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """The top ``k`` items, their scores and reasons."""
+        """The top ``k`` items, their scores and reasons.
+
+        ``filter``: an expression items must satisfy; ``boost``: an expression added to
+        each item's score (see :mod:`pulserec.control`). A bad one raises
+        :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost``.
+        """
         state = request.state
+        user = self.user_view(request) if filter is not None or boost is not None else None
+        self.check(filter, boost)
+        if filter is not None or category is not None:
+            request.allowed = self.mask(request, filter, category, user)
         cands = self.candidates(request)
         exclude = list(exclude)
         cands = cands[self.allowed(cands, state, category, exclude, exclude_seen)]
-        if len(cands) < k:  # top up from trending, then from the whole catalog
-            extra = np.argsort(-request.trending, kind="stable")
+        if len(cands) < k:  # top up from trending, then from the whole (allowed) catalog
+            pool = request.allowed_idx
+            extra = pool[np.argsort(-request.trending[pool], kind="stable")]
             allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen)]
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = feature_matrix(request, cands)
         weights = self.weights(request.models, state)
         scores = feats @ weights
+        if boost is not None:
+            scores = scores + self.items.expressions.boost(boost, cands, user)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
         vectors = (
             self.rerank_vectors(request.models, cands)
@@ -88,6 +107,41 @@ class Ranker:
         picked = cands[order]
         reasons = self.explainer.reasons(request.models, state, picked, feats[order] * weights)
         return picked, scores[order], reasons
+
+    def check(self, filter: str | None, boost: str | None) -> None:
+        """Compile the expressions (cached), or raise a ValidationError naming which."""
+        for name, text in (("filter", filter), ("boost", boost)):
+            if text is None:
+                continue
+            try:
+                self.items.expressions.compiled(text, name)  # type: ignore[arg-type]
+            except ExpressionError as exc:
+                raise ValidationError(name, str(exc)) from None
+
+    def user_view(self, request: Request) -> UserView:
+        """What an expression may read of the request's user."""
+        state = request.state
+        if state is None:
+            return UserView(request.user_id)
+        return UserView(
+            request.user_id, state.recent_items(self.config.n_recent), state.seen_items()
+        )
+
+    def mask(
+        self, request: Request, filter: str | None, category: str | None, user: UserView | None
+    ) -> np.ndarray:
+        """The items a filter and a category let through, deleted ones left out."""
+        n = len(request.trending)
+        if filter is None:
+            allowed = np.ones(n, dtype=bool)
+        else:
+            allowed = self.items.expressions.mask(filter, user)[:n].copy()
+        if category is not None:
+            allowed &= self.items.properties.column("categories").contains([category])[:n]
+        if self.items.deleted:
+            dead = self.items.deleted_array()
+            allowed[dead[dead < n]] = False
+        return allowed
 
     def score(self, request: Request, idx: np.ndarray) -> np.ndarray:
         """Hybrid scores of the given items (a list the caller will show): with the
@@ -129,8 +183,10 @@ class Ranker:
         if banned:
             mask &= ~np.isin(cands, np.asarray(banned, dtype=np.int64))
         if category is not None:
-            at = catalog.at
-            mask &= np.array([category in at(int(c)).categories for c in cands], dtype=bool)
+            in_category = self.items.properties.column("categories").contains([category])
+            ok = cands < len(in_category)
+            ok[ok] = in_category[cands[ok]]
+            mask &= ok
         return mask
 
     def rerank_vectors(self, models: ModelSet | None, cands: np.ndarray) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from pulserec.engine.arrays import top_indices
 from pulserec.engine.sources.base import Request
 
 
@@ -25,4 +24,4 @@ class SequentialSource:
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
         scores = request.signal(sequential_scores)
-        return None if scores is None else top_indices(scores, n)
+        return None if scores is None else request.top(scores, n)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
 
+from pulserec.control.syntax import MAX_LENGTH
 from pulserec.service.deps import EngineDep, LimitsDep, require
 from pulserec.service.errors import ApiError
 from pulserec.service.openapi import limit
@@ -24,6 +25,7 @@ from pulserec.service.schemas import (
     InterestsOut,
     RecommendationOut,
 )
+from pulserec.types import ValidationError
 
 UserPath = Annotated[
     str,
@@ -56,11 +58,25 @@ async def recommendations(
         description="Item ids to leave out (repeatable).",
         json_schema_extra=limit("max_batch"),
     ),
+    filter: str | None = Query(
+        None,
+        max_length=MAX_LENGTH,
+        description="Only items passing this expression, e.g. "
+        "`item.price < 50 and item.category in user.recent_categories` (docs/control.md).",
+    ),
+    boost: str | None = Query(
+        None,
+        max_length=MAX_LENGTH,
+        description="An expression added to each item's score, e.g. "
+        "`0.5 * (item.brand == 'acme')`.",
+    ),
 ) -> RecommendationOut:
     """Top-``k`` items for a user, each with a score, a reason and its title.
 
     Reflects every event stored before this request. An unknown user gets the
-    cold-start list, and no state is created for them.
+    cold-start list, and no state is created for them. ``filter`` and ``boost`` are
+    expressions over item properties and the user; a bad one answers 422 naming the
+    parameter and the position in the expression.
     """
     valid_id(user_id, "user_id", limits)
     if category is not None:
@@ -68,7 +84,13 @@ async def recommendations(
     excluded = valid_ids(exclude or [], "exclude", limits)
 
     def work() -> RecommendationOut:
-        rec = engine.recommend(user_id, k, diversity=diversity, category=category, exclude=excluded)
+        try:
+            rec = engine.recommend(
+                user_id, k, diversity=diversity, category=category, exclude=excluded,
+                filter=filter, boost=boost,
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise ApiError(422, exc.field, exc.message) from None
         items = scored_items(engine, rec.items)
         return RecommendationOut(user_id=user_id, model_version=rec.model_version, items=items)
 
