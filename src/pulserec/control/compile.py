@@ -154,6 +154,16 @@ def _truth(value: Any) -> Any:
     return bool(value)
 
 
+def isin_numbers(values: Any, wanted: list[float]) -> Any:
+    """``np.isin`` for a few numbers: one comparison pass each rather than a sort."""
+    if len(wanted) > 16:
+        return np.isin(values, wanted)
+    found = np.zeros(np.shape(values), dtype=bool)
+    for w in wanted:
+        found |= values == w
+    return found if np.ndim(found) else bool(found)
+
+
 def _column(name: str) -> Fn:
     def read(env: Env) -> np.ndarray:
         values = env.props.column(name).values
@@ -429,15 +439,17 @@ class _Compiler:
 
                     def isin_codes(env: Env) -> Any:
                         col = env.props.column(name)
-                        codes = [col.code(v) for v in rf(env)]
-                        values = lf(env)
-                        return np.isin(values, codes) & (values >= 0)
+                        # a lookup table over the codes: one gather, where np.isin sorts
+                        table = np.zeros(len(col.vocab) + 1, dtype=bool)  # last: missing
+                        codes = [c for c in (col.code(v) for v in rf(env)) if c >= 0]
+                        table[codes] = True
+                        return table[lf(env)]
 
                     fn = isin_codes
                 else:
                     fn = lambda env: lf(env) in rf(env)  # noqa: E731
             elif rk == "numbers" and lk in ("number", "datetime"):
-                fn = lambda env: np.isin(np.float64(lf(env)), rf(env))  # noqa: E731
+                fn = lambda env: isin_numbers(np.float64(lf(env)), rf(env))  # noqa: E731
             else:
                 raise self.error(f"cannot look for a {lk} in a list of {rk}", node)
         else:

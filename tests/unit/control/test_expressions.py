@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from reference import evaluate
 
@@ -20,7 +20,7 @@ from pulserec.control import (
     compile_expression,
     parse,
 )
-from pulserec.control.syntax import Binary, Field, ListOf, Literal, Now, Unary
+from pulserec.control.syntax import MAX_DEPTH, Binary, Field, ListOf, Literal, Now, Unary
 from pulserec.types import Item
 
 NOW = 1_000_000.0
@@ -285,7 +285,7 @@ def render(node: Any) -> str:
     if isinstance(node, ListOf):
         return "[" + ", ".join(render(p) for p in node.items) + "]"
     if isinstance(node, Unary):
-        return f"({node.op} {render(node.operand)})"
+        return f"{node.op} {render(node.operand)}"
     assert isinstance(node, Binary)
     return f"({render(node.left)} {node.op} {render(node.right)})"
 
@@ -309,7 +309,10 @@ def strip(node: Any) -> Any:
 @given(text=st.one_of(conditions, numbers))
 def test_parsing_what_a_tree_prints_gives_the_same_tree(text: str) -> None:
     tree = parse(text)
-    assert strip(parse(render(tree))) == strip(tree)
+    printed = render(tree)
+    # the printed form has parentheses around every operation: it may nest too deep
+    assume(printed.count("(") <= MAX_DEPTH // 2)
+    assert strip(parse(printed)) == strip(tree)
 
 
 def test_precedence() -> None:
