@@ -143,3 +143,16 @@ def test_typed_item_properties_round_trip(make: Factory) -> None:
     (item,) = list(reader.items())
     assert item.attributes == attributes
     assert type(item.attributes["stock"]) is int and type(item.attributes["new"]) is bool
+
+
+def test_documents_put_replace_delete(make: Factory) -> None:
+    s = make()
+    s.put_document("placement", "home", '{"k": 10}')
+    s.put_document("placement", "cart", '{"k": 4}')
+    s.put_document("placement", "home", '{"k": 12}')
+    s.put_document("other", "home", "{}")
+    reader = s if s.url.startswith("memory") else make()
+    assert reader.documents("placement") == {"cart": '{"k": 4}', "home": '{"k": 12}'}
+    s.put_document("placement", "cart", None)
+    s.put_document("placement", "never", None)
+    assert s.documents("placement") == {"home": '{"k": 12}'} and s.documents("none") == {}

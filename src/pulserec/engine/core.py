@@ -18,6 +18,7 @@ working during a refit.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from pulserec.control.placements import Placement
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
 from pulserec.engine.features import NAMES
@@ -39,6 +41,7 @@ from pulserec.engine.modelset import (
     scrub_user,
     write_current,
 )
+from pulserec.engine.placing import Placer
 from pulserec.engine.rank import Ranker
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import check_sources
@@ -52,7 +55,7 @@ from pulserec.storage.base import Storage, StorageUnavailable, StoredEvent
 from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
 from pulserec.text.spam import SpamFilter, SpamGate
-from pulserec.types import Event, Item, Recommendation, Scored
+from pulserec.types import Event, Item, Recommendation, Scored, ValidationError
 
 
 class Engine:
@@ -109,6 +112,7 @@ class Engine:
         self.ranker = Ranker(
             self.items, cfg, self.sequential, Explainer(self.items, self.insight, cfg.n_recent)
         )
+        self.placer = Placer(self.storage, self.ranker)
         self.fitter = Fitter(self.items, cfg, self.folder, self.ranker, self._lock)
         # late-bound, so that what runs is whatever ``train`` is when the refit starts
         self.trainer = Trainer(lambda **kwargs: self.train(**kwargs))
@@ -188,6 +192,8 @@ class Engine:
     def load_from_storage(self) -> None:
         """Rebuild the catalog and counters from durable storage (server start)."""
         self._index_items(list(self.storage.items()))
+        with self._lock:
+            self.placer.load()
         stored_events = iter(self.storage.events())
         while chunk := list(islice(stored_events, 1000)):
             self.items.note_shown(s.event for s in chunk)
@@ -383,6 +389,7 @@ class Engine:
                 self.insight.forget(user_id)
                 self.sequential.forget(user_id)
                 self.items.forget_user(user_id)
+                self.placer.shown.forget(user_id)
                 if self._forgotten is not None:
                     self._forgotten.add(user_id)
                 models = self.models
@@ -499,6 +506,7 @@ class Engine:
         exclude_seen: bool = True,
         filter: str | None = None,
         boost: str | None = None,
+        placement: str | None = None,
     ) -> Recommendation:
         """Top-``k`` items for a user, each with its score and the reason it was chosen.
 
@@ -506,7 +514,9 @@ class Engine:
         (:mod:`pulserec.control`): only items passing the filter are retrieved, and the
         boost adds to each item's score. A bad expression raises
         :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost`` and the
-        position.
+        position. ``placement`` names a stored :class:`Placement` whose rules apply too
+        (its filter and boost with the request's; ``k`` and ``diversity`` are the
+        caller's: the HTTP route takes the placement's when the request gives none).
         """
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
@@ -514,15 +524,52 @@ class Engine:
             self.catch_up()
             models = self.models
             request = self.ranker.request(models, self.states.get(user_id), user_id)
-            picked, scores, reasons = self.ranker.recommend(
-                request, k, diversity=diversity, category=category, exclude=exclude,
-                exclude_seen=exclude_seen, filter=filter, boost=boost,
-            )  # fmt: skip
+            chosen = None
+            if placement is not None:
+                chosen = self.placer.get(placement)
+                if chosen is None:
+                    raise ValidationError("placement", f"no placement {placement!r}")
+            if chosen is None:
+                picked, scores, reasons = self.ranker.recommend(
+                    request, k, diversity=diversity, category=category, exclude=exclude,
+                    exclude_seen=exclude_seen, filter=filter, boost=boost,
+                )  # fmt: skip
+            else:
+                picked, scores, reasons = self.placer.rank(
+                    request, chosen, k, diversity=diversity, category=category,
+                    exclude=exclude, exclude_seen=exclude_seen, filter=filter, boost=boost,
+                )  # fmt: skip
             ids = self.catalog.id_map.ids(picked)
+            if self.placer.tracks_shown:
+                self.placer.shown.add(user_id, [str(i) for i in ids], now=time.time())
         items = tuple(
             Scored(str(i), float(s), r) for i, s, r in zip(ids, scores, reasons, strict=True)
         )
         return Recommendation(user_id, items, models.version if models else "untrained")
+
+    # ------------------------------------------------------------- placements
+    def put_placement(self, name: str, body: object) -> Placement:
+        """Store a placement from its JSON form (see :mod:`pulserec.control.placements`);
+        a ValidationError names the field it cannot use."""
+        placement = Placement.from_dict(name, body)
+        with self._lock:
+            self.placer.put(placement)
+        return placement
+
+    def placement(self, name: str) -> Placement | None:
+        """The stored placement of that name, or None."""
+        with self._lock:
+            return self.placer.get(name)
+
+    def placements(self) -> list[Placement]:
+        """Every stored placement, by name."""
+        with self._lock:
+            return self.placer.all()
+
+    def delete_placement(self, name: str) -> bool:
+        """Remove a placement; False when there was none."""
+        with self._lock:
+            return self.placer.delete(name)
 
     def score_items(self, user_id: str, item_ids: Sequence[str]) -> np.ndarray:
         """Hybrid scores of given items for a user (unknown items score ``-inf``)."""

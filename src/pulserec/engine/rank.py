@@ -8,7 +8,7 @@ list is full whenever ``k`` items pass. A boost expression adds to the blended s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from pulserec.control import ExpressionError, UserView
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
-from pulserec.engine.features import DEFAULT_WEIGHTS, feature_matrix
+from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
@@ -72,29 +72,38 @@ class Ranker:
         exclude_seen: bool = True,
         filter: str | None = None,
         boost: str | None = None,
+        sources: Sequence[str] | None = None,
+        weights: Mapping[str, float] | None = None,
+        seen: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """The top ``k`` items, their scores and reasons.
 
         ``filter``: an expression items must satisfy; ``boost``: an expression added to
         each item's score (see :mod:`pulserec.control`). A bad one raises
         :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost``.
+        ``sources`` and ``weights`` (by feature name) override the configured ones for
+        this call; ``seen`` replaces the user's seen items where ``exclude_seen``.
         """
         state = request.state
         user = self.user_view(request) if filter is not None or boost is not None else None
         self.check(filter, boost)
-        if filter is not None or category is not None:
-            request.allowed = self.mask(request, filter, category, user)
-        cands = self.candidates(request)
+        request.restrict(
+            self.mask(request, filter, category, user)
+            if filter is not None or category is not None
+            else None
+        )
+        names = self.config.sources if sources is None else sources
+        cands = gather(request, names, self.config.n_candidates)
         exclude = list(exclude)
-        cands = cands[self.allowed(cands, state, category, exclude, exclude_seen)]
+        cands = cands[self.allowed(cands, state, category, exclude, exclude_seen, seen)]
         if len(cands) < k:  # top up from trending, then from the whole (allowed) catalog
             pool = request.allowed_idx
             extra = pool[np.argsort(-request.trending[pool], kind="stable")]
-            allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen)]
+            allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen, seen)]
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = feature_matrix(request, cands)
-        weights = self.weights(request.models, state)
-        scores = feats @ weights
+        blend = self.override(self.weights(request.models, state), weights)
+        scores = feats @ blend
         if boost is not None:
             scores = scores + self.items.expressions.boost(boost, cands, user)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
@@ -105,8 +114,18 @@ class Ranker:
         )
         order = mmr(scores, vectors, k, diversity)
         picked = cands[order]
-        reasons = self.explainer.reasons(request.models, state, picked, feats[order] * weights)
+        reasons = self.explainer.reasons(request.models, state, picked, feats[order] * blend)
         return picked, scores[order], reasons
+
+    @staticmethod
+    def override(weights: np.ndarray, overrides: Mapping[str, float] | None) -> np.ndarray:
+        """The blend's weights with some set by feature name."""
+        if not overrides:
+            return weights
+        out = weights.copy()
+        for name, value in overrides.items():
+            out[NAMES.index(name)] = value
+        return out
 
     def check(self, filter: str | None, boost: str | None) -> None:
         """Compile the expressions (cached), or raise a ValidationError naming which."""
@@ -169,12 +188,15 @@ class Ranker:
         category: str | None,
         exclude: Iterable[str],
         exclude_seen: bool,
+        seen: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Which candidates may be shown: not seen (if asked), deleted, excluded or off
-        the requested category."""
+        """Which candidates may be shown: not seen (if asked; ``seen`` replaces the
+        user's seen items), deleted, excluded or off the requested category."""
         catalog = self.items.catalog
         mask = np.ones(len(cands), dtype=bool)
-        if exclude_seen and state is not None and state.seen:
+        if exclude_seen and seen is not None:
+            mask &= ~np.isin(cands, seen)
+        elif exclude_seen and state is not None and state.seen:
             mask &= ~np.isin(cands, state.seen_items())
         banned = list(self.items.deleted)
         ex = [e for e in exclude if e in catalog]

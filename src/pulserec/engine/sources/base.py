@@ -49,6 +49,7 @@ class Request:
     config: EngineConfig
     scorer: SequentialScorer
     allowed: np.ndarray | None = None
+    _allowed_idx: np.ndarray | None = field(default=None, repr=False)
     _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
 
     def signal(self, compute: Callable[[Request], T]) -> T:
@@ -57,12 +58,21 @@ class Request:
             self._signals[compute] = compute(self)
         return self._signals[compute]  # type: ignore[no-any-return]
 
-    @cached_property
+    def restrict(self, allowed: np.ndarray | None) -> None:
+        """Let the following source calls propose only ``allowed`` items (None: all);
+        the request's signals stay valid (they are filtered where they are read)."""
+        self.allowed = allowed
+        self._allowed_idx = None
+
+    @property
     def allowed_idx(self) -> np.ndarray:
-        """The indices ``allowed`` lets through (set ``allowed`` before the first read)."""
-        if self.allowed is None:
-            return np.arange(len(self.trending), dtype=np.int64)
-        return np.flatnonzero(self.allowed).astype(np.int64)
+        """The indices ``allowed`` lets through."""
+        if self._allowed_idx is None:
+            if self.allowed is None:
+                self._allowed_idx = np.arange(len(self.trending), dtype=np.int64)
+            else:
+                self._allowed_idx = np.flatnonzero(self.allowed).astype(np.int64)
+        return self._allowed_idx
 
     def search(self, index: VectorIndex, query: np.ndarray, n: int) -> np.ndarray:
         """The ``n`` best allowed keys of a vector index for one query (-1 padded)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from pulserec.control.syntax import MAX_LENGTH
@@ -43,6 +43,7 @@ router = APIRouter(prefix="/v1/users", tags=["users"], responses=ERRORS)
     dependencies=[Depends(require("read"))],
 )
 async def recommendations(
+    request: Request,
     engine: EngineDep,
     limits: LimitsDep,
     user_id: UserPath,
@@ -70,6 +71,12 @@ async def recommendations(
         description="An expression added to each item's score, e.g. "
         "`0.5 * (item.brand == 'acme')`.",
     ),
+    placement: str | None = Query(
+        None,
+        description="A stored placement whose rules apply; its k and diversity unless "
+        "the request gives them.",
+        json_schema_extra=limit("max_id_len"),
+    ),
 ) -> RecommendationOut:
     """Top-``k`` items for a user, each with a score, a reason and its title.
 
@@ -82,12 +89,23 @@ async def recommendations(
     if category is not None:
         valid_id(category, "category", limits)
     excluded = valid_ids(exclude or [], "exclude", limits)
+    if placement is not None:
+        valid_id(placement, "placement", limits)
 
     def work() -> RecommendationOut:
+        nonlocal k, diversity
+        if placement is not None:
+            chosen = engine.placement(placement)
+            if chosen is None:
+                raise ApiError(404, "placement", f"no placement {placement!r}")
+            given = request.query_params
+            k = chosen.k if chosen.k is not None and "k" not in given else k
+            if chosen.diversity is not None and "diversity" not in given:
+                diversity = chosen.diversity
         try:
             rec = engine.recommend(
                 user_id, k, diversity=diversity, category=category, exclude=excluded,
-                filter=filter, boost=boost,
+                filter=filter, boost=boost, placement=placement,
             )  # fmt: skip
         except ValidationError as exc:
             raise ApiError(422, exc.field, exc.message) from None
