@@ -143,3 +143,61 @@ def test_repeat_after_days(client: TestClient) -> None:
     assert "mug-1" in rec_ids(client, "buyer", placement="again")
     assert "mug-1" not in rec_ids(client, "buyer", placement="weekly")
     assert "mug-1" not in rec_ids(client, "buyer", filter=MUGS)
+
+
+def visit(item: str, *, session: str | None = None, user: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"item_id": item, "type": "click", "timestamp": time.time()}
+    if session is not None:
+        event["session_id"] = session
+    if user is not None:
+        event["user_id"] = user
+    return event
+
+
+def test_an_anonymous_session_gets_real_time_lists_and_folds_in_at_login(
+    client: TestClient,
+) -> None:
+    before = rec_ids(client, "session:s1", k=10)
+    batch = [visit(f"hiking-{j}", session="s1") for j in (2, 3, 4)]
+    assert client.post("/v1/events", json={"events": batch}, headers=INGEST).json()["accepted"] == 3
+    after = rec_ids(client, "session:s1", k=10)
+    hiking = sum(i.startswith("hiking") for i in after)
+    assert hiking >= 8 and hiking > sum(i.startswith("hiking") for i in before)
+    assert not {"hiking-2", "hiking-3", "hiking-4"} & set(after)
+    # the login: one event carrying both ids moves the session's history to the user
+    login = visit("hiking-5", session="s1", user="newcomer")
+    assert client.post("/v1/events", json=login, headers=INGEST).json()["accepted"] == 1
+    seen = {"hiking-2", "hiking-3", "hiking-4", "hiking-5"}
+    assert not seen & set(rec_ids(client, "newcomer", k=20))
+    assert client.get("/v1/users/session:s1/interests", headers=READ).status_code == 404
+    # the session is a stranger again
+    assert rec_ids(client, "session:s1", k=10) == rec_ids(client, "someone-new", k=10)
+
+
+def test_merge_by_route(client: TestClient) -> None:
+    batch = [visit(f"jazz-{j}", session="s2") for j in (1, 2)]
+    client.post("/v1/events", json={"events": batch}, headers=INGEST)
+    r = client.post("/v1/users/lee/merge", json={"session_id": "s2"}, headers=INGEST)
+    assert r.json() == {"user_id": "lee", "session_id": "s2", "merged_events": 2}
+    assert not {"jazz-1", "jazz-2"} & set(rec_ids(client, "lee", k=20))
+    again = client.post("/v1/users/lee/merge", json={"session_id": "s2"}, headers=INGEST)
+    assert again.json()["merged_events"] == 0
+    assert client.post("/v1/users/lee/merge", json={"session_id": "s2"},
+                       headers=READ).status_code == 403  # fmt: skip
+    bad = client.post("/v1/users/lee/merge", json={"session": "s2"}, headers=INGEST)
+    assert bad.status_code == 422 and "session_id" in fields(bad)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"item_id": "jazz-1", "type": "click", "timestamp": 1.0}, None),
+        ({"user_id": "session:x", "item_id": "jazz-1", "type": "click", "timestamp": 1.0},
+         "user_id"),
+    ],
+)  # fmt: skip
+def test_an_event_needs_a_user_or_a_session(
+    client: TestClient, event: dict[str, Any], field: str | None
+) -> None:
+    r = client.post("/v1/events", json=event, headers=INGEST)
+    assert r.status_code == 422 and fields(r) == [field], r.text

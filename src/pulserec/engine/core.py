@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
@@ -55,7 +56,7 @@ from pulserec.storage.base import Storage, StorageUnavailable, StoredEvent
 from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
 from pulserec.text.spam import SpamFilter, SpamGate
-from pulserec.types import Event, Item, Recommendation, Scored, ValidationError
+from pulserec.types import Event, Item, Recommendation, Scored, ValidationError, session_user
 
 
 class Engine:
@@ -373,6 +374,26 @@ class Engine:
             forget_texts(sorted(queries), kind="query")
         self.forget_user(user_id)
         return removed
+
+    def merge_session(self, session_id: str, user_id: str) -> int:
+        """Fold an anonymous session's history into a user (a login): its events move
+        to the user in the log (their order and times kept, after the user's own) and
+        both states are rebuilt on their next read. Returns how many events moved."""
+        session = session_user(session_id)
+        stored = list(self.storage.events(user_id=session))
+        if not stored or session == user_id:
+            return 0
+        moved = [replace(s.event, user_id=user_id, event_id=None) for s in stored]
+        self.storage.append(moved, [s.spam for s in stored])
+        self.storage.delete_user(session)
+        with self._lock:
+            for who in (session, user_id):
+                self.states.delete(who)
+                self.insight.forget(who)
+                self.sequential.forget(who)
+            self.items.forget_user(session)
+            self.placer.shown.forget(session)
+        return len(moved)
 
     def forget_user(self, user_id: str) -> None:
         """Drop a user from everything this process holds and from every saved version.

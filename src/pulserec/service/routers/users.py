@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
+import pydantic
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from pulserec.control.syntax import MAX_LENGTH
@@ -16,6 +18,7 @@ from pulserec.service.routers.common import (
     ERRORS,
     NOT_FOUND,
     KDep,
+    json_body,
     scored_items,
     valid_id,
     valid_ids,
@@ -24,8 +27,9 @@ from pulserec.service.schemas import (
     DeletedUser,
     InterestsOut,
     RecommendationOut,
+    field_errors,
 )
-from pulserec.types import ValidationError
+from pulserec.types import SESSION_PREFIX, ValidationError
 
 UserPath = Annotated[
     str,
@@ -128,6 +132,42 @@ async def interests(engine: EngineDep, limits: LimitsDep, user_id: UserPath) -> 
     if found is None:
         raise ApiError(404, "user_id", f"no events of user {user_id!r}")
     return InterestsOut.model_validate(found, from_attributes=True)
+
+
+class MergeIn(BaseModel):
+    """The anonymous session whose history folds into the user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str
+
+
+class MergeOut(BaseModel):
+    user_id: str
+    session_id: str
+    merged_events: int
+
+
+@router.post(
+    "/{user_id:path}/merge",
+    response_model=MergeOut,
+    dependencies=[Depends(require("ingest"))],
+)
+async def merge(
+    request: Request, engine: EngineDep, limits: LimitsDep, user_id: UserPath
+) -> MergeOut:
+    """Fold an anonymous session's events into a user (after a login); the user's next
+    recommendations reflect them. Idempotent: merging again moves nothing."""
+    valid_id(user_id, "user_id", limits)
+    if user_id.startswith(SESSION_PREFIX):
+        raise ApiError(422, "user_id", "merge a session into a user, not into a session")
+    try:
+        body = MergeIn.model_validate(await json_body(request))
+    except pydantic.ValidationError as exc:
+        raise ApiError(422, None, "invalid body", errors=field_errors(exc)) from None
+    valid_id(body.session_id, "session_id", limits)
+    moved = await run_in_threadpool(engine.merge_session, body.session_id, user_id)
+    return MergeOut(user_id=user_id, session_id=body.session_id, merged_events=moved)
 
 
 @router.delete(
