@@ -56,6 +56,13 @@ def test_placements_are_stored_served_and_survive_a_restart(make_client: MakeCli
     assert len(rec_ids(first, "u1", placement="shelf", k=2)) == 2  # the request's k wins
     both = rec_ids(first, "u1", placement="shelf", filter="item.price < 20")
     assert sorted(both) == ["mug-0", "mug-1"]  # the placement's filter and the request's
+    bad = first.get(
+        "/v1/users/u1/recommendations",
+        params={"placement": "shelf", "filter": "item.price <"},
+        headers=READ,
+    )
+    assert bad.status_code == 422 and fields(bad) == ["filter"]
+    assert "at position 12" in bad.json()["detail"][0]["message"]  # in the request's text
     first.__exit__(None, None, None)
 
     second = make_client()

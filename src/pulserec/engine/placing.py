@@ -136,6 +136,8 @@ class Placer:
         """The top ``k`` items for this placement, their scores and reasons."""
         now = time.time() if now is None else now
         p = placement
+        # the request's own expressions first: an error's position is then in its text
+        self.ranker.check(filter, boost)
         exclude = list(exclude)
         if p.not_shown_lists is not None or p.not_shown_minutes is not None:
             seconds = None if p.not_shown_minutes is None else 60.0 * p.not_shown_minutes
