@@ -89,8 +89,14 @@ class ExactIndex(VectorIndex):
             scores[:, ~self._alive[:n]] = -np.inf
             return _top(scores, self._keys[:n], k)
         # a filter scores only the vectors it allows: fewer rows, less work
+        keys, vectors = self.allowed_subset(allow)
+        return _top(q @ vectors.T, keys, k)
+
+    def allowed_subset(self, allow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The keys ``allow`` lets through and their vectors (copies): a caller with
+        several queries under one mask gathers them once."""
         slots = np.flatnonzero(self.allowed_slots(allow))
-        return _top(q @ self._vectors[slots].T, self._keys[slots], k)
+        return self._keys[slots], self._vectors[slots]
 
     def allowed_slots(self, allow: np.ndarray) -> np.ndarray:
         """Which slots hold a live key that ``allow`` (a mask over keys) lets through."""

@@ -116,12 +116,7 @@ class HNSWIndex(VectorIndex):
         params = None
         dead = int((self._node_key < 0).sum())
         if allow is not None:
-            if self._exact._identity and len(self._node_key) == self._exact._n:
-                nodes_ok = self._exact.allowed_slots(allow)  # node j holds key j
-            else:
-                nodes_ok = allowed_keys(self._node_key, self._node_key >= 0, allow)
-            n_ok = int(np.count_nonzero(nodes_ok))
-            live = len(self._node_key) - dead
+            nodes_ok, n_ok, live = self._allowed_nodes(allow, dead)
             if n_ok <= self.filter_exact_share * live:
                 return self._exact.search(q, k, allow=allow)
             if n_ok < live:
@@ -141,6 +136,24 @@ class HNSWIndex(VectorIndex):
             out_keys[row, : len(kk)] = kk
             out_scores[row, : len(ss)] = ss
         return out_keys, out_scores
+
+    def _allowed_nodes(self, allow: np.ndarray, dead: int) -> tuple[np.ndarray, int, int]:
+        """Which graph nodes ``allow`` lets through, how many, and how many are live."""
+        if self._exact._identity and len(self._node_key) == self._exact._n:
+            nodes_ok = self._exact.allowed_slots(allow)  # node j holds key j
+        else:
+            nodes_ok = allowed_keys(self._node_key, self._node_key >= 0, allow)
+        return nodes_ok, int(np.count_nonzero(nodes_ok)), len(self._node_key) - dead
+
+    def allowed_subset(self, allow: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The allowed keys and their vectors when a search under ``allow`` would score
+        them exactly (see the class docstring); None when it would walk the graph."""
+        if self._graph is not None:
+            dead = int((self._node_key < 0).sum())
+            _, n_ok, live = self._allowed_nodes(allow, dead)
+            if n_ok > self.filter_exact_share * live:
+                return None
+        return self._exact.allowed_subset(allow)
 
     def _selector(self, nodes_ok: np.ndarray, ef: int) -> object:
         """faiss search parameters that return only the allowed graph nodes."""

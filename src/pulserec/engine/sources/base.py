@@ -50,6 +50,7 @@ class Request:
     scorer: SequentialScorer
     allowed: np.ndarray | None = None
     _allowed_idx: np.ndarray | None = field(default=None, repr=False)
+    _subsets: dict[int, Any] = field(default_factory=dict, repr=False)
     _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
 
     def signal(self, compute: Callable[[Request], T]) -> T:
@@ -63,6 +64,7 @@ class Request:
         the request's signals stay valid (they are filtered where they are read)."""
         self.allowed = allowed
         self._allowed_idx = None
+        self._subsets.clear()
 
     @property
     def allowed_idx(self) -> np.ndarray:
@@ -75,8 +77,20 @@ class Request:
         return self._allowed_idx
 
     def search(self, index: VectorIndex, query: np.ndarray, n: int) -> np.ndarray:
-        """The ``n`` best allowed keys of a vector index for one query (-1 padded)."""
+        """The ``n`` best allowed keys of a vector index for one query (-1 padded).
+
+        Where the index would score a narrow filter's vectors exactly, they are gathered
+        once per request and index (two sources query the factor index in turn)."""
         q = np.asarray(query, np.float32)[None]
+        if self.allowed is not None:
+            subset = self._subsets.get(id(index), False)
+            if subset is False:
+                gather = getattr(index, "allowed_subset", None)
+                subset = self._subsets[id(index)] = gather(self.allowed) if gather else None
+            if subset is not None:
+                keys, vectors = subset
+                top: np.ndarray = keys[top_indices(vectors @ q[0], n)]
+                return top
         found: np.ndarray = index.search(q, n, allow=self.allowed)[0][0]
         return found
 
