@@ -208,3 +208,17 @@ def test_an_event_needs_a_user_or_a_session(
 ) -> None:
     r = client.post("/v1/events", json=event, headers=INGEST)
     assert r.status_code == 422 and fields(r) == [field], r.text
+
+
+def test_a_product_page_lists_the_context_items_category_without_it(client: TestClient) -> None:
+    put_mugs(client)
+    put(client, "product-page", {"k": 5, "filter": "item.category == context.category",
+                                 "boost": "item.brand == context.brand"})  # fmt: skip
+    items = recs(client, "u1", placement="product-page", context_item="mug-4")
+    ids = [i["item_id"] for i in items]
+    assert len(ids) == 5 and "mug-4" not in ids and all(i.startswith("mug-") for i in ids)
+    jazz = rec_ids(client, "u1", placement="product-page", context_item="jazz-3")
+    assert len(jazz) == 5 and all(i.startswith("jazz-") for i in jazz) and "jazz-3" not in jazz
+    assert rec_ids(client, "u1", placement="product-page") == []  # no context: nothing passes
+    r = client.get("/v1/users/u1/recommendations", params={"context_item": "nope"}, headers=READ)
+    assert r.status_code == 422 and fields(r) == ["context_item"]

@@ -9,7 +9,8 @@ it is false (so ``not (item.price < 50)`` keeps the items without a price).
 ``user.*`` reads the user the list is for: ``user.id``, ``user.seen`` and
 ``user.recent_items`` (item ids, newest first), and ``user.recent_<property>`` for any
 item property: the values that property has on the user's latest items
-(``user.recent_categories``, ``user.recent_brand``).
+(``user.recent_categories``, ``user.recent_brand``). ``context.<property>`` reads the
+item the list is shown beside (a product page's product), missing when there is none.
 
 Examples
 --------
@@ -73,6 +74,8 @@ class Env:
     rows: np.ndarray | None = None
     now: float | None = None
     user: UserView = field(default_factory=UserView)
+    context: int | None = None
+    """The index of the item the list is shown beside, if any."""
 
     @property
     def size(self) -> int:
@@ -108,11 +111,12 @@ class Compiled:
     reads_user: bool
     reads_clock: bool
     fn: Fn
+    reads_context: bool = False
 
     @property
     def static(self) -> bool:
         """Whether the result depends on the items alone (so it may be cached)."""
-        return not (self.reads_user or self.reads_clock)
+        return not (self.reads_user or self.reads_clock or self.reads_context)
 
     def __call__(self, env: Env) -> np.ndarray:
         with np.errstate(all="ignore"):
@@ -141,7 +145,9 @@ def compile_expression(text: str, props: Properties, purpose: Purpose) -> Compil
     if purpose == "boost" and typed.kind == "bool":
         inner = fn
         fn = lambda env: _truth(inner(env)).astype(np.float64)  # noqa: E731
-    return Compiled(text, purpose, compiler.reads_user, compiler.reads_clock, fn)
+    return Compiled(
+        text, purpose, compiler.reads_user, compiler.reads_clock, fn, compiler.reads_context
+    )
 
 
 NUMERIC = ("number", "datetime", "bool")
@@ -178,6 +184,7 @@ class _Compiler:
         self.props = props
         self.reads_user = False
         self.reads_clock = False
+        self.reads_context = False
 
     def error(self, message: str, node: Node) -> ExpressionError:
         return ExpressionError(message, node.pos, self.text)
@@ -231,6 +238,8 @@ class _Compiler:
             if kind == "string":
                 return Typed("string", True, _column(name))
             return Typed(kind, True, _column(name))
+        if node.scope == "context":
+            return self.context_field(node)
         self.reads_user = True
         if node.name == "id":
             return Typed("string", False, lambda env: env.user.user_id)
@@ -260,6 +269,25 @@ class _Compiler:
             "recent_<property> for an item property)",
             node,
         )
+
+    def context_field(self, node: Field) -> Typed:
+        """A property of the context item: one value (missing without a context item)."""
+        kind = self.props.kinds.get(node.name)
+        if kind is None:
+            known = ", ".join(sorted(self.props.kinds))
+            raise self.error(f"unknown item property {node.name!r} (known: {known})", node)
+        self.reads_context = True
+        name = node.name
+
+        def value(env: Env) -> Any:
+            found = None if env.context is None else env.props.value(name, env.context)
+            if kind == "strings":
+                return found or []
+            if kind in NUMERIC:
+                return np.nan if found is None else float(found)  # type: ignore[arg-type]
+            return found  # a string, or None: equal and unequal to nothing
+
+        return Typed(kind, False, value)
 
     def list_of(self, node: ListOf) -> Typed:
         parts = [self.compile(p) for p in node.items]
@@ -362,13 +390,21 @@ class _Compiler:
             vec, other = (left, right) if left.per_item else (right, left)
             if not vec.per_item:
                 lf, rf = left.fn, right.fn
-                return Typed("bool", False, lambda env: (lf(env) == rf(env)) == (op == "=="))
+
+                def scalars(env: Env) -> bool:
+                    a, b = lf(env), rf(env)
+                    return a is not None and b is not None and (a == b) == (op == "==")
+
+                return Typed("bool", False, scalars)
             name = self.column_name(node.left if left.per_item else node.right)
             vf, of = vec.fn, other.fn
 
             def codes(env: Env) -> Any:
                 values = vf(env)
-                code = env.props.column(name).code(of(env))
+                other = of(env)
+                if other is None:  # a missing value (no context item): no item matches
+                    return np.zeros(len(values), dtype=bool)
+                code = env.props.column(name).code(other)
                 return values == code if op == "==" else (values >= 0) & (values != code)
 
             return Typed("bool", True, codes)

@@ -43,15 +43,22 @@ class Expressions:
         _put(self._compiled, key, (self.props.schema_version, compiled), self.max_cached)
         return compiled
 
-    def mask(self, text: str, user: UserView | None = None, now: float | None = None) -> np.ndarray:
-        """Which items of the whole catalog pass the filter ``text`` (a read-only array)."""
+    def mask(
+        self,
+        text: str,
+        user: UserView | None = None,
+        now: float | None = None,
+        context: int | None = None,
+    ) -> np.ndarray:
+        """Which items of the whole catalog pass the filter ``text`` (a read-only array);
+        ``context``: the index of the item the list is shown beside."""
         compiled = self.compiled(text, "filter")
         if compiled.static:
             found = self._masks.get(text)
             if found is not None and found[0] == self.props.version:
                 self._masks.move_to_end(text)
                 return found[1]
-        mask = compiled(Env(self.props, None, now, user or UserView()))
+        mask = compiled(Env(self.props, None, now, user or UserView(), context))
         if compiled.static:
             mask.flags.writeable = False
             _put(self._masks, text, (self.props.version, mask), self.max_cached)
@@ -63,10 +70,12 @@ class Expressions:
         rows: np.ndarray,
         user: UserView | None = None,
         now: float | None = None,
+        context: int | None = None,
     ) -> np.ndarray:
         """The boost ``text`` of the given items (0 where it has no value)."""
         compiled = self.compiled(text, "boost")
-        return compiled(Env(self.props, np.asarray(rows, np.int64), now, user or UserView()))
+        rows = np.asarray(rows, np.int64)
+        return compiled(Env(self.props, rows, now, user or UserView(), context))
 
 
 def _put(cache: OrderedDict, key: object, value: object, size: int) -> None:  # type: ignore[type-arg]

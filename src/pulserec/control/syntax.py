@@ -10,7 +10,8 @@ Grammar, loosest binding first (``not in`` is one operator; comparisons do not c
     product := unary (("*" | "/") unary)*
     unary   := "-" unary | primary
     primary := NUMBER | DURATION | STRING | "true" | "false" | "(" expr ")"
-             | "[" [expr ("," expr)*] "]" | "now" "(" ")" | ("item" | "user") "." NAME
+             | "[" [expr ("," expr)*] "]" | "now" "(" ")"
+             | ("item" | "user" | "context") "." NAME
 
 A duration is a number with a unit, in seconds: ``30s``, ``15m``, ``2h``, ``7d``, ``1w``.
 Strings are quoted with ``'`` or ``"``; ``\\`` escapes the quote, itself, ``n`` and ``t``.
@@ -39,7 +40,7 @@ UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 604_800.0}
 """Seconds per duration unit."""
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false"})
-SCOPES = ("item", "user")
+SCOPES = ("item", "user", "context")
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in", "not in"})
 
 
@@ -161,7 +162,7 @@ class ListOf(Node):
 
 @dataclass(frozen=True, slots=True)
 class Field(Node):
-    scope: str  # "item" or "user"
+    scope: str  # "item", "user" or "context"
     name: str
 
 
@@ -364,7 +365,7 @@ class _Parser:
             if name in KEYWORDS:
                 raise self.error(f"expected a value, found {name!r}")
             raise self.error(
-                f"unknown name {name!r}: use item.<property>, user.<field>, now(), "
-                "a number, a duration, a quoted string, true or false"
+                f"unknown name {name!r}: use item.<property>, user.<field>, "
+                "context.<property>, now(), a number, a duration, a quoted string, true or false"
             )
         raise self.error("expected a value")

@@ -528,6 +528,7 @@ class Engine:
         filter: str | None = None,
         boost: str | None = None,
         placement: str | None = None,
+        context_item: str | None = None,
     ) -> Recommendation:
         """Top-``k`` items for a user, each with its score and the reason it was chosen.
 
@@ -538,6 +539,8 @@ class Engine:
         position. ``placement`` names a stored :class:`Placement` whose rules apply too
         (its filter and boost with the request's; ``k`` and ``diversity`` are the
         caller's: the HTTP route takes the placement's when the request gives none).
+        ``context_item``: the item the list is shown beside (a product page's product):
+        expressions read it as ``context.*``, and it is left out of the list.
         """
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
@@ -545,6 +548,12 @@ class Engine:
             self.catch_up()
             models = self.models
             request = self.ranker.request(models, self.states.get(user_id), user_id)
+            context = None
+            if context_item is not None:
+                if self.items.is_deleted(context_item):
+                    raise ValidationError("context_item", f"no item {context_item!r}")
+                context = self.catalog.idx(context_item)
+                exclude = [*exclude, context_item]
             chosen = None
             if placement is not None:
                 chosen = self.placer.get(placement)
@@ -553,12 +562,13 @@ class Engine:
             if chosen is None:
                 picked, scores, reasons = self.ranker.recommend(
                     request, k, diversity=diversity, category=category, exclude=exclude,
-                    exclude_seen=exclude_seen, filter=filter, boost=boost,
+                    exclude_seen=exclude_seen, filter=filter, boost=boost, context=context,
                 )  # fmt: skip
             else:
                 picked, scores, reasons = self.placer.rank(
                     request, chosen, k, diversity=diversity, category=category,
                     exclude=exclude, exclude_seen=exclude_seen, filter=filter, boost=boost,
+                    context=context,
                 )  # fmt: skip
             ids = self.catalog.id_map.ids(picked)
             if self.placer.tracks_shown:

@@ -132,6 +132,7 @@ class Placer:
         filter: str | None,
         boost: str | None,
         now: float | None = None,
+        context: int | None = None,
     ) -> Ranked:
         """The top ``k`` items for this placement, their scores and reasons."""
         now = time.time() if now is None else now
@@ -152,6 +153,7 @@ class Placer:
             "diversity": diversity, "category": category,
             "exclude_seen": exclude_seen and p.exclude_seen, "boost": plus(p.boost, boost),
             "sources": p.sources, "weights": p.weights or None, "seen": seen,
+            "context": context,
         }  # fmt: skip
         base = both(p.filter, filter)
         if not p.promotions:

@@ -75,6 +75,7 @@ class Ranker:
         sources: Sequence[str] | None = None,
         weights: Mapping[str, float] | None = None,
         seen: np.ndarray | None = None,
+        context: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """The top ``k`` items, their scores and reasons.
 
@@ -82,13 +83,14 @@ class Ranker:
         each item's score (see :mod:`pulserec.control`). A bad one raises
         :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost``.
         ``sources`` and ``weights`` (by feature name) override the configured ones for
-        this call; ``seen`` replaces the user's seen items where ``exclude_seen``.
+        this call; ``seen`` replaces the user's seen items where ``exclude_seen``;
+        ``context`` is the item the list is shown beside (``context.*`` in expressions).
         """
         state = request.state
         user = self.user_view(request) if filter is not None or boost is not None else None
         self.check(filter, boost)
         request.restrict(
-            self.mask(request, filter, category, user)
+            self.mask(request, filter, category, user, context)
             if filter is not None or category is not None
             else None
         )
@@ -105,7 +107,7 @@ class Ranker:
         blend = self.override(self.weights(request.models, state), weights)
         scores = feats @ blend
         if boost is not None:
-            scores = scores + self.items.expressions.boost(boost, cands, user)
+            scores = scores + self.items.expressions.boost(boost, cands, user, context=context)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
         vectors = (
             self.rerank_vectors(request.models, cands)
@@ -147,14 +149,19 @@ class Ranker:
         )
 
     def mask(
-        self, request: Request, filter: str | None, category: str | None, user: UserView | None
+        self,
+        request: Request,
+        filter: str | None,
+        category: str | None,
+        user: UserView | None,
+        context: int | None = None,
     ) -> np.ndarray:
         """The items a filter and a category let through, deleted ones left out."""
         n = len(request.trending)
         if filter is None:
             allowed = np.ones(n, dtype=bool)
         else:
-            allowed = self.items.expressions.mask(filter, user)[:n].copy()
+            allowed = self.items.expressions.mask(filter, user, context=context)[:n].copy()
         if category is not None:
             allowed &= self.items.properties.column("categories").contains([category])[:n]
         if self.items.deleted:

@@ -37,7 +37,8 @@ def test_a_documented_expression_compiles_and_selects(
 ) -> None:
     compiled = compile_expression(text, props, purpose)  # type: ignore[arg-type]
     user = UserView("ana", recent=[0, 1, 150], seen=np.array([0, 1, 150]))
-    values = compiled(Env(props, None, 1_767_225_600.0, user))
+    product = next(j for j in range(props.n) if props.value("kind", j) == "product")
+    values = compiled(Env(props, None, 1_767_225_600.0, user, context=product))
     assert values.shape == (props.n,)
     if purpose == "filter":
         assert values.any(), text

@@ -91,6 +91,23 @@ def test_user_context(props: Properties) -> None:
     assert mask(props, "item.price in user.recent_price", user) == ["b", "c"]
 
 
+def test_the_context_item(props: Properties) -> None:
+    def ids(text: str, context: int | None) -> list[str]:
+        m = compile_expression(text, props, "filter")(Env(props, None, NOW, UserView(), context))
+        return [it.item_id for it, ok in zip(shop(), m, strict=True) if ok]
+
+    # beside c (tea, acme, 12.5): its category and brand, dearer than it, not itself
+    assert ids("item.category == context.category and item.id != context.id", 2) == ["a"]
+    assert ids("item.brand == context.brand", 2) == ["a", "c"]
+    assert ids("item.price > context.price", 2) == ["b"]
+    assert ids("'eco' in context.tags and item.category in context.categories", 0) == ["a", "c"]
+    assert ids("'new' in context.tags", 1) == []  # b's tags hold eco only
+    # without a context item every test of it is false, != included
+    assert ids("item.brand == context.brand", None) == []
+    assert ids("item.brand != context.brand", None) == []
+    assert ids("not item.price > context.price", None) == ["a", "b", "c", "d"]
+
+
 def test_a_boost_adds_numbers_and_counts_a_condition_as_one(props: Properties) -> None:
     ex = Expressions(props)
     got = ex.boost("0.5 * (item.brand == 'acme') + item.price / 100", np.array([3, 0, 1]))

@@ -81,6 +81,12 @@ async def recommendations(
         "the request gives them.",
         json_schema_extra=limit("max_id_len"),
     ),
+    context_item: str | None = Query(
+        None,
+        description="The item the list is shown beside (a product page's): expressions "
+        "read it as `context.<property>`, and it is left out of the list.",
+        json_schema_extra=limit("max_id_len"),
+    ),
 ) -> RecommendationOut:
     """Top-``k`` items for a user, each with a score, a reason and its title.
 
@@ -95,6 +101,8 @@ async def recommendations(
     excluded = valid_ids(exclude or [], "exclude", limits)
     if placement is not None:
         valid_id(placement, "placement", limits)
+    if context_item is not None:
+        valid_id(context_item, "context_item", limits)
 
     def work() -> RecommendationOut:
         nonlocal k, diversity
@@ -109,7 +117,7 @@ async def recommendations(
         try:
             rec = engine.recommend(
                 user_id, k, diversity=diversity, category=category, exclude=excluded,
-                filter=filter, boost=boost, placement=placement,
+                filter=filter, boost=boost, placement=placement, context_item=context_item,
             )  # fmt: skip
         except ValidationError as exc:
             raise ApiError(422, exc.field, exc.message) from None
