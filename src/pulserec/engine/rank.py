@@ -55,7 +55,9 @@ class Ranker:
         (ranking the first ``n_items`` items)."""
         live = live if live is not None else self.items.live
         trending = live.trending.scores(n_items if n_items is not None else len(self.items))
-        return Request(models, state, user_id, self.items, trending, live, self.config, self.scorer)
+        return Request(
+            models, state, user_id, self.items, trending, live, self.config, self.scorer
+        )
 
     def candidates(self, request: Request) -> np.ndarray:
         """The configured sources' candidates (sorted, unique)."""
