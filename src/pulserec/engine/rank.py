@@ -91,11 +91,13 @@ class Ranker:
         state = request.state
         user = self.user_view(request) if filter is not None or boost is not None else None
         self.check(filter, boost)
-        request.restrict(
+        allowed = (
             self.mask(request, filter, category, user, context)
             if filter is not None or category is not None
             else None
         )
+        # a filter every item passes searches like none (no mask to carry through)
+        request.restrict(None if allowed is not None and allowed.all() else allowed)
         names = self.config.sources if sources is None else sources
         cands = gather(request, names, self.config.n_candidates)
         exclude = list(exclude)
