@@ -57,13 +57,11 @@ class ShownLists:
         out: set[str] = set()
         if not held:
             return out
-        for j, (ts, items) in enumerate(reversed(held)):
+        for j, (ts, items) in enumerate(reversed(held)):  # newest first
             by_count = lists is not None and j < lists
             by_time = seconds is not None and ts >= now - seconds
             if not (by_count or by_time):
-                if (lists is None or j >= lists) and (seconds is None or ts < now - seconds):
-                    break
-                continue
+                break  # every older list is further back by both rules
             out.update(items)
         return out
 
