@@ -38,6 +38,21 @@ NEGATIVE_TYPES: frozenset[str] = frozenset({"dislike", "skip", "impression"})
 """Event types that never count as a positive interaction."""
 
 
+SESSION_PREFIX = "session:"
+"""User ids of anonymous sessions start with this; no real user id may."""
+
+
+def session_user(session_id: str) -> str:
+    """The user id an anonymous session's events and recommendations go by.
+
+    Examples
+    --------
+    >>> session_user("a1b2")
+    'session:a1b2'
+    """
+    return SESSION_PREFIX + session_id
+
+
 class ValidationError(ValueError):
     """A value failed validation; ``field`` names the offending field."""
 

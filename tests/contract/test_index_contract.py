@@ -86,3 +86,35 @@ def test_hnsw_switches_to_graph_past_threshold_and_survives_removals() -> None:
     keys, _ = idx.search(x[:5], 10)
     assert not (set(keys.ravel().tolist()) & set(range(100)))
     assert len(idx) == 500
+
+
+@pytest.mark.parametrize("share", [1.0, 0.3, 0.02])
+def test_a_filtered_search_returns_only_allowed_keys_and_matches_exact(
+    make: Callable[[int], VectorIndex], share: float
+) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((500, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    idx = make(8)
+    idx.add(np.arange(500), vectors)
+    idx.remove(np.array([0, 1, 2]))
+    allow = rng.random(520) < share  # longer than the keys: the tail is never returned
+    query = vectors[10:11]
+    keys, scores = idx.search(query, 10, allow=allow)
+    got = keys[0][keys[0] >= 0]
+    ok = allow[:500].copy()
+    ok[:3] = False
+    want = np.flatnonzero(ok)[np.argsort(-(vectors[ok] @ query[0]), kind="stable")][:10]
+    assert len(got) == min(10, ok.sum()) and ok[got].all()
+    recall = len(set(got.tolist()) & set(want.tolist())) / len(want)
+    assert recall >= 0.9
+    assert np.all(np.diff(scores[0][: len(got)]) <= 1e-6)
+
+
+def test_a_filter_allowing_fewer_keys_than_k_pads(make: Callable[[int], VectorIndex]) -> None:
+    idx = make(2)
+    idx.add(np.array([10, 11, 12]), unit([[1, 0], [0, 1], [1, 1]]))
+    allow = np.zeros(13, dtype=bool)
+    allow[11] = True
+    keys, scores = idx.search(unit([[1, 0]]), 3, allow=allow)
+    assert keys[0].tolist() == [11, -1, -1] and np.isneginf(scores[0, 1:]).all()

@@ -131,3 +131,28 @@ def test_redis_unreachable_fails_fast_and_names_the_server() -> None:
         list(s.events(user_id="a"))
     assert time.monotonic() - t0 < 3
     s.close()
+
+
+def test_typed_item_properties_round_trip(make: Factory) -> None:
+    attributes = {"price": 12.5, "stock": 3, "new": True, "brand": "acme",
+                  "sizes": ["s", "m"], "launch": "2026-01-05T10:00:00Z", "gone": None}  # fmt: skip
+    s = make()
+    s.upsert_items([Item("p1", "P", attributes=attributes)])
+    # a durable backend answers a second connection alike
+    reader = s if s.url.startswith("memory") else make()
+    (item,) = list(reader.items())
+    assert item.attributes == attributes
+    assert type(item.attributes["stock"]) is int and type(item.attributes["new"]) is bool
+
+
+def test_documents_put_replace_delete(make: Factory) -> None:
+    s = make()
+    s.put_document("placement", "home", '{"k": 10}')
+    s.put_document("placement", "cart", '{"k": 4}')
+    s.put_document("placement", "home", '{"k": 12}')
+    s.put_document("other", "home", "{}")
+    reader = s if s.url.startswith("memory") else make()
+    assert reader.documents("placement") == {"cart": '{"k": 4}', "home": '{"k": 12}'}
+    s.put_document("placement", "cart", None)
+    s.put_document("placement", "never", None)
+    assert s.documents("placement") == {"home": '{"k": 12}'} and s.documents("none") == {}

@@ -345,3 +345,44 @@ def test_dashboard_shows_the_server(server: Server, browser: Any, tmp_path: Path
     assert errors == []
     page.close()
     server.assert_key_not_logged()
+
+
+def test_live_page_filter_box_and_promoted_slots(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors = watch_errors(page, "/interests")
+    page.goto(f"{server.url}/#key={KEY}")
+    page.click("#new-user")
+    refreshes = wait_refresh(page, 0)
+
+    def shown() -> list[dict[str, Any]]:
+        ids = page.eval_on_selector_all("#recs li.rec", "els => els.map(e => e.dataset.itemId)")
+        return [server.get(f"/v1/items/{item_id}") for item_id in ids]
+
+    # the demo's shop placement: stocked products, two of ten slots sponsored
+    page.wait_for_selector("#placement option[value='shop']", state="attached")
+    page.select_option("#placement", "shop")
+    refreshes = wait_refresh(page, refreshes)
+    items = shown()
+    assert len(items) == 10
+    assert all(it["attributes"]["kind"] == "product" for it in items)
+    assert all(it["attributes"]["stock"] > 0 for it in items)
+    assert page.locator("#recs li.rec.promoted").count() == 2
+
+    # a filter typed in the box narrows the list; a bad one says where it went wrong
+    page.fill("#rec-filter", "item.price <")
+    page.click("#filter-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#filter-error').textContent")
+    assert "position 12" in page.inner_text("#filter-error")
+    page.fill("#rec-filter", "item.price < 100 and item.brand != 'Bluebird'")
+    page.click("#filter-form button[type=submit]")
+    refreshes = wait_refresh(page, refreshes)
+    items = shown()
+    assert items and all(it["attributes"]["price"] < 100 for it in items)
+    assert page.inner_text("#filter-error") == ""
+    save_screenshot(page, "live-filter.png", tmp_path)
+    # the one failed request was the bad filter's 422, shown on the page
+    assert [e for e in errors if not e.startswith("422 ")] == []
+    assert len(errors) == 1 and "filter=" in errors[0]
+    page.close()

@@ -233,7 +233,9 @@ def test_healthz_and_docs_need_no_key(client: TestClient) -> None:
     event = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     single = event["schema"]["anyOf"][1]
     assert set(single["properties"]["type"]["enum"]) == EVENT_TYPES
-    assert single["properties"]["user_id"]["maxLength"] == LimitSettings().max_id_len
+    # user_id may be left out (an anonymous session's event): its string form is bounded
+    user_id = single["properties"]["user_id"]["anyOf"][0]
+    assert user_id["maxLength"] == LimitSettings().max_id_len
 
 
 def test_each_app_enforces_and_documents_its_own_limits(make_client: MakeClient) -> None:
@@ -487,6 +489,30 @@ def test_recommendation_filters(client: TestClient) -> None:
     assert len(rec_ids(client, "u1", k=5, diversity=1.0)) == 5
 
 
+def test_filter_and_boost_expressions(client: TestClient) -> None:
+    mugs = [{"item_id": f"mug-{j}", "title": f"Mug {j}", "categories": ["mugs"],
+             "attributes": {"price": 10 * j, "brand": "acme" if j % 2 else "zen"}}
+            for j in range(6)]  # fmt: skip
+    assert client.put("/v1/items", json={"items": mugs}, headers=INGEST).status_code == 200
+    assert sorted(rec_ids(client, "u1", k=10, filter="item.price < 30")) == [
+        "mug-0", "mug-1", "mug-2"
+    ]  # fmt: skip
+    jazz = rec_ids(client, "u1", k=5, filter="item.category == 'jazz' or item.brand == 'acme'")
+    assert len(jazz) == 5 and all(i.startswith("jazz") or i in {"mug-1", "mug-3", "mug-5"}
+                                  for i in jazz)  # fmt: skip
+    assert rec_ids(client, "u1", k=3, boost="1000 * (item.id == 'mug-5')")[0] == "mug-5"
+    same = rec_ids(client, "u1", k=3, filter="item.category in user.recent_categories")
+    assert same == rec_ids(client, "u1", k=3, category="hiking")  # u1 clicks hiking only
+    for params, field, message in (
+        ({"filter": "item.price <"}, "filter", "expected a value at position 12"),
+        ({"boost": "item.brand"}, "boost", "a boost must be a number"),
+        ({"filter": "x" * 2001}, "filter", "at most 2000 characters"),
+    ):
+        r = client.get("/v1/users/u1/recommendations", params=params, headers=READ)
+        assert r.status_code == 422 and fields(r) == [field], r.text
+        assert message in r.json()["detail"][0]["message"]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -602,6 +628,30 @@ def test_bad_item_attributes_are_422(client: TestClient, attributes: bytes, mess
     assert r.status_code == 422 and fields(r) == ["attributes"], r.text
     assert r.json()["detail"][0]["message"].startswith(message)
     assert client.get("/v1/items/attr-1", headers=READ).status_code == 404
+
+
+def test_item_properties_are_typed_and_a_clash_is_422_naming_the_field(
+    client: TestClient,
+) -> None:
+    first = {"item_id": "p-1", "attributes": {"price": 5, "launch": "2026-01-05"}}
+    assert client.put("/v1/items", json=first, headers=INGEST).status_code == 200
+    batch = [{"item_id": "p-2", "attributes": {"price": 7}},
+             {"item_id": "p-3", "attributes": {"price": "cheap", "sizes": [1, 2]}},
+             {"item_id": "p-4",
+              "attributes": {"launch": "2026-01-05T10:00", "id": "x"}}]  # fmt: skip
+    r = client.put("/v1/items", json={"items": batch}, headers=INGEST)
+    assert r.status_code == 422, r.text
+    assert [(e["field"], e["message"]) for e in r.json()["detail"]] == [
+        ("items.1.attributes.price", "expected a number (the property's type), got a string"),
+        ("items.1.attributes.sizes", "a list must hold strings only, got int"),
+        ("items.2.attributes.launch",
+         "a datetime needs a timezone (Z or +hh:mm), got '2026-01-05T10:00'"),
+        ("items.2.attributes.id", "'id' is a built-in property; use another name"),
+    ]  # fmt: skip
+    assert client.get("/v1/items/p-2", headers=READ).status_code == 404  # all or nothing
+    one = client.put("/v1/items", json={"item_id": "p-5", "attributes": {"price": True}},
+                     headers=INGEST)  # fmt: skip
+    assert one.status_code == 422 and fields(one) == ["attributes.price"]
 
 
 def test_browse_get_and_delete_items(client: TestClient) -> None:

@@ -1,7 +1,7 @@
 """The ``pulserec`` command line: a thin shell over the library.
 
 One module per group of commands (:mod:`.evaluate`, :mod:`.replay`, :mod:`.serve`,
-:mod:`.text`), what they share in :mod:`.common`; the commands are registered on
+:mod:`.text`, :mod:`.importing`), what they share in :mod:`.common`; the commands are registered on
 ``app`` here, in the order ``pulserec --help`` lists them.
 """
 
@@ -11,6 +11,7 @@ import typer
 
 from pulserec.cli.common import console, load_settings, or_default, setting_help
 from pulserec.cli.evaluate import evaluate, train
+from pulserec.cli.importing import import_items
 from pulserec.cli.replay import replay
 from pulserec.cli.serve import serve, worker
 from pulserec.cli.text import keywords, similar_items
@@ -30,6 +31,7 @@ app.command()(serve)
 app.command()(worker)
 app.command()(keywords)
 app.command("similar-items")(similar_items)
+app.command("import")(import_items)
 
 
 def main() -> None:

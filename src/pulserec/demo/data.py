@@ -38,6 +38,23 @@ class DemoSeed:
     model_version: str
 
 
+DEMO_PLACEMENTS: dict[str, dict[str, object]] = {
+    "shop": {
+        "k": 10,
+        "filter": "item.kind == 'product' and item.stock > 0",
+        "promotions": [{"filter": "item.sponsored", "share": 0.2}],
+    },
+    "reading": {"k": 10, "filter": "item.kind != 'product'", "diversity": 0.3},
+    "product-page": {
+        "k": 6,
+        "filter": "item.category in user.recent_categories and item.stock > 0",
+        "not_shown": {"minutes": 60},
+    },
+}
+"""Placements the demo deployment starts with (products are priced, branded and stocked;
+a third of the brands are sponsored)."""
+
+
 def seed_engine(
     engine: Engine,
     n_users: int = 200,
@@ -46,7 +63,7 @@ def seed_engine(
     *,
     train: bool = True,
 ) -> DemoSeed:
-    """Load the demo catalog and history into ``engine`` and train it.
+    """Load the demo catalog, its placements and history into ``engine`` and train it.
 
     Idempotent: items are upserted, and events whose ids the log already holds are not
     appended again (the engine's counters are not inflated by a second seeding).
@@ -70,6 +87,8 @@ def seed_engine(
     """
     items = load_demo_items()
     engine.upsert_items(items)
+    for name, body in DEMO_PLACEMENTS.items():
+        engine.put_placement(name, body)
     events = generate_history(items, n_users=n_users, seed=seed, start_ts=start_ts)
     known = {s.event.event_id for s in engine.storage.events()}
     new = [e for e in events if e.event_id not in known]

@@ -18,13 +18,16 @@ working during a refit.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from pulserec.control.placements import Placement
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
 from pulserec.engine.features import NAMES
@@ -39,6 +42,7 @@ from pulserec.engine.modelset import (
     scrub_user,
     write_current,
 )
+from pulserec.engine.placing import Placer
 from pulserec.engine.rank import Ranker
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import check_sources
@@ -52,7 +56,7 @@ from pulserec.storage.base import Storage, StorageUnavailable, StoredEvent
 from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
 from pulserec.text.spam import SpamFilter, SpamGate
-from pulserec.types import Event, Item, Recommendation, Scored
+from pulserec.types import Event, Item, Recommendation, Scored, ValidationError, session_user
 
 
 class Engine:
@@ -109,6 +113,7 @@ class Engine:
         self.ranker = Ranker(
             self.items, cfg, self.sequential, Explainer(self.items, self.insight, cfg.n_recent)
         )
+        self.placer = Placer(self.storage, self.ranker)
         self.fitter = Fitter(self.items, cfg, self.folder, self.ranker, self._lock)
         # late-bound, so that what runs is whatever ``train`` is when the refit starts
         self.trainer = Trainer(lambda **kwargs: self.train(**kwargs))
@@ -160,6 +165,13 @@ class Engine:
         self.storage.upsert_items(items)
         return self._index_items(items)
 
+    def check_items(self, items: Sequence[Item]) -> list[tuple[int, str, str]]:
+        """``(position, field, message)`` for each attribute of ``items`` that cannot be
+        typed or whose type differs from the property's in the catalog (see
+        :mod:`pulserec.control.properties`); empty when all may be upserted."""
+        with self._lock:
+            return self.items.properties.conflicts(items)
+
     def _index_items(self, items: list[Item]) -> np.ndarray:
         with self._lock:
             idx, waiting = self.items.upsert(items)
@@ -181,6 +193,8 @@ class Engine:
     def load_from_storage(self) -> None:
         """Rebuild the catalog and counters from durable storage (server start)."""
         self._index_items(list(self.storage.items()))
+        with self._lock:
+            self.placer.load()
         stored_events = iter(self.storage.events())
         while chunk := list(islice(stored_events, 1000)):
             self.items.note_shown(s.event for s in chunk)
@@ -361,6 +375,26 @@ class Engine:
         self.forget_user(user_id)
         return removed
 
+    def merge_session(self, session_id: str, user_id: str) -> int:
+        """Fold an anonymous session's history into a user (a login): its events move
+        to the user in the log (their order and times kept, after the user's own) and
+        both states are rebuilt on their next read. Returns how many events moved."""
+        session = session_user(session_id)
+        stored = list(self.storage.events(user_id=session))
+        if not stored or session == user_id:
+            return 0
+        moved = [replace(s.event, user_id=user_id, event_id=None) for s in stored]
+        self.storage.append(moved, [s.spam for s in stored])
+        self.storage.delete_user(session)
+        with self._lock:
+            for who in (session, user_id):
+                self.states.delete(who)
+                self.insight.forget(who)
+                self.sequential.forget(who)
+            self.items.forget_user(session)
+            self.placer.shown.forget(session)
+        return len(moved)
+
     def forget_user(self, user_id: str) -> None:
         """Drop a user from everything this process holds and from every saved version.
 
@@ -376,6 +410,7 @@ class Engine:
                 self.insight.forget(user_id)
                 self.sequential.forget(user_id)
                 self.items.forget_user(user_id)
+                self.placer.shown.forget(user_id)
                 if self._forgotten is not None:
                     self._forgotten.add(user_id)
                 models = self.models
@@ -498,23 +533,82 @@ class Engine:
         category: str | None = None,
         exclude: Iterable[str] = (),
         exclude_seen: bool = True,
+        filter: str | None = None,
+        boost: str | None = None,
+        placement: str | None = None,
+        context_item: str | None = None,
     ) -> Recommendation:
-        """Top-``k`` items for a user, each with its score and the reason it was chosen."""
+        """Top-``k`` items for a user, each with its score and the reason it was chosen.
+
+        ``filter`` and ``boost`` are expressions over item properties and the user
+        (:mod:`pulserec.control`): only items passing the filter are retrieved, and the
+        boost adds to each item's score. A bad expression raises
+        :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost`` and the
+        position. ``placement`` names a stored :class:`Placement` whose rules apply too
+        (its filter and boost with the request's; ``k`` and ``diversity`` are the
+        caller's: the HTTP route takes the placement's when the request gives none).
+        ``context_item``: the item the list is shown beside (a product page's product):
+        expressions read it as ``context.*``, and it is left out of the list.
+        """
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
         with self._lock:
             self.catch_up()
             models = self.models
             request = self.ranker.request(models, self.states.get(user_id), user_id)
-            picked, scores, reasons = self.ranker.recommend(
-                request, k, diversity=diversity, category=category, exclude=exclude,
-                exclude_seen=exclude_seen,
-            )  # fmt: skip
+            context = None
+            if context_item is not None:
+                if self.items.is_deleted(context_item):
+                    raise ValidationError("context_item", f"no item {context_item!r}")
+                context = self.catalog.idx(context_item)
+                exclude = [*exclude, context_item]
+            chosen = None
+            if placement is not None:
+                chosen = self.placer.get(placement)
+                if chosen is None:
+                    raise ValidationError("placement", f"no placement {placement!r}")
+            if chosen is None:
+                picked, scores, reasons = self.ranker.recommend(
+                    request, k, diversity=diversity, category=category, exclude=exclude,
+                    exclude_seen=exclude_seen, filter=filter, boost=boost, context=context,
+                )  # fmt: skip
+            else:
+                picked, scores, reasons = self.placer.rank(
+                    request, chosen, k, diversity=diversity, category=category,
+                    exclude=exclude, exclude_seen=exclude_seen, filter=filter, boost=boost,
+                    context=context,
+                )  # fmt: skip
             ids = self.catalog.id_map.ids(picked)
+            if self.placer.tracks_shown:
+                self.placer.shown.add(user_id, [str(i) for i in ids], now=time.time())
         items = tuple(
             Scored(str(i), float(s), r) for i, s, r in zip(ids, scores, reasons, strict=True)
         )
         return Recommendation(user_id, items, models.version if models else "untrained")
+
+    # ------------------------------------------------------------- placements
+    def put_placement(self, name: str, body: object) -> Placement:
+        """Store a placement from its JSON form (see :mod:`pulserec.control.placements`);
+        a ValidationError names the field it cannot use."""
+        placement = Placement.from_dict(name, body)
+        with self._lock:
+            self.placer.put(placement)
+        return placement
+
+    def placement(self, name: str) -> Placement | None:
+        """The stored placement of that name, or None."""
+        with self._lock:
+            return self.placer.get(name)
+
+    def placements(self) -> list[Placement]:
+        """Every stored placement, by name."""
+        with self._lock:
+            return self.placer.all()
+
+    def delete_placement(self, name: str) -> bool:
+        """Remove a placement; False when there was none."""
+        with self._lock:
+            return self.placer.delete(name)
 
     def score_items(self, user_id: str, item_ids: Sequence[str]) -> np.ndarray:
         """Hybrid scores of given items for a user (unknown items score ``-inf``)."""

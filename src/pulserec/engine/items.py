@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from pulserec.catalog.catalog import Catalog
+from pulserec.control import Expressions, Properties
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
@@ -48,6 +49,9 @@ class LiveItems:
         self.interactions = np.zeros(0, dtype=np.int64)
         """Positive events counted per item since this process started (log included)."""
         self.deleted: set[int] = set()
+        self.properties = Properties()
+        """Every item property as a column, for filter and boost expressions."""
+        self.expressions = Expressions(self.properties)
         self.pending = PendingItems(config.max_pending)
         """Item ids not in the catalog yet -> users whose events named them (bounded)."""
 
@@ -64,6 +68,7 @@ class LiveItems:
         idx = self.catalog.upsert(items)
         self.deleted.difference_update(idx.tolist())  # re-upserting brings an item back
         self.grow()
+        self.properties.set(idx, items)
         codes = self.category_codes
         self.category[idx] = [
             codes.setdefault(it.categories[0], len(codes)) if it.categories else -1 for it in items
@@ -83,6 +88,7 @@ class LiveItems:
     def grow(self) -> None:
         """Size the per-item arrays for the catalog (after it gained items)."""
         n = len(self.catalog)
+        self.properties.grow(n)
         if self.text.shape[0] < n:
             grown = np.zeros((max(n, 2 * self.text.shape[0]), self.text.shape[1]), np.float32)
             grown[: self.text.shape[0]] = self.text
@@ -100,8 +106,12 @@ class LiveItems:
 
     def ensure(self, item_ids: Sequence[str]) -> np.ndarray:
         """Indices of ``item_ids``, adding id-only items for those not in the catalog."""
+        before = len(self.catalog)
         idx = self.catalog.ensure(item_ids)
         self.grow()
+        added = np.arange(before, len(self.catalog))
+        if len(added):  # id-only items have an id (and no other property)
+            self.properties.set(added, [self.catalog.at(int(j)) for j in added])
         return idx
 
     def delete(self, item_id: str) -> bool:

@@ -1,16 +1,22 @@
 """One ranking call: candidates from the sources, filters, features, the blend, diversity,
-reasons. Each part is visited once per call; the request carries what they share."""
+reasons. Each part is visited once per call; the request carries what they share.
+
+An operator's filter expression (and a category) becomes a mask over the catalog before
+any source runs: every source searches inside it, and the top-up draws from it, so a
+list is full whenever ``k`` items pass. A boost expression adds to the blended score.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from pulserec.control import ExpressionError, UserView
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
-from pulserec.engine.features import DEFAULT_WEIGHTS, feature_matrix
+from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
@@ -18,6 +24,7 @@ from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import UserState
+from pulserec.types import ValidationError
 
 
 class Ranker:
@@ -65,19 +72,46 @@ class Ranker:
         category: str | None = None,
         exclude: Iterable[str] = (),
         exclude_seen: bool = True,
+        filter: str | None = None,
+        boost: str | None = None,
+        sources: Sequence[str] | None = None,
+        weights: Mapping[str, float] | None = None,
+        seen: np.ndarray | None = None,
+        context: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """The top ``k`` items, their scores and reasons."""
+        """The top ``k`` items, their scores and reasons.
+
+        ``filter``: an expression items must satisfy; ``boost``: an expression added to
+        each item's score (see :mod:`pulserec.control`). A bad one raises
+        :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost``.
+        ``sources`` and ``weights`` (by feature name) override the configured ones for
+        this call; ``seen`` replaces the user's seen items where ``exclude_seen``;
+        ``context`` is the item the list is shown beside (``context.*`` in expressions).
+        """
         state = request.state
-        cands = self.candidates(request)
+        user = self.user_view(request) if filter is not None or boost is not None else None
+        self.check(filter, boost)
+        allowed = (
+            self.mask(request, filter, category, user, context)
+            if filter is not None or category is not None
+            else None
+        )
+        # a filter every item passes searches like none (no mask to carry through)
+        request.restrict(None if allowed is not None and allowed.all() else allowed)
+        names = self.config.sources if sources is None else sources
+        cands = gather(request, names, self.config.n_candidates)
         exclude = list(exclude)
-        cands = cands[self.allowed(cands, state, category, exclude, exclude_seen)]
-        if len(cands) < k:  # top up from trending, then from the whole catalog
-            extra = np.argsort(-request.trending, kind="stable")
-            allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen)]
+        cands = cands[self.allowed(cands, state, category, exclude, exclude_seen, seen)]
+        if len(cands) < k:  # top up from trending, then from the whole (allowed) catalog
+            pool = request.allowed_idx
+            extra = pool[np.argsort(-request.trending[pool], kind="stable")]
+            allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen, seen)]
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = feature_matrix(request, cands)
-        weights = self.weights(request.models, state)
-        scores = feats @ weights
+        blend = self.override(self.weights(request.models, state), weights)
+        scores = feats @ blend
+        if boost is not None:
+            scores = scores + self.items.expressions.boost(boost, cands, user, context=context)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
         vectors = (
             self.rerank_vectors(request.models, cands)
@@ -86,8 +120,58 @@ class Ranker:
         )
         order = mmr(scores, vectors, k, diversity)
         picked = cands[order]
-        reasons = self.explainer.reasons(request.models, state, picked, feats[order] * weights)
+        reasons = self.explainer.reasons(request.models, state, picked, feats[order] * blend)
         return picked, scores[order], reasons
+
+    @staticmethod
+    def override(weights: np.ndarray, overrides: Mapping[str, float] | None) -> np.ndarray:
+        """The blend's weights with some set by feature name."""
+        if not overrides:
+            return weights
+        out = weights.copy()
+        for name, value in overrides.items():
+            out[NAMES.index(name)] = value
+        return out
+
+    def check(self, filter: str | None, boost: str | None) -> None:
+        """Compile the expressions (cached), or raise a ValidationError naming which."""
+        for name, text in (("filter", filter), ("boost", boost)):
+            if text is None:
+                continue
+            try:
+                self.items.expressions.compiled(text, name)  # type: ignore[arg-type]
+            except ExpressionError as exc:
+                raise ValidationError(name, str(exc)) from None
+
+    def user_view(self, request: Request) -> UserView:
+        """What an expression may read of the request's user."""
+        state = request.state
+        if state is None:
+            return UserView(request.user_id)
+        return UserView(
+            request.user_id, state.recent_items(self.config.n_recent), state.seen_items()
+        )
+
+    def mask(
+        self,
+        request: Request,
+        filter: str | None,
+        category: str | None,
+        user: UserView | None,
+        context: int | None = None,
+    ) -> np.ndarray:
+        """The items a filter and a category let through, deleted ones left out."""
+        n = len(request.trending)
+        if filter is None:
+            allowed = np.ones(n, dtype=bool)
+        else:
+            allowed = self.items.expressions.mask(filter, user, context=context)[:n].copy()
+        if category is not None:
+            allowed &= self.items.properties.column("categories").contains([category])[:n]
+        if self.items.deleted:
+            dead = self.items.deleted_array()
+            allowed[dead[dead < n]] = False
+        return allowed
 
     def score(self, request: Request, idx: np.ndarray) -> np.ndarray:
         """Hybrid scores of the given items (a list the caller will show): with the
@@ -115,12 +199,15 @@ class Ranker:
         category: str | None,
         exclude: Iterable[str],
         exclude_seen: bool,
+        seen: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Which candidates may be shown: not seen (if asked), deleted, excluded or off
-        the requested category."""
+        """Which candidates may be shown: not seen (if asked; ``seen`` replaces the
+        user's seen items), deleted, excluded or off the requested category."""
         catalog = self.items.catalog
         mask = np.ones(len(cands), dtype=bool)
-        if exclude_seen and state is not None and state.seen:
+        if exclude_seen and seen is not None:
+            mask &= ~np.isin(cands, seen)
+        elif exclude_seen and state is not None and state.seen:
             mask &= ~np.isin(cands, state.seen_items())
         banned = list(self.items.deleted)
         ex = [e for e in exclude if e in catalog]
@@ -129,8 +216,10 @@ class Ranker:
         if banned:
             mask &= ~np.isin(cands, np.asarray(banned, dtype=np.int64))
         if category is not None:
-            at = catalog.at
-            mask &= np.array([category in at(int(c)).categories for c in cands], dtype=bool)
+            in_category = self.items.properties.column("categories").contains([category])
+            ok = cands < len(in_category)
+            ok[ok] = in_category[cands[ok]]
+            mask &= ok
         return mask
 
     def rerank_vectors(self, models: ModelSet | None, cands: np.ndarray) -> np.ndarray:

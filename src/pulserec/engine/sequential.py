@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,12 @@ from pulserec.engine.config import EngineConfig
 from pulserec.engine.items import LiveItems
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.seqspace import SeqSpace
+from pulserec.index.base import VectorIndex
 from pulserec.index.hnsw import HNSWIndex
 from pulserec.state.base import UserState
+
+Search = Callable[[VectorIndex, np.ndarray, int], np.ndarray]
+"""Asks a vector index for its ``n`` best keys for one query (-1 padded)."""
 
 Key = tuple[int, int]
 """What a user's cached state is valid for: their events and recent length."""
@@ -163,20 +168,24 @@ class UserScores:
             out[~has] = min(LOW, float(out[has].min())) if has.any() else LOW
         return out  # type: ignore[no-any-return]
 
-    def top(self, n: int) -> np.ndarray:
-        """The catalog indices of the ``n`` best items (by the state's product alone)."""
+    def top(self, n: int, search: Search | None = None) -> np.ndarray:
+        """The catalog indices of the ``n`` best items (by the state's product alone);
+        ``search(index, query, n)`` asks an index (a request's, to honour its filter)."""
         iv = self.item_vectors
-        q = self.state[None]
-        keys, scores = iv.space.index.search(q, n)
+        ask = search if search is not None else _search
+        keys = ask(iv.space.index, self.state, n)
         if iv.n_extra:
-            more_keys, more_scores = iv.extra.search(q, n)
-            keys, scores = np.r_[keys[0], more_keys[0]], np.r_[scores[0], more_scores[0]]
-        else:
-            keys, scores = keys[0], scores[0]
-        live = keys >= 0
-        keys, scores = keys[live], scores[live]
-        found: np.ndarray = keys[top_indices(scores, n)]
+            keys = np.r_[keys, ask(iv.extra, self.state, n)]
+            keys = keys[keys >= 0]
+            vecs, _ = iv.vectors(keys)
+            keys = keys[top_indices(vecs @ self.state, n)]
+        found: np.ndarray = keys[keys >= 0]
         return found
+
+
+def _search(index: VectorIndex, query: np.ndarray, n: int) -> np.ndarray:
+    found: np.ndarray = index.search(np.asarray(query, np.float32)[None], n)[0][0]
+    return found
 
 
 class SequentialScorer:

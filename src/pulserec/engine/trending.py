@@ -21,7 +21,7 @@ class Trending:
         self.values = np.zeros(0, dtype=np.float64)
         self.ref_ts = 0.0  # values are expressed at this reference time
         self.adds = 0
-        self._top: tuple[tuple[int, int, int], np.ndarray] | None = None
+        self._top: dict[int, tuple[tuple[int, int], np.ndarray]] = {}
 
     def _grow(self, n: int) -> None:
         if n > len(self.values):
@@ -43,7 +43,10 @@ class Trending:
 
     def top(self, n: int, n_items: int) -> np.ndarray:
         """The ``n`` most trending items, recomputed after every 64 events at most."""
-        key = (n, n_items, self.adds // 64)
-        if self._top is None or self._top[0] != key:
-            self._top = (key, top_indices(self.scores(n_items), n))
-        return self._top[1]
+        key = (n_items, self.adds // 64)
+        found = self._top.get(n)
+        if found is None or found[0] != key:
+            if len(self._top) > 8:  # a few list sizes are asked for; keep it bounded
+                self._top.clear()
+            found = self._top[n] = (key, top_indices(self.scores(n_items), n))
+        return found[1]

@@ -25,8 +25,14 @@ class VectorIndex(ABC):
         """Forget these keys; unknown keys are ignored."""
 
     @abstractmethod
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` ``(keys, scores)`` per query row, best first, padded with ``-1`` / ``-inf``."""
+    def search(
+        self, queries: np.ndarray, k: int, *, allow: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(keys, scores)`` per query row, best first, padded with ``-1`` / ``-inf``.
+
+        ``allow``: a bool mask over keys; only keys where it is True (and within its
+        length) are searched, so a filter never costs results.
+        """
 
     @abstractmethod
     def __len__(self) -> int:
@@ -41,3 +47,10 @@ def as_queries(queries: np.ndarray, dim: int) -> np.ndarray:
     if q.ndim != 2 or q.shape[1] != dim:
         raise ValueError(f"queries: expected shape (n, {dim}), got {np.shape(queries)}")
     return q
+
+
+def allowed_keys(keys: np.ndarray, live: np.ndarray, allow: np.ndarray) -> np.ndarray:
+    """Which of ``keys`` (where ``live``) a mask over keys allows, as a bool array."""
+    ok = live & (keys >= 0) & (keys < len(allow))
+    ok[ok] = allow[keys[ok]]
+    return ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pulserec.index.base import VectorIndex, as_queries
+from pulserec.index.base import VectorIndex, allowed_keys, as_queries
 
 
 class ExactIndex(VectorIndex):
@@ -27,6 +27,7 @@ class ExactIndex(VectorIndex):
         self._alive = np.zeros(0, dtype=bool)
         self._slot: dict[int, int] = {}
         self._n = 0
+        self._identity = True  # every key equals its slot (keys added as 0, 1, 2, ...)
 
     def __len__(self) -> int:
         return len(self._slot)
@@ -57,6 +58,7 @@ class ExactIndex(VectorIndex):
                 self._n += 1
                 self._slot[key] = slot
                 self._keys[slot] = key
+                self._identity = self._identity and key == slot
                 self._alive[slot] = True
             self._vectors[slot] = vec
 
@@ -77,25 +79,53 @@ class ExactIndex(VectorIndex):
                 out[j] = self._vectors[slot]
         return out
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, *, allow: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         q = as_queries(queries, self.dim)
         n = self._n
-        scores = q @ self._vectors[:n].T
-        scores[:, ~self._alive[:n]] = -np.inf
-        k_eff = min(k, n)
-        out_keys = np.full((len(q), k), -1, dtype=np.int64)
-        out_scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-        if k_eff == 0:
-            return out_keys, out_scores
-        if k_eff < n:
-            part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-        else:
-            part = np.broadcast_to(np.arange(n), (len(q), n)).copy()
-        vals = np.take_along_axis(scores, part, axis=1)
-        order = np.argsort(-vals, axis=1, kind="stable")
-        slots = np.take_along_axis(part, order, axis=1)
-        vals = np.take_along_axis(vals, order, axis=1)
-        keys = np.where(np.isfinite(vals), self._keys[slots], -1)
-        out_keys[:, :k_eff] = keys
-        out_scores[:, :k_eff] = vals
+        if allow is None:
+            scores = q @ self._vectors[:n].T
+            scores[:, ~self._alive[:n]] = -np.inf
+            return _top(scores, self._keys[:n], k)
+        # a filter scores only the vectors it allows: fewer rows, less work
+        keys, vectors = self.allowed_subset(allow)
+        return _top(q @ vectors.T, keys, k)
+
+    def allowed_subset(self, allow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The keys ``allow`` lets through and their vectors (copies): a caller with
+        several queries under one mask gathers them once."""
+        slots = np.flatnonzero(self.allowed_slots(allow))
+        return self._keys[slots], self._vectors[slots]
+
+    def allowed_slots(self, allow: np.ndarray) -> np.ndarray:
+        """Which slots hold a live key that ``allow`` (a mask over keys) lets through."""
+        n = self._n
+        if self._identity:  # the common case, item indices added in order: no gather
+            ok = self._alive[:n].copy()
+            m = min(n, len(allow))
+            ok[:m] &= allow[:m]
+            ok[m:] = False
+            return ok
+        return allowed_keys(self._keys[:n], self._alive[:n], allow)
+
+
+def _top(scores: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of each row of ``scores`` (columns named by ``keys``), padded."""
+    n = scores.shape[1]
+    k_eff = min(k, n)
+    out_keys = np.full((len(scores), k), -1, dtype=np.int64)
+    out_scores = np.full((len(scores), k), -np.inf, dtype=np.float32)
+    if k_eff == 0:
         return out_keys, out_scores
+    if k_eff < n:
+        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        part = np.broadcast_to(np.arange(n), (len(scores), n)).copy()
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    cols = np.take_along_axis(part, order, axis=1)
+    vals = np.take_along_axis(vals, order, axis=1)
+    out_keys[:, :k_eff] = np.where(np.isfinite(vals), keys[cols], -1)
+    out_scores[:, :k_eff] = vals
+    return out_keys, out_scores

@@ -40,6 +40,7 @@ from pulserec.service.routers import (
     health,
     items,
     pages,
+    placements,
     search,
     users,
 )
@@ -48,7 +49,7 @@ from pulserec.storage.files import private_umask
 
 log = logging.getLogger("pulserec.service")
 
-ROUTERS = (events, users, items, search, admin, dashboard, health, pages)
+ROUTERS = (events, users, items, placements, search, admin, dashboard, health, pages)
 
 
 def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None = None) -> FastAPI:

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from pulserec.service.fields import (
     _SURROGATE,
@@ -56,6 +57,7 @@ from pulserec.service.responses import (
     TrainStarted,
     UpsertResult,
 )
+from pulserec.types import SESSION_PREFIX
 
 __all__ = [
     "ID_PATTERN",
@@ -173,7 +175,15 @@ class EventIn(_BodyEntry):
         },
     )
 
-    user_id: str = Field(description="The user's external id.")
+    user_id: str | None = Field(
+        None, description="The user's external id; omitted for an anonymous session's event."
+    )
+    session_id: str | None = Field(
+        None,
+        description="The visitor's session. Alone: an anonymous session, recommended to as "
+        "user 'session:<session_id>'. With a user_id: the session's events fold into the "
+        "user (a login).",
+    )
     item_id: str | None = Field(None, description="The item's id; omitted only for a search.")
     type: EventTypeName
     timestamp: float = Field(
@@ -191,10 +201,26 @@ class EventIn(_BodyEntry):
         None, description="Idempotency key: a retry with the same id is stored once."
     )
 
-    @field_validator("user_id", "item_id", "event_id")
+    @field_validator("user_id", "session_id", "item_id", "event_id")
     @classmethod
     def _ids(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else check_id(value, limits_of(info).max_id_len)
+
+    @field_validator("user_id")
+    @classmethod
+    def _not_a_session(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith(SESSION_PREFIX):
+            raise PydanticCustomError(
+                "reserved_id", f"ids starting with {SESSION_PREFIX!r} are anonymous sessions; "
+                "send the session's id as session_id",
+            )  # fmt: skip
+        return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> EventIn:
+        if self.user_id is None and self.session_id is None:
+            raise PydanticCustomError("missing", "give a user_id, a session_id or both")
+        return self
 
     @field_validator("text")
     @classmethod

@@ -77,6 +77,15 @@ class Storage(ABC):
     def counts(self) -> dict[str, int]:
         """``{"events": n, "users": n, "items": n}``."""
 
+    @abstractmethod
+    def put_document(self, kind: str, name: str, body: str | None) -> None:
+        """Store an operator's named configuration (JSON text) of a kind, e.g. a
+        placement; ``None`` deletes it."""
+
+    @abstractmethod
+    def documents(self, kind: str) -> dict[str, str]:
+        """Every stored document of a kind, by name."""
+
     def user_ids(self) -> set[str]:
         """The users with at least one event in the log (a scan; backends do it cheaper)."""
         return {stored.event.user_id for stored in self.events()}

@@ -17,6 +17,7 @@ class MemoryStorage(Storage):
         self._by_user: dict[str, list[StoredEvent]] = {}
         self._event_ids: set[str] = set()
         self._items: dict[str, Item] = {}
+        self._documents: dict[str, dict[str, str]] = {}
         self._seq = 0
 
     def append(
@@ -62,6 +63,16 @@ class MemoryStorage(Storage):
 
     def items(self) -> Iterator[Item]:
         return iter(list(self._items.values()))
+
+    def put_document(self, kind: str, name: str, body: str | None) -> None:
+        docs = self._documents.setdefault(kind, {})
+        if body is None:
+            docs.pop(name, None)
+        else:
+            docs[name] = body
+
+    def documents(self, kind: str) -> dict[str, str]:
+        return dict(self._documents.get(kind, {}))
 
     def user_ids(self) -> set[str]:
         return {user for user, events in self._by_user.items() if events}

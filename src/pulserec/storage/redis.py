@@ -287,6 +287,17 @@ class RedisStorage(Storage):
     def delete_item(self, item_id: str) -> bool:
         return int(self._call(self._delete_item, keys=[], args=[self.prefix, item_id])) > 0
 
+    def put_document(self, kind: str, name: str, body: str | None) -> None:
+        key = self.key(f"documents:{kind}")
+        if body is None:
+            self._call(self.client.hdel, key, name)
+        else:
+            self._call(self.client.hset, key, name, body)
+
+    def documents(self, kind: str) -> dict[str, str]:
+        found = self._call(self.client.hgetall, self.key(f"documents:{kind}"))
+        return {k.decode(): v.decode() for k, v in sorted(found.items())}
+
     def items(self) -> Iterator[Item]:
         ids = self._call(self.client.zrange, self.key("item_order"), 0, -1)
         for lo in range(0, len(ids), _PAGE):

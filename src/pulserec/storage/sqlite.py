@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS items (
     attributes TEXT NOT NULL,
     created_at REAL
 );
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
 """
 
 
@@ -187,6 +193,26 @@ class SQLiteStorage(Storage):
             rows = self._conn.execute("SELECT * FROM items ORDER BY rowid").fetchall()
         for item_id, title, text, cats, attrs, created in rows:
             yield Item(item_id, title, text, tuple(json.loads(cats)), json.loads(attrs), created)
+
+    def put_document(self, kind: str, name: str, body: str | None) -> None:
+        with self._lock:
+            if body is None:
+                self._conn.execute(
+                    "DELETE FROM documents WHERE kind = ? AND name = ?", (kind, name)
+                )
+            else:
+                self._conn.execute(
+                    "INSERT INTO documents (kind, name, body) VALUES (?, ?, ?)"
+                    " ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body",
+                    (kind, name, body),
+                )
+
+    def documents(self, kind: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, body FROM documents WHERE kind = ? ORDER BY name", (kind,)
+            ).fetchall()
+        return dict(rows)
 
     def user_ids(self) -> set[str]:
         with self._lock:

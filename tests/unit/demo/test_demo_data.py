@@ -50,6 +50,8 @@ def test_catalog_parses_into_valid_items(items: list[Item]) -> None:
         assert it.attributes["kind"] in {"product", "article", "video"}
         assert it.attributes["price"] >= 0 and it.created_at is not None
         assert (it.attributes["price"] > 0) == (it.attributes["kind"] == "product"), it.item_id
+        product = it.attributes["kind"] == "product"
+        assert product == ("brand" in it.attributes) == ("stock" in it.attributes)
         # the text alone tells the language
         has_cjk = bool(CJK.search(it.title + it.text))
         assert has_cjk == (lang == "zh"), it.item_id
@@ -178,3 +180,15 @@ def test_seeded_users_get_their_favourite_topics(engine: Engine, items: list[Ite
         for u in users
     ]
     assert sum(share) / len(share) >= 0.45  # far above chance (about 0.15 per topic)
+
+
+def test_the_demo_shop_placement_sells_stocked_products_with_a_sponsored_share(
+    engine: Engine,
+) -> None:
+    assert [p.name for p in engine.placements()] == ["product-page", "reading", "shop"]
+    rec = engine.recommend("probe-shop", 10, placement="shop")
+    items = [engine.catalog.get(s.item_id) for s in rec.items]
+    assert len(items) == 10
+    assert all(it.attributes["kind"] == "product" and it.attributes["stock"] > 0 for it in items)
+    sponsored = [s for s, it in zip(rec.items, items, strict=True) if it.attributes["sponsored"]]
+    assert len(sponsored) == 2 and all(s.reason == "promoted" for s in sponsored)

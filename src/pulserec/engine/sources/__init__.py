@@ -50,7 +50,8 @@ def check_sources(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def gather(request: Request, names: Iterable[str], n: int) -> np.ndarray:
-    """The union of the named sources' candidates (sorted, unique item indices)."""
+    """The union of the named sources' candidates (sorted, unique item indices), all of
+    them allowed by the request's filter."""
     pools = [p for name in names if (p := SOURCES[name].candidates(request, n)) is not None]
     if not pools:
         fallback = SOURCES[FALLBACK].candidates(request, n)
@@ -58,4 +59,6 @@ def gather(request: Request, names: Iterable[str], n: int) -> np.ndarray:
     if not pools:
         return np.zeros(0, np.int64)
     cands = np.unique(np.concatenate(pools))
-    return cands[cands >= 0].astype(np.int64)
+    cands = cands[cands >= 0].astype(np.int64)
+    # every source searched inside the filter; this keeps it so for any source to come
+    return cands if request.allowed is None else cands[request.keep(cands)]

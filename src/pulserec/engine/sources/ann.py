@@ -19,5 +19,4 @@ class AnnSource:
         if models is None or (st is None and lt is None):
             return None
         q = (st if st is not None else 0) + (lt if lt is not None else 0)
-        found: np.ndarray = models.cf_index.search(np.asarray(q, np.float32)[None], n)[0][0]
-        return found
+        return request.search(models.cf_index, np.asarray(q), n)

@@ -4,6 +4,10 @@ A :class:`Request` carries one ranking call's models, user state and live item s
 Anything costly that both a source and a ranking feature read (co-visitation votes, the
 transformer's scores) is a *signal*: a function of the request, computed at most once
 per request through :meth:`Request.signal`.
+
+A request may carry ``allowed``, a mask over the catalog (an operator's filter): every
+source then proposes allowed items only, searching inside the mask (:meth:`Request.search`,
+:meth:`Request.top`, :func:`top_of`) rather than fetching more and discarding.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pulserec.engine.items import LiveItems
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.sequential import SequentialScorer
+from pulserec.index.base import VectorIndex
 from pulserec.state.base import UserState
 
 T = TypeVar("T")
@@ -32,6 +37,7 @@ class Request:
 
     ``live`` holds the item-side signals learned per event (the serving ones, or a
     refit's replay's own) and ``trending`` its slow trending counts over the catalog.
+    ``allowed``: the items a filter lets through (None: every item).
     """
 
     models: ModelSet | None
@@ -42,6 +48,9 @@ class Request:
     live: LiveSignals
     config: EngineConfig
     scorer: SequentialScorer
+    allowed: np.ndarray | None = None
+    _allowed_idx: np.ndarray | None = field(default=None, repr=False)
+    _subsets: dict[int, Any] = field(default_factory=dict, repr=False)
     _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
 
     def signal(self, compute: Callable[[Request], T]) -> T:
@@ -49,6 +58,58 @@ class Request:
         if compute not in self._signals:
             self._signals[compute] = compute(self)
         return self._signals[compute]  # type: ignore[no-any-return]
+
+    def restrict(self, allowed: np.ndarray | None) -> None:
+        """Let the following source calls propose only ``allowed`` items (None: all);
+        the request's signals stay valid (they are filtered where they are read)."""
+        self.allowed = allowed
+        self._allowed_idx = None
+        self._subsets.clear()
+
+    @property
+    def allowed_idx(self) -> np.ndarray:
+        """The indices ``allowed`` lets through."""
+        if self._allowed_idx is None:
+            if self.allowed is None:
+                self._allowed_idx = np.arange(len(self.trending), dtype=np.int64)
+            else:
+                self._allowed_idx = np.flatnonzero(self.allowed).astype(np.int64)
+        return self._allowed_idx
+
+    def search(self, index: VectorIndex, query: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` best allowed keys of a vector index for one query (-1 padded).
+
+        Where the index would score a narrow filter's vectors exactly, they are gathered
+        once per request and index (two sources query the factor index in turn)."""
+        q = np.asarray(query, np.float32)[None]
+        if self.allowed is not None:
+            subset = self._subsets.get(id(index), False)
+            if subset is False:
+                gather = getattr(index, "allowed_subset", None)
+                subset = self._subsets[id(index)] = gather(self.allowed) if gather else None
+            if subset is not None:
+                keys, vectors = subset
+                top: np.ndarray = keys[top_indices(vectors @ q[0], n)]
+                return top
+        found: np.ndarray = index.search(q, n, allow=self.allowed)[0][0]
+        return found
+
+    def top(self, scores: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` allowed items with the highest dense ``scores`` (over the catalog)."""
+        if self.allowed is None:
+            return top_indices(scores, n)
+        pool = self.allowed_idx
+        pool = pool[pool < len(scores)]
+        found: np.ndarray = pool[top_indices(scores[pool], n)]
+        return found
+
+    def keep(self, items: np.ndarray) -> np.ndarray:
+        """Which of ``items`` (catalog indices) are allowed, as a bool array."""
+        if self.allowed is None:
+            return np.ones(len(items), dtype=bool)
+        ok = (items >= 0) & (items < len(self.allowed))
+        ok[ok] = self.allowed[items[ok]]
+        return ok
 
     @cached_property
     def long_term(self) -> np.ndarray | None:
@@ -70,13 +131,17 @@ Pools = tuple[tuple[Callable[["Request"], Any], int], ...]
 
 
 def top_of(request: Request, pools: Pools) -> np.ndarray | None:
-    """The union of the top ``size`` items of each sparse-vote ``signal`` in ``pools``
-    (``(signal, size)`` pairs; a signal returns ``(items, scores)`` or None)."""
+    """The union of the top ``size`` allowed items of each sparse-vote ``signal`` in
+    ``pools`` (``(signal, size)`` pairs; a signal returns ``(items, scores)`` or None)."""
     found = []
     for signal, size in pools:
         votes = request.signal(signal)
         if votes is not None:
-            found.append(votes[0][top_indices(votes[1], size)])
+            items, scores = votes
+            if request.allowed is not None:
+                ok = request.keep(items)
+                items, scores = items[ok], scores[ok]
+            found.append(items[top_indices(scores, size)])
     return np.concatenate(found) if found else None
 
 

@@ -17,5 +17,4 @@ class FactorSource:
         lt = unit(request.long_term)
         if request.models is None or lt is None:
             return None
-        found: np.ndarray = request.models.cf_index.search(lt[None], n)[0][0]
-        return found
+        return request.search(request.models.cf_index, lt, n)

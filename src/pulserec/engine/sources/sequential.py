@@ -29,4 +29,4 @@ class SequentialSource:
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
         scores = request.signal(sequential_scores)
-        return None if scores is None else scores.top(n)
+        return None if scores is None else scores.top(n, request.search)

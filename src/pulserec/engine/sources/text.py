@@ -16,5 +16,4 @@ class TextSource:
         index, query = request.items.text_index, request.short_text
         if index is None or query is None:
             return None
-        found: np.ndarray = index.search(query[None].astype(np.float32), n)[0][0]
-        return found
+        return request.search(index, query, n)

@@ -24,22 +24,28 @@ from pulserec.service.routers.common import (
 )
 from pulserec.service.runtime import Runtime
 from pulserec.service.schemas import EventIn, FieldError, IngestError, IngestResult, field_errors
-from pulserec.types import Event, ValidationError
+from pulserec.types import Event, ValidationError, session_user
 
 
 def validate_events(
     raw: list[Any], limits: LimitSettings, now: float
-) -> tuple[list[int], list[Event], list[IngestError]]:
-    """Validate each entry on its own: (indices of valid ones, their Events, the errors)."""
+) -> tuple[list[int], list[Event], list[IngestError], list[tuple[str, str]]]:
+    """Validate each entry on its own: (indices of valid ones, their Events, the errors,
+    the ``(session_id, user_id)`` pairs of events that name both: logins)."""
     context = {"limits": limits}
     latest = now + limits.max_future_s
     kept: list[int] = []
     events: list[Event] = []
     errors: list[IngestError] = []
+    logins: list[tuple[str, str]] = []
     for index, entry in enumerate(raw):
         try:
             parsed = EventIn.model_validate(entry, context=context)
-            event = Event(**parsed.model_dump())
+            fields = parsed.model_dump()
+            session_id = fields.pop("session_id")
+            if fields["user_id"] is None:
+                fields["user_id"] = session_user(session_id)
+            event = Event(**fields)
         except pydantic.ValidationError as exc:
             errors += [IngestError(index=index, field=e.field, message=e.message)
                        for e in field_errors(exc)]  # fmt: skip
@@ -59,14 +65,16 @@ def validate_events(
             continue
         kept.append(index)
         events.append(event)
-    return kept, events, errors
+        if session_id is not None and parsed.user_id is not None:
+            logins.append((session_id, parsed.user_id))
+    return kept, events, errors, logins
 
 
 def ingest(
     runtime: Runtime, metrics: Metrics, raw: list[Any], batch: bool, limits: LimitSettings
 ) -> IngestResult:
     """Validate, flag spam, and append the valid events in one durable call."""
-    _, events, errors = validate_events(raw, limits, time.time())
+    _, events, errors, logins = validate_events(raw, limits, time.time())
     metrics.events_rejected.inc(len({e.index for e in errors}))
     if not events:
         prefix = "events." if batch else ""
@@ -84,6 +92,8 @@ def ingest(
         )
     spam = runtime.spam.flags(events) if runtime.spam is not None else None
     accepted = runtime.engine.ingest_many(events, durable=True, spam=spam)
+    for session_id, user_id in dict.fromkeys(logins):
+        runtime.engine.merge_session(session_id, user_id)
     n_new = sum(accepted)
     metrics.events_ingested.inc(n_new)
     metrics.events_duplicate.inc(len(accepted) - n_new)
@@ -100,7 +110,8 @@ router = APIRouter(prefix="/v1", tags=["events"], responses={**ERRORS, **TOO_LAR
     response_model=IngestResult,
     dependencies=[Depends(require("ingest"))],
     openapi_extra=one_or_batch_body(
-        bounded_schema(EventIn, ("user_id", "item_id", "event_id"), ("text",)), "events"
+        bounded_schema(EventIn, ("user_id", "session_id", "item_id", "event_id"), ("text",)),
+        "events",
     ),
     summary="Record events (one, or a batch of up to max_batch)",
 )

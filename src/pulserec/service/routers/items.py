@@ -83,6 +83,13 @@ def validate_items(raw: list[Any], batch: bool, limits: LimitSettings) -> list[I
 def upsert(engine: Engine, raw: list[Any], batch: bool, limits: LimitSettings) -> UpsertResult:
     """Validate all, then write all: the text is embedded and the items are live at once."""
     items = validate_items(raw, batch, limits)
+    conflicts = engine.check_items(items)
+    if conflicts:
+        errors = [
+            FieldError(field=f"items.{pos}.{where}" if batch else where, message=message)
+            for pos, where, message in conflicts
+        ]
+        raise ApiError(422, None, "invalid item properties", errors=errors)
     engine.upsert_items(items)
     return UpsertResult(upserted=len(items))
 

@@ -59,9 +59,10 @@ const Pulse = (() => {
   }
 
   class ApiError extends Error {
-    constructor(status, message) {
+    constructor(status, message, field = null) {
       super(message);
       this.status = status;
+      this.field = field; // the first offending field the server named
     }
   }
 
@@ -89,7 +90,7 @@ const Pulse = (() => {
     if (!response.ok) {
       const detail = data && Array.isArray(data.detail) && data.detail[0];
       const message = detail ? detail.message : `HTTP ${response.status}`;
-      throw new ApiError(response.status, message);
+      throw new ApiError(response.status, message, detail ? detail.field : null);
     }
     return data;
   }

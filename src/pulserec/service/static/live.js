@@ -184,6 +184,9 @@
     if (!id) return;
     const diversity = $("diversity").value;
     const params = new URLSearchParams({ k: "10", diversity });
+    const filter = $("rec-filter").value.trim();
+    if (filter) params.set("filter", filter);
+    if ($("placement").value) params.set("placement", $("placement").value);
     try {
       const [recs, interests] = await Promise.all([
         api(`/v1/users/${encodeURIComponent(id)}/recommendations?${params}`),
@@ -193,11 +196,27 @@
         }),
       ]);
       if (id !== user()) return; // the user changed meanwhile
+      $("filter-error").textContent = "";
       await ensureItems(recs.items.map((r) => r.item_id));
       renderRecs(recs);
       renderProfile(interests);
       state.refreshes += 1;
       $("recs").dataset.refresh = String(state.refreshes);
+    } catch (err) {
+      if ((err.status === 422 || err.status === 404)
+          && (err.field === "filter" || err.field === "placement")) {
+        $("filter-error").textContent = err.message; // the list stays as it was
+      } else {
+        status(err.message, "error");
+      }
+    }
+  }
+
+  async function loadPlacements() {
+    try {
+      const found = await api("/v1/placements");
+      $("placement").replaceChildren(el("option", { value: "" }, "No placement"),
+        ...found.placements.map((p) => el("option", { value: p.name }, p.name)));
     } catch (err) {
       status(err.message, "error");
     }
@@ -207,8 +226,10 @@
     const list = $("recs");
     list.replaceChildren(...recs.items.map((r) => {
       const item = itemCache.get(r.item_id) || {};
+      const promoted = r.reason === "promoted";
       return el("li", {
-        class: "rec", dataset: { itemId: r.item_id, categories: (item.categories || []).join(" ") },
+        class: promoted ? "rec promoted" : "rec",
+        dataset: { itemId: r.item_id, categories: (item.categories || []).join(" ") },
       },
       el("div", { class: "rec-title" }, r.title || r.item_id),
       el("div", { class: "rec-meta" }, chips(item.categories),
@@ -371,6 +392,11 @@
       $("diversity-value").textContent = Number($("diversity").value).toFixed(1);
     });
     $("diversity").addEventListener("change", refresh);
+    $("filter-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      refresh();
+    });
+    $("placement").addEventListener("change", refresh);
     start();
   }
 
@@ -380,6 +406,7 @@
       return;
     }
     loadCategories();
+    loadPlacements();
     loadCatalog();
     if (user()) {
       rememberUser(user());
