@@ -8,6 +8,7 @@ rather than skips without them, as CI must run it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from shop import CFG, catalog, history
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_spark() -> Iterator[None]:
+    """One JVM for the module's fits, gone before the rest of the suite runs."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
 
 
 def two_clusters(seed: int = 0) -> tuple[Interactions, np.ndarray]:
