@@ -175,6 +175,34 @@ def worker(
     console.print(f"worker stopped after {fits} refit(s)")
 
 
+def export_events(
+    storage: Annotated[
+        str, typer.Option(help="Storage URL: sqlite:///path/pulserec.db or redis://host:port/db.")
+    ],
+    output: Annotated[Path, typer.Option(help="Parquet file to write.")],
+) -> None:
+    """Write the log's positive events to Parquet: user_id, item_id, weight, timestamp.
+
+    The export the Spark trainer fits the factor model from (``--trainer spark`` writes
+    one at each refit by itself); here for archiving the log or training elsewhere. Spam
+    and negative events are left out; the file is readable by this account only.
+    """
+    from pulserec.engine.training import events_frame
+    from pulserec.events.export import export_events as write_export
+    from pulserec.events.export import positive_events
+    from pulserec.storage import open_storage
+    from pulserec.storage.files import private_umask
+
+    store = open_storage(storage)
+    try:
+        frame = events_frame(store)
+    finally:
+        store.close()
+    with private_umask():  # user ids and what they did
+        path = write_export(frame, output)
+    console.print(f"wrote {len(positive_events(frame))} events to {path}")
+
+
 TRAINERS = ("implicit", "spark")
 """The factor model's trainers ``pulserec worker --trainer`` takes."""
 
