@@ -54,11 +54,13 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
-# The browser tests drive Debian's Chromium and the scale-out tests a real redis-server.
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei redis-server
+# The browser tests drive Debian's Chromium, the scale-out tests a real redis-server and
+# the Spark trainer's test a Java runtime (pyspark starts a JVM).
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei redis-server default-jre-headless
 
 system-deps:
-	@if command -v chromium >/dev/null && command -v redis-server >/dev/null; then :; \
+	@if command -v chromium >/dev/null && command -v redis-server >/dev/null \
+		&& command -v java >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing $(SYSTEM_PACKAGES)"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

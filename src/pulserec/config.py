@@ -195,6 +195,29 @@ class EngineSettings(_Section):
         default=2.0, gt=0.0, description="ALS confidence per unit of interaction weight."
     )
     als_epochs: int = Field(default=15, ge=1, description="ALS sweeps per refit.")
+    factor_trainer: Literal["implicit", "spark"] = Field(
+        default="implicit",
+        description="What fits the factor model at a refit: implicit, in the refitting "
+        "process; or Spark MLlib on engine.spark_master, from the log exported to Parquet "
+        "(needs pulserec[spark] and a Java runtime).",
+    )
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master URL the factor model is fitted on with factor_trainer "
+        "spark: local[N], spark://host:7077, yarn, k8s://...",
+    )
+    spark_dir: str = Field(
+        default="",
+        description="Folder the Parquet export and id maps are written to for Spark, at a "
+        "path every executor reads (a shared mount on a cluster); empty: the system's "
+        "temporary folder.",
+    )
+    spark_regularization: float = Field(
+        default=0.1,
+        ge=0.0,
+        description="Spark ALS regParam. Spark scales it by each user's and item's "
+        "interaction count, so it is not engine.als_regularization.",
+    )
     covisit_window: int = Field(
         default=10, ge=1, description="Co-visitation pairs items at most this many events apart."
     )

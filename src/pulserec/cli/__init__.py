@@ -13,7 +13,7 @@ from pulserec.cli.common import console, load_settings, or_default, setting_help
 from pulserec.cli.evaluate import evaluate, train
 from pulserec.cli.importing import import_items
 from pulserec.cli.replay import replay
-from pulserec.cli.serve import serve, worker
+from pulserec.cli.serve import export_events, serve, worker
 from pulserec.cli.text import keywords, similar_items
 from pulserec.events.datasets import DATASETS
 
@@ -29,6 +29,7 @@ app.command()(train)
 app.command()(replay)
 app.command()(serve)
 app.command()(worker)
+app.command("export-events")(export_events)
 app.command()(keywords)
 app.command("similar-items")(similar_items)
 app.command("import")(import_items)

@@ -115,6 +115,16 @@ def worker(
     once: Annotated[bool, typer.Option(help="Refit once, announce, and exit.")] = False,
     encoder: EncoderOption = None,  # the API processes' (topics, the transformer's item text)
     sequential: SequentialOption = None,
+    trainer: Annotated[
+        str | None,
+        typer.Option(
+            help=setting_help(
+                "Factor model trainer: implicit (in this process) or spark (MLlib on "
+                "engine.spark_master, from the log exported to Parquet).",
+                "engine.factor_trainer",
+            )
+        ),
+    ] = None,
     assignments: SetOption = None,
 ) -> None:
     """Refit the models of a Redis deployment and announce each version to the API processes.
@@ -122,6 +132,8 @@ def worker(
     Refits every ``--every`` seconds and whenever an admin asks (POST /v1/admin/train
     queues a request); writes versioned artifacts into ``--artifacts-dir`` and publishes
     the version on the ``pulserec:models`` channel, which every API process swaps in.
+    ``--trainer spark`` fits the factor model on Spark (``engine.spark_master``) from the
+    log exported to Parquet; the rest of a refit runs here as always.
     """
     import logging
 
@@ -134,9 +146,16 @@ def worker(
     if not storage.startswith("redis://"):
         console.print(f"[red]--storage: the worker needs a redis:// URL, got {storage!r}[/]")
         raise typer.Exit(2)
+    if trainer is not None and trainer not in TRAINERS:
+        console.print(f"[red]--trainer: expected one of {', '.join(TRAINERS)}, got {trainer!r}[/]")
+        raise typer.Exit(2)
     settings = load_settings(assignments, encoder=encoder)
     config = settings.engine.to_engine_config()
-    config = replace(config, sequential=or_default(sequential, config.sequential))
+    config = replace(
+        config,
+        sequential=or_default(sequential, config.sequential),
+        factor_trainer=or_default(trainer, config.factor_trainer),
+    )
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("pulserec").setLevel(logging.INFO)
     engine = Engine(
@@ -154,6 +173,38 @@ def worker(
     finally:
         engine.storage.close()
     console.print(f"worker stopped after {fits} refit(s)")
+
+
+def export_events(
+    storage: Annotated[
+        str, typer.Option(help="Storage URL: sqlite:///path/pulserec.db or redis://host:port/db.")
+    ],
+    output: Annotated[Path, typer.Option(help="Parquet file to write.")],
+) -> None:
+    """Write the log's positive events to Parquet: user_id, item_id, weight, timestamp.
+
+    The export the Spark trainer fits the factor model from (``--trainer spark`` writes
+    one at each refit by itself); here for archiving the log or training elsewhere. Spam
+    and negative events are left out; the file is readable by this account only.
+    """
+    from pulserec.engine.training import events_frame
+    from pulserec.events.export import export_events as write_export
+    from pulserec.events.export import positive_events
+    from pulserec.storage import open_storage
+    from pulserec.storage.files import private_umask
+
+    store = open_storage(storage)
+    try:
+        frame = events_frame(store)
+    finally:
+        store.close()
+    with private_umask():  # user ids and what they did
+        path = write_export(frame, output)
+    console.print(f"wrote {len(positive_events(frame))} events to {path}")
+
+
+TRAINERS = ("implicit", "spark")
+"""The factor model's trainers ``pulserec worker --trainer`` takes."""
 
 
 def _url_host(host: str) -> str:

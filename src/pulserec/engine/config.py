@@ -30,6 +30,10 @@ class EngineConfig:
     als_regularization: float = _DEFAULTS.als_regularization
     als_alpha: float = _DEFAULTS.als_alpha
     als_epochs: int = _DEFAULTS.als_epochs
+    factor_trainer: str = _DEFAULTS.factor_trainer
+    spark_master: str = _DEFAULTS.spark_master
+    spark_dir: str = _DEFAULTS.spark_dir
+    spark_regularization: float = _DEFAULTS.spark_regularization
     covisit_window: int = _DEFAULTS.covisit_window
     covisit_top_n: int = _DEFAULTS.covisit_top_n
     sequential: bool = _DEFAULTS.sequential

@@ -28,6 +28,7 @@ from pulserec.engine.items import LiveItems, live_signals
 from pulserec.engine.modelset import ModelSet, vector_index
 from pulserec.engine.rank import Ranker
 from pulserec.engine.sources import Request
+from pulserec.events.export import positive_events
 from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
 from pulserec.models.covisit import covisitation
@@ -139,7 +140,7 @@ class Fitter:
         """Factor model, co-visitation, popularity and (optionally) the transformer,
         started from ``warm`` (a transformer fitted on an earlier part of the log)."""
         cfg = self.config
-        pos = frame[frame["item_id"].notna() & ~frame["type"].isin(NEGATIVE_TYPES)]
+        pos = positive_events(frame)
         with self.lock:
             self.items.ensure(pos["item_id"].astype(str).unique().tolist())
             n_items = len(self.items)
@@ -150,17 +151,8 @@ class Fitter:
         inter = Interactions(
             matrix, inter.users, inter.items, inter.user_idx, inter.item_idx, inter.timestamp
         )
-        als = ALS(
-            n_factors=cfg.n_factors,
-            regularization=cfg.als_regularization,
-            alpha=cfg.als_alpha,
-            n_epochs=cfg.als_epochs,
-            random_state=cfg.random_state,
-        )
         if inter.nnz:
-            als.fit(inter)
-            user_f = np.asarray(als.user_factors_, dtype=np.float32)
-            item_f = np.asarray(als.item_factors_, dtype=np.float32)
+            user_f, item_f = self.fit_factors(pos, inter, item_map.to_list()[:n_items])
         else:
             user_f = np.zeros((inter.n_users, cfg.n_factors), np.float32)
             item_f = np.zeros((n_items, cfg.n_factors), np.float32)
@@ -186,6 +178,42 @@ class Fitter:
             seq_items=np.arange(n_items, dtype=np.int64) if seq_model is not None else None,
             features=NAMES,
         )  # fmt: skip
+
+    def fit_factors(
+        self, pos: pd.DataFrame, inter: Interactions, item_ids: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """User and item factors aligned with ``inter.users`` and ``item_ids``: fitted by
+        implicit here, or by Spark from ``pos`` exported to Parquet
+        (``factor_trainer``)."""
+        cfg = self.config
+        if cfg.factor_trainer == "spark":
+            from pulserec.models.spark_als import SparkALS
+
+            spark = SparkALS(
+                n_factors=cfg.n_factors,
+                regularization=cfg.spark_regularization,
+                alpha=cfg.als_alpha,
+                n_epochs=cfg.als_epochs,
+                random_state=cfg.random_state,
+                master=cfg.spark_master,
+                work_dir=cfg.spark_dir or None,
+            )
+            return spark.fit_frame(pos, inter.users.to_list(), item_ids)
+        if cfg.factor_trainer != "implicit":
+            raise ValueError(
+                f"factor_trainer: expected 'implicit' or 'spark', got {cfg.factor_trainer!r}"
+            )
+        als = ALS(
+            n_factors=cfg.n_factors,
+            regularization=cfg.als_regularization,
+            alpha=cfg.als_alpha,
+            n_epochs=cfg.als_epochs,
+            random_state=cfg.random_state,
+        ).fit(inter)
+        return (
+            np.asarray(als.user_factors_, dtype=np.float32),
+            np.asarray(als.item_factors_, dtype=np.float32),
+        )
 
     def fit_sequential(
         self, inter: Interactions, n_items: int, warm: Recommender | None = None
@@ -352,7 +380,7 @@ def _listed_times(frame: pd.DataFrame) -> pd.Series:
     shown = frame.loc[frame["type"] == "impression", ["user_id", "timestamp"]].drop_duplicates()
     if shown.empty:
         return pd.Series([], dtype=float)
-    positive = frame[frame["item_id"].notna() & ~frame["type"].isin(NEGATIVE_TYPES)]
+    positive = positive_events(frame)
     chosen = positive[["user_id", "timestamp"]].merge(shown, on=["user_id", "timestamp"])
     return chosen["timestamp"]
 
