@@ -10,7 +10,7 @@ import numpy as np
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
-from pulserec.engine.features import DEFAULT_WEIGHTS, feature_matrix
+from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
@@ -52,9 +52,10 @@ class Ranker:
             models, state, user_id, self.items, trending, live, self.config, self.scorer
         )
 
-    def candidates(self, request: Request) -> np.ndarray:
-        """The configured sources' candidates (sorted, unique)."""
-        return gather(request, self.config.sources, self.config.n_candidates)
+    def candidates(self, request: Request, sources: tuple[str, ...] | None = None) -> np.ndarray:
+        """The configured (or given) sources' candidates (sorted, unique)."""
+        names = self.config.sources if sources is None else sources
+        return gather(request, names, self.config.n_candidates)
 
     def recommend(
         self,
@@ -65,10 +66,16 @@ class Ranker:
         category: str | None = None,
         exclude: Iterable[str] = (),
         exclude_seen: bool = True,
+        sources: tuple[str, ...] | None = None,
+        weight_factors: dict[str, float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """The top ``k`` items, their scores and reasons."""
+        """The top ``k`` items, their scores and reasons.
+
+        ``sources`` replaces the configured candidate sources and ``weight_factors``
+        multiplies named features' blend weights (an experiment variant's overrides).
+        """
         state = request.state
-        cands = self.candidates(request)
+        cands = self.candidates(request, sources)
         exclude = list(exclude)
         cands = cands[self.allowed(cands, state, category, exclude, exclude_seen)]
         if len(cands) < k:  # top up from trending, then from the whole catalog
@@ -77,6 +84,10 @@ class Ranker:
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = feature_matrix(request, cands)
         weights = self.weights(request.models, state)
+        if weight_factors:
+            weights = weights.copy()
+            for name, factor in weight_factors.items():
+                weights[NAMES.index(name)] *= factor
         scores = feats @ weights
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
         vectors = (
