@@ -56,6 +56,11 @@ async def recommendations(
         description="Item ids to leave out (repeatable).",
         json_schema_extra=limit("max_batch"),
     ),
+    placement: str = Query(
+        "recommendations",
+        description="Where the list is shown (online metrics are kept per placement).",
+        json_schema_extra=limit("max_id_len"),
+    ),
 ) -> RecommendationOut:
     """Top-``k`` items for a user, each with a score, a reason and its title.
 
@@ -66,11 +71,16 @@ async def recommendations(
     if category is not None:
         valid_id(category, "category", limits)
     excluded = valid_ids(exclude or [], "exclude", limits)
+    valid_id(placement, "placement", limits)
 
     def work() -> RecommendationOut:
-        rec = engine.recommend(user_id, k, diversity=diversity, category=category, exclude=excluded)
+        rec = engine.recommend(user_id, k, diversity=diversity, category=category,
+                               exclude=excluded, placement=placement)  # fmt: skip
         items = scored_items(engine, rec.items)
-        return RecommendationOut(user_id=user_id, model_version=rec.model_version, items=items)
+        return RecommendationOut(
+            user_id=user_id, model_version=rec.model_version, items=items,
+            recommendation_id=rec.recommendation_id, variant=rec.variant,
+        )  # fmt: skip
 
     return await run_in_threadpool(work)
 
