@@ -13,6 +13,7 @@ from pulserec.cli.common import console, load_settings, or_default, setting_help
 from pulserec.cli.evaluate import evaluate, train
 from pulserec.cli.replay import replay
 from pulserec.cli.serve import serve, worker
+from pulserec.cli.simulate import simulate
 from pulserec.cli.text import keywords, similar_items
 from pulserec.events.datasets import DATASETS
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command()(evaluate)
 app.command()(train)
 app.command()(replay)
+app.command()(simulate)
 app.command()(serve)
 app.command()(worker)
 app.command()(keywords)
