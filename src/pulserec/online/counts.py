@@ -121,7 +121,10 @@ class OnlineCounts:
         CTR series of ``points`` steps (Wilson bands) for plots."""
         self.prune(now)
         first = int((now - window_s) // BUCKET_S)
-        step = max(BUCKET_S, math.ceil(window_s / points / BUCKET_S) * BUCKET_S)
+        # the series spans the data in the window, not the whole window
+        start = min((k[0] for k in self.cells if k[0] >= first), default=first)
+        span = max(BUCKET_S, now - start * BUCKET_S)
+        step = max(BUCKET_S, math.ceil(span / points / BUCKET_S) * BUCKET_S)
         groups: dict[tuple[str, str], Cell] = {}
         series: dict[tuple[str, str], dict[int, Cell]] = defaultdict(dict)
         for (bucket, placement, variant), cell in list(self.cells.items()):
