@@ -67,3 +67,22 @@ def test_experiments_are_kept_by_name(pair: tuple[Storage, str]) -> None:
     assert store.experiments() == {"a": '{"v": 2}', "b": "{}"}
     if kind != "memory":  # durable: a second store on the same backend reads them
         assert open_online_store(open_storage(storage.url)).experiments()["a"] == '{"v": 2}'
+
+
+
+def test_an_experiment_made_in_one_process_reaches_another(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Redis is the store several API processes share: definitions travel through it."""
+    from pulserec.online import OnlineLoop
+    from pulserec.online import loop as loop_module
+
+    storage = open_storage(f"{redis_url}?prefix={redis_prefix}")
+    first, second = OnlineLoop(open_online_store(storage)), OnlineLoop(open_online_store(storage))
+    first.create("e", [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}],
+                 horizon_users=1, start_seq=0, sources=set(), features=set())  # fmt: skip
+    assert second.running() is None  # read again only every REFRESH_S
+    second._refreshed -= loop_module.REFRESH_S + 1
+    found = second.running()
+    assert found is not None and found.name == "e"
+    storage.close()

@@ -77,8 +77,10 @@ class Overrides:
             if bad:
                 raise ValueError(f"overrides.weights: unknown {bad}; known: {sorted(features)}")
             for k, v in w.items():
-                if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
-                    raise ValueError(f"overrides.weights.{k}: expected a number, got {v!r}")
+                if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 100:
+                    raise ValueError(
+                        f"overrides.weights.{k}: expected a factor in [0, 100], got {v!r}"
+                    )
             out["weights"] = {str(k): float(v) for k, v in w.items()}
         return cls(**out)
 

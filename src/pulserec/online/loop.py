@@ -26,6 +26,9 @@ from pulserec.online.log import ListLog
 from pulserec.online.stats import compare, ratio_estimate
 from pulserec.types import Event
 
+REFRESH_S = 5.0
+"""How often a shared store's experiment definitions are re-read."""
+
 MIN_CLICKS = 30
 """Below this many clicks in a variant the report warns that the sample is small."""
 
@@ -54,6 +57,8 @@ class OnlineLoop:
         # (experiment, variant) -> user -> [lists, impressions, clicks, conversions]
         self.tally: dict[tuple[str, str], dict[str, np.ndarray]] = defaultdict(dict)
         self._lock = threading.RLock()
+        self.shared = bool(getattr(store, "shared", False))
+        self._refreshed = time.monotonic()
 
     # ------------------------------------------------------------ lifecycle
     def restore(self, now: float | None = None) -> OnlineLoop:
@@ -86,7 +91,20 @@ class OnlineLoop:
 
     # -------------------------------------------------------------- serving
     def running(self) -> Experiment | None:
-        """The experiment running now (one at a time), if any."""
+        """The experiment running now (one at a time), if any.
+
+        With a store several processes share, definitions are re-read every
+        ``REFRESH_S`` seconds, so an experiment created or stopped through one API
+        process reaches the others within that time.
+        """
+        if self.shared and time.monotonic() - self._refreshed > REFRESH_S:
+            self._refreshed = time.monotonic()
+            try:
+                for doc in self.store.experiments().values():
+                    e = Experiment.from_json(doc)
+                    self.experiments[e.name] = e
+            except Exception:  # keep serving with the definitions held
+                pass
         for e in self.experiments.values():
             if e.status == "running":
                 return e

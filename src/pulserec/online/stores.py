@@ -191,6 +191,8 @@ class RedisOnlineStore(OnlineStore):
     entries), ``l:<recommendation_id>`` (one list's JSON, expiring after ``ttl_s``) and
     ``experiments`` (a hash). Durability is Redis's: run it with ``appendfsync always``."""
 
+    shared = True
+
     def __init__(self, storage: Any, *, max_rows: int = 5_000_000, ttl_s: float = 7 * 86400.0):
         self.storage = storage
         self.client = storage.client

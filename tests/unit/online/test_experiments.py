@@ -64,6 +64,7 @@ def test_overrides_are_checked_by_name() -> None:
                            "weights": {"sequential": 0.0}}  # fmt: skip
     for bad, match in (({"diversity": 2}, "diversity"), ({"colour": 1}, "colour"),
                        ({"sources": ["nope"]}, "nope"), ({"weights": {"x": 1}}, "x"),
-                       ({"realtime": "no"}, "realtime")):  # fmt: skip
+                       ({"realtime": "no"}, "realtime"),
+                       ({"weights": {"sequential": 1e308}}, "sequential")):  # fmt: skip
         with pytest.raises(ValueError, match=match):
             Overrides.parse(bad, sources=SOURCES, features=FEATURES)
