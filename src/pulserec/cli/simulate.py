@@ -111,7 +111,13 @@ def simulate(
         p_values = ", ".join(f"{s['p_value']:.2f}" for s in splits)
         console.print(f"  A/A over {seeds} user splits: significant at 5% in {n_sig} "
                       f"({n_sig / seeds:.0%}); p-values {p_values}")  # fmt: skip
+        # the same test over many more splits: the share significant estimates its size
+        many = [resplit(sim.per_user, variants, f"aa-many-{s}")["p_value"] for s in range(1000)]
+        rate = sum(p < 0.05 for p in many) / len(many)
+        console.print(f"  A/A over 1000 user splits: significant at 5% in {rate:.1%}")
         payload["aa_splits"] = splits
+        payload["aa_rate_1000_splits"] = rate
+        payload["per_user"] = sim.per_user
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(payload, indent=2, default=float))
