@@ -594,9 +594,12 @@ class Engine:
         explore[0] = False
         if not explore.any():
             return picked, scores, reasons
-        shown = self.online.counts.shown
-        ids = self.catalog.id_map.ids(np.arange(n))
-        exposure = np.array([shown.get(str(i), 0) for i in ids], dtype=np.float64)
+        shown = dict(self.online.counts.shown)
+        exposure = np.zeros(n, dtype=np.float64)
+        if shown:
+            idx = self.catalog.id_map.lookup(list(shown))
+            known = (idx >= 0) & (idx < n)
+            exposure[idx[known]] = np.fromiter(shown.values(), np.float64, len(shown))[known]
         banned = set(picked.tolist()) | set(self.items.deleted)
         if state is not None:
             banned |= set(state.seen)
