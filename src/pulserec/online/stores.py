@@ -107,7 +107,9 @@ class MemoryOnlineStore(OnlineStore):
 
 class SQLiteOnlineStore(OnlineStore):
     """Tables beside the event log in its SQLite file, on a connection of their own (WAL
-    lets it write between the log's transactions; a busy log makes it wait, not fail)."""
+    lets it write between the log's transactions; a busy log makes it wait, not fail).
+    Attributions and experiments commit with ``synchronous=FULL``, served lists with
+    ``NORMAL`` (see :meth:`append_lists`)."""
 
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
@@ -118,11 +120,12 @@ class SQLiteOnlineStore(OnlineStore):
         self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.executescript(SCHEMA)
 
-    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def _write(self, sql: str, rows: list[tuple[Any, ...]], synchronous: str = "FULL") -> None:
         if not rows:
             return
         with self._lock:
             cur = self._conn.cursor()
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("BEGIN IMMEDIATE")
             try:
                 cur.executemany(sql, rows)
@@ -132,8 +135,13 @@ class SQLiteOnlineStore(OnlineStore):
                 raise
 
     def append_lists(self, lists: Iterable[ServedList]) -> None:
+        # Served lists commit without their own fsync (WAL, synchronous=NORMAL): they are in
+        # the -wal file at once, safe from a crash of the process, and reach the disk with
+        # the next event's commit (which fsyncs the WAL up to its end) or checkpoint. An
+        # fsync of their own would hold the database's one write lock for its duration,
+        # and event appends would queue behind it.
         self._write("INSERT OR REPLACE INTO served_lists VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_list_row(s) for s in lists])  # fmt: skip
+                    [_list_row(s) for s in lists], synchronous="NORMAL")  # fmt: skip
 
     def lists(self, *, since: float = 0.0) -> Iterator[ServedList]:
         with self._lock:
