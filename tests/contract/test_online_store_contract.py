@@ -46,6 +46,10 @@ def test_rows_round_trip_in_time_order(pair: tuple[Storage, str]) -> None:
     store.append_attributions([attribution("r2", "u1", 20.0), attribution("r1", "u2", 10.0)])
     assert [a.recommendation_id for a in store.attributions(since=15.0)] == ["r2"]
     assert next(iter(store.attributions())) == attribution("r2", "u1", 20.0)
+    store.delete_attributions([attribution("r2", "u1", 20.0)])
+    assert list(store.attributions()) == [attribution("r1", "u2", 10.0)]
+    store.append_attributions([attribution("r3", "u3", 30.0)], sync=False)
+    assert [a.recommendation_id for a in store.attributions()] == ["r1", "r3"]
 
 
 def test_forgetting_a_user_removes_their_rows(pair: tuple[Storage, str]) -> None:

@@ -248,14 +248,22 @@ class Engine:
         """Record events (one durable transaction) and apply each to its user's state."""
         flags = list(spam) if spam is not None else self.spam_flags(events)
         seqs: list[int | None]
+        # clicks are credited to served lists first: the log's durable commit below then
+        # makes the credits durable too, before the caller answers (see OnlineLoop.prepare)
+        credits = self.online.prepare(events) if self.online is not None else None
         if durable:
-            seqs = self.storage.append(events, flags)
+            try:
+                seqs = self.storage.append(events, flags)
+            except BaseException:
+                if self.online is not None and credits is not None:
+                    self.online.discard(credits)
+                raise
             accepted = [s is not None for s in seqs]
             self.last_seq = max([self.last_seq, *(s for s in seqs if s is not None)])
         else:
             seqs, accepted = [None] * len(events), [True] * len(events)
-        if self.online is not None:
-            self.online.attribute(events, accepted)  # durable before the caller answers
+        if self.online is not None and credits is not None:
+            self.online.settle(credits, accepted)
         if durable and self.shared:
             return self._ingest_shared(events, accepted)
         with self._lock:

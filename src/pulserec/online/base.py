@@ -64,8 +64,14 @@ class OnlineStore(ABC):
         """One served list by id, or None."""
 
     @abstractmethod
-    def append_attributions(self, rows: Iterable[Attribution]) -> None:
-        """Write attributed events (one transaction)."""
+    def append_attributions(self, rows: Iterable[Attribution], *, sync: bool = True) -> None:
+        """Write attributed events (one transaction). ``sync=False`` lets a store that
+        shares a write-ahead log with the events skip its own flush to disk: the events'
+        commit that follows flushes both."""
+
+    @abstractmethod
+    def delete_attributions(self, rows: Iterable[Attribution]) -> None:
+        """Remove attributed events written for events that were then not stored."""
 
     @abstractmethod
     def attributions(self, *, since: float = 0.0) -> Iterator[Attribution]:

@@ -85,8 +85,12 @@ class MemoryOnlineStore(OnlineStore):
     def get_list(self, recommendation_id: str) -> ServedList | None:
         return self._lists.get(recommendation_id)
 
-    def append_attributions(self, rows: Iterable[Attribution]) -> None:
+    def append_attributions(self, rows: Iterable[Attribution], *, sync: bool = True) -> None:
         self._attributions.extend(rows)
+
+    def delete_attributions(self, rows: Iterable[Attribution]) -> None:
+        gone = list(rows)
+        self._attributions = [a for a in self._attributions if a not in gone]
 
     def attributions(self, *, since: float = 0.0) -> Iterator[Attribution]:
         return iter([a for a in self._attributions if a.served_at >= since])
@@ -157,9 +161,14 @@ class SQLiteOnlineStore(OnlineStore):
             ).fetchone()
         return None if row is None else _list_of(row)
 
-    def append_attributions(self, rows: Iterable[Attribution]) -> None:
+    def append_attributions(self, rows: Iterable[Attribution], *, sync: bool = True) -> None:
         self._write("INSERT INTO attributions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [astuple(a) for a in rows])  # fmt: skip
+                    [astuple(a) for a in rows], "FULL" if sync else "NORMAL")  # fmt: skip
+
+    def delete_attributions(self, rows: Iterable[Attribution]) -> None:
+        self._write("DELETE FROM attributions WHERE recommendation_id = ? AND user_id = ? AND "
+                    "item_id = ? AND type = ? AND position = ? AND timestamp = ?",
+                    [astuple(a)[:6] for a in rows])  # fmt: skip
 
     def attributions(self, *, since: float = 0.0) -> Iterator[Attribution]:
         with self._lock:
@@ -240,7 +249,13 @@ class RedisOnlineStore(OnlineStore):
         data = self._call(self.client.get, self.key(f"l:{recommendation_id}"))
         return None if data is None else _list_of(json.loads(data))
 
-    def append_attributions(self, rows: Iterable[Attribution]) -> None:
+    def delete_attributions(self, rows: Iterable[Attribution]) -> None:
+        gone = [list(astuple(a)) for a in rows]
+        ids = [eid for eid, row in self._stream("attr") if row in gone]
+        if ids:
+            self._call(self.client.xdel, self.key("attr"), *ids)
+
+    def append_attributions(self, rows: Iterable[Attribution], *, sync: bool = True) -> None:
         pipe = self.client.pipeline(transaction=True)
         n = 0
         for a in rows:

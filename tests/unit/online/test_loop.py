@@ -160,3 +160,31 @@ def test_exploration_shows_items_nobody_was_shown(trained: Engine) -> None:
 
 def test_the_memory_store_is_what_memory_storage_gets() -> None:
     assert isinstance(open_online_store(open_storage("memory://")), MemoryOnlineStore)
+
+
+def test_a_credit_stays_only_with_an_event_the_log_stored(
+    trained: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eng = fresh(trained)
+    store = eng.online.store  # type: ignore[union-attr]
+    rec = eng.recommend("u6", 5, now=T)
+    click = Event("u6", rec.items[0].item_id, "click", T + 1, event_id="c-1",
+                  recommendation_id=rec.recommendation_id)  # fmt: skip
+
+    def down(*args: object, **kwargs: object) -> list[int | None]:
+        raise ConnectionError("log down")
+
+    with monkeypatch.context() as m:
+        m.setattr(eng.storage, "append", down)
+        with pytest.raises(ConnectionError):
+            eng.ingest(click)
+    assert list(store.attributions()) == []  # written first, then undone
+    assert eng.ingest(click) is True
+    assert len(list(store.attributions())) == 1
+    # a retry the log refuses leaves no second credit, even once a newer list shows the item
+    again = eng.recommend("u6", 5, now=T + 2, exclude_seen=False)
+    assert click.item_id in {s.item_id for s in again.items}
+    retry = Event("u6", click.item_id, "click", T + 3, event_id="c-1")
+    assert eng.ingest(retry) is False
+    assert len(list(store.attributions())) == 1
+    assert group(eng)["clicks"] == 1
