@@ -14,15 +14,25 @@ item are attributed, each to at most one list position:
 
 Lists are kept in memory per user (the latest ``lists_per_user``, pruned past the window)
 and by id; an id not held is looked up in the store.
+
+Logs that record their lists as ``impression`` events (MIND, a client that sends them)
+follow a second, older rule, also here: a list is the impressions of one user at one
+timestamp (:func:`list_key`), and a positive event of that user at that timestamp was
+chosen from it. Live click-through rates (``LiveItems.note_shown``) and the refit's blend
+weights (:func:`listed_times`, :func:`shown_lists`) read lists that way.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+import numpy as np
+import pandas as pd
+
+from pulserec.catalog.catalog import Catalog
 from pulserec.online.base import Attribution, ServedList
-from pulserec.types import Event
+from pulserec.types import NEGATIVE_TYPES, Event
 
 CLICK_TYPES = frozenset({"click", "view"})
 CONVERSION_TYPES = frozenset({"cart", "purchase", "like"})
@@ -122,3 +132,30 @@ class Attributor:
         """Drop a user's lists."""
         for served in self.by_user.pop(user_id, ()):
             self.by_id.pop(served.recommendation_id, None)
+
+
+def list_key(event: Event) -> tuple[str, float]:
+    """The logged list an event belongs to where lists are logged as ``impression``
+    events: the same user at the same timestamp."""
+    return (event.user_id, event.timestamp)
+
+
+def listed_times(frame: pd.DataFrame) -> pd.Series:
+    """Times of the positive events chosen from a logged list (an impression of the same
+    user at the same time)."""
+    shown = frame.loc[frame["type"] == "impression", ["user_id", "timestamp"]].drop_duplicates()
+    if shown.empty:
+        return pd.Series([], dtype=float)
+    positive = frame[frame["item_id"].notna() & ~frame["type"].isin(NEGATIVE_TYPES)]
+    chosen = positive[["user_id", "timestamp"]].merge(shown, on=["user_id", "timestamp"])
+    return chosen["timestamp"]
+
+
+def shown_lists(events: Iterable[Event], catalog: Catalog) -> dict[tuple[str, float], np.ndarray]:
+    """The items each user was shown and passed over, by :func:`list_key`: a logged list's
+    ``impression`` events share its time, and its clicks were chosen among them."""
+    lists: dict[tuple[str, float], list[int]] = {}
+    for event in events:
+        if event.type == "impression" and event.item_id is not None and event.item_id in catalog:
+            lists.setdefault(list_key(event), []).append(catalog.idx(event.item_id))
+    return {key: np.asarray(items, dtype=np.int64) for key, items in lists.items()}
