@@ -228,13 +228,15 @@ def free_port() -> int:
 
 
 def start_server(
-    work: Path, demo: bool, encoder: str, log: Path
+    work: Path, demo: bool, encoder: str, log: Path, assignments: list[str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = os.environ | {"PULSEREC_API_KEYS": f"{KEY}:ingest+read+admin"}
     cmd = [sys.executable, "-m", "pulserec.cli", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--data-dir", str(work), "--encoder", encoder,
            "--no-access-log"] + (["--demo"] if demo else [])  # fmt: skip
+    for assignment in assignments or []:
+        cmd += ["--set", assignment]
     proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 1800  # the first start embeds the catalog and trains
@@ -529,6 +531,9 @@ def main() -> None:
     parser.add_argument("--fresh-users", type=int, default=200)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON")
+    parser.add_argument("--set", dest="assignments", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="a server setting, e.g. online.log_lists=false (repeatable)")
     args = parser.parse_args()  # fmt: skip
 
     dataset_dir = args.dataset_dir or get_settings().dataset_dir(args.dataset)
@@ -537,7 +542,8 @@ def main() -> None:
     name = args.dataset if real else "demo"
     print(f"starting the server on {args.work_dir} ({name}, encoder {args.encoder})", flush=True)
     t0 = time.perf_counter()
-    proc, url = start_server(args.work_dir, not real, args.encoder, args.work_dir / "server.log")
+    proc, url = start_server(args.work_dir, not real, args.encoder, args.work_dir / "server.log",
+                             args.assignments)  # fmt: skip
     try:
         print(f"server ready in {time.perf_counter() - t0:.1f}s at {url}", flush=True)
         st = wait_trained(url)

@@ -367,6 +367,41 @@ class EngineSettings(_Section):
         return EngineConfig(**fields, state=self.state.to_state_config())
 
 
+class OnlineSettings(_Section):
+    """Served lists, attribution of events to them, online metrics and experiments."""
+
+    log_lists: bool = Field(
+        default=True,
+        description="Log every served list (one row per list) and attribute events to lists.",
+    )
+    attribution_window_s: float = Field(
+        default=1800.0,
+        gt=0.0,
+        description="An event without a recommendation_id counts for the latest list served "
+        "to its user at most this many seconds before it that contained its item.",
+    )
+    flush_s: float = Field(
+        default=0.5, gt=0.0, description="Served lists are written to storage at least this often."
+    )
+    flush_batch: int = Field(
+        default=500, ge=1, description="Served lists written to storage in one transaction."
+    )
+    max_buffer: int = Field(
+        default=50_000,
+        ge=1,
+        description="Served lists waiting for their write; past it new ones are counted as "
+        "dropped (never written, still attributed in this process).",
+    )
+    retention_s: float = Field(
+        default=7 * 86400.0,
+        gt=0.0,
+        description="How far back online metrics reach (and are rebuilt from storage at start).",
+    )
+    lists_per_user: int = Field(
+        default=50, ge=1, description="Latest served lists held in memory per user for attribution."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in pulserec."""
 
@@ -430,6 +465,10 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="Bounds on one HTTP request."
     )
+    online: OnlineSettings = Field(
+        default_factory=OnlineSettings,
+        description="Served-list log, attribution and experiments.",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -492,6 +531,7 @@ __all__ = [
     "EngineSettings",
     "EvalSettings",
     "LimitSettings",
+    "OnlineSettings",
     "Settings",
     "StateSettings",
     "get_settings",

@@ -75,7 +75,9 @@ class Event:
     """One thing a user did.
 
     ``item_id`` may be ``None`` only for ``search`` events, whose ``text`` is the
-    query. ``timestamp`` is seconds since the Unix epoch (UTC).
+    query. ``timestamp`` is seconds since the Unix epoch (UTC). ``recommendation_id`` and
+    ``position`` (1 = the top) name the served list and the place in it where the user
+    met the item, when the client knows them (see :mod:`pulserec.online.attribution`).
 
     Examples
     --------
@@ -94,9 +96,13 @@ class Event:
     value: float | None = None
     text: str | None = None
     event_id: str | None = None
+    recommendation_id: str | None = None
+    position: int | None = None
 
     def __post_init__(self) -> None:
         _check_id("user_id", self.user_id)
+        if self.position is not None and (isinstance(self.position, bool) or self.position < 1):
+            raise ValidationError("position", f"expected a position >= 1, got {self.position}")
         if self.type not in EVENT_TYPES:
             raise ValidationError(
                 "type", f"unknown event type {self.type!r}; expected one of {sorted(EVENT_TYPES)}"
@@ -144,8 +150,14 @@ class Scored:
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """A ranked list for one user, with the model version that produced it."""
+    """A ranked list for one user, with the model version that produced it.
+
+    ``recommendation_id`` names the served list (empty when nothing logs lists), and
+    ``variant`` the experiment variant the user is in (empty outside any experiment).
+    """
 
     user_id: UserId
     items: tuple[Scored, ...]
     model_version: str = ""
+    recommendation_id: str = ""
+    variant: str = ""

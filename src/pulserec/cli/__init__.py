@@ -14,6 +14,7 @@ from pulserec.cli.evaluate import evaluate, train
 from pulserec.cli.importing import import_items
 from pulserec.cli.replay import replay
 from pulserec.cli.serve import export_events, serve, worker
+from pulserec.cli.simulate import simulate
 from pulserec.cli.text import keywords, similar_items
 from pulserec.events.datasets import DATASETS
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command()(evaluate)
 app.command()(train)
 app.command()(replay)
+app.command()(simulate)
 app.command()(serve)
 app.command()(worker)
 app.command("export-events")(export_events)

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -45,8 +47,10 @@ from pulserec.engine.modelset import (
 from pulserec.engine.placing import Placer
 from pulserec.engine.rank import Ranker
 from pulserec.engine.sequential import SequentialScorer
-from pulserec.engine.sources import check_sources
+from pulserec.engine.sources import SOURCES, check_sources
 from pulserec.engine.training import Fitter, Trainer, events_frame
+from pulserec.online.experiments import Experiment, Overrides
+from pulserec.online.loop import OnlineLoop
 from pulserec.state.base import UserState
 from pulserec.state.memory import MemoryStateStore
 from pulserec.state.pending import PendingItems
@@ -75,6 +79,9 @@ class Engine:
         P(positive) of a comment's text; signs how a comment moves interests.
     spam_filter : SpamFilter, optional
         Flags comments that are kept in the log but move nothing.
+    online : OnlineLoop, optional
+        Logs every served list, attributes events to lists and runs experiments; without
+        one lists carry no ``recommendation_id`` and no experiment applies.
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class Engine:
         *,
         sentiment: Sentiment | None = None,
         spam_filter: SpamFilter | None = None,
+        online: OnlineLoop | None = None,
     ) -> None:
         # Serving multiplies tiny matrices; a multi-threaded BLAS only adds
         # contention there (measured: 0.14 ms vs 3.5 ms per item search on two
@@ -98,6 +106,7 @@ class Engine:
         check_sources(self.config.sources)
         self.artifacts_dir = artifacts_dir
         self.spam = SpamGate(spam_filter) if spam_filter is not None else None
+        self.online = online
         self.shared = bool(getattr(self.storage, "shared", False))
         self._lock = threading.RLock()
         self._train_lock = threading.Lock()
@@ -128,6 +137,7 @@ class Engine:
             self.states = MemoryStateStore(cfg.state, restore=self._restore)
         self._models: ModelSet | None = None
         self._log_seq = 0  # shared log: the newest sequence number counted into trending
+        self.last_seq = 0  # the newest sequence number of the log this process has seen
         self.events_ingested = 0
         self.freeze_seq: int | None = None
 
@@ -201,6 +211,7 @@ class Engine:
             for stored in chunk:
                 self.items.count(stored.event, spam=stored.spam)
                 self._log_seq = stored.seq
+        self.last_seq = max(self.last_seq, self._log_seq)
 
     def sync_items(self) -> int:
         """Index the stored items this process does not know yet (shared storage).
@@ -230,6 +241,7 @@ class Engine:
                     unknown = True
                 self.items.count(stored.event, spam=stored.spam)
                 self._log_seq = stored.seq
+                self.last_seq = max(self.last_seq, stored.seq)
                 n += 1
             if unknown:  # an item another process added: learn it before serving it
                 self.sync_items()
@@ -249,18 +261,30 @@ class Engine:
     ) -> list[bool]:
         """Record events (one durable transaction) and apply each to its user's state."""
         flags = list(spam) if spam is not None else self.spam_flags(events)
+        seqs: list[int | None]
+        # clicks are credited to served lists first: the log's durable commit below then
+        # makes the credits durable too, before the caller answers (see OnlineLoop.prepare)
+        credits = self.online.prepare(events) if self.online is not None else None
         if durable:
-            seqs = self.storage.append(events, flags)
+            try:
+                seqs = self.storage.append(events, flags)
+            except BaseException:
+                if self.online is not None and credits is not None:
+                    self.online.discard(credits)
+                raise
             accepted = [s is not None for s in seqs]
+            self.last_seq = max([self.last_seq, *(s for s in seqs if s is not None)])
         else:
-            accepted = [True] * len(events)
+            seqs, accepted = [None] * len(events), [True] * len(events)
+        if self.online is not None and credits is not None:
+            self.online.settle(credits, accepted)
         if durable and self.shared:
             return self._ingest_shared(events, accepted)
         with self._lock:
             self.items.note_shown(e for e, ok in zip(events, accepted, strict=True) if ok)
             restored: set[str] = set()  # users rebuilt from a log that already holds this batch
             window = self.config.live_covisit_window
-            for event, ok, flag in zip(events, accepted, flags, strict=True):
+            for event, ok, flag, seq in zip(events, accepted, flags, seqs, strict=True):
                 if not ok:
                     continue
                 self.events_ingested += 1
@@ -277,7 +301,7 @@ class Engine:
                     state = self.states.get_or_create(event.user_id)
                 previous = state.recent_items(window) if window else None
                 self.items.count(event, previous, spam=flag, models=self.models)
-                realtime = self.freeze_seq is None
+                realtime = self.freeze_seq is None and self._realtime(event.user_id, seq)
                 self.folder.fold(state, event, flag, self.models, realtime=realtime)
         return accepted
 
@@ -307,7 +331,8 @@ class Engine:
 
     def bootstrap(self, events: Sequence[Event]) -> None:
         """Append historical events to the log without touching any state (before training)."""
-        self.storage.append(events)
+        seqs = self.storage.append(events)
+        self.last_seq = max([self.last_seq, *(s for s in seqs if s is not None)])
         with self._lock:
             self.items.note_shown(events)
             for event in events:
@@ -350,8 +375,13 @@ class Engine:
         """Fold one logged event into a state and remember its sequence number."""
         frozen = self.freeze_seq
         realtime = frozen is None or stored.seq <= frozen
+        realtime = realtime and self._realtime(state.user_id, stored.seq)
         self.folder.fold(state, stored.event, stored.spam, self.models, realtime=realtime)
         state.seq = stored.seq
+
+    def _realtime(self, user_id: str, seq: int | None) -> bool:
+        """False for an event an experiment variant keeps from moving interests."""
+        return self.online is None or self.online.realtime(user_id, seq)
 
     def delete_user(self, user_id: str) -> int:
         """Forget a user everywhere: their events leave the log, then :meth:`forget_user`.
@@ -368,6 +398,8 @@ class Engine:
             elif event.text and event.type == "search":
                 queries.add(event.text)
         removed = self.storage.delete_user(user_id)
+        if self.online is not None:
+            self.online.forget_user(user_id)  # the lists served to them and their clicks
         forget_texts = getattr(self.encoder, "forget", None)
         if forget_texts is not None:
             forget_texts(sorted(comments), kind="passage")
@@ -537,6 +569,7 @@ class Engine:
         boost: str | None = None,
         placement: str | None = None,
         context_item: str | None = None,
+        now: float | None = None,
     ) -> Recommendation:
         """Top-``k`` items for a user, each with its score and the reason it was chosen.
 
@@ -544,14 +577,27 @@ class Engine:
         (:mod:`pulserec.control`): only items passing the filter are retrieved, and the
         boost adds to each item's score. A bad expression raises
         :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost`` and the
-        position. ``placement`` names a stored :class:`Placement` whose rules apply too
+        position. ``placement`` names where the list is shown: online metrics are kept
+        per placement, and a stored :class:`Placement` of that name applies its rules too
         (its filter and boost with the request's; ``k`` and ``diversity`` are the
         caller's: the HTTP route takes the placement's when the request gives none).
         ``context_item``: the item the list is shown beside (a product page's product):
         expressions read it as ``context.*``, and it is left out of the list.
+
+        With an online loop the list is logged (at ``now``, default the clock) and named
+        by its ``recommendation_id``, and the user's experiment variant, if any,
+        overrides settings for this request.
         """
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
+        variant = self.online.assign(user_id)[1] if self.online is not None else None
+        o = variant.overrides if variant is not None else Overrides()
+        if o.diversity is not None:
+            diversity = o.diversity
+        sources, factors = o.sources, dict(o.weights or {})
+        if o.sequential is False:
+            sources = tuple(n for n in (sources or self.config.sources) if n != "sequential")
+            factors["sequential"] = 0.0
         with self._lock:
             self.catch_up()
             models = self.models
@@ -562,29 +608,92 @@ class Engine:
                     raise ValidationError("context_item", f"no item {context_item!r}")
                 context = self.catalog.idx(context_item)
                 exclude = [*exclude, context_item]
-            chosen = None
-            if placement is not None:
-                chosen = self.placer.get(placement)
-                if chosen is None:
-                    raise ValidationError("placement", f"no placement {placement!r}")
+            chosen = self.placer.get(placement) if placement is not None else None
             if chosen is None:
                 picked, scores, reasons = self.ranker.recommend(
                     request, k, diversity=diversity, category=category, exclude=exclude,
                     exclude_seen=exclude_seen, filter=filter, boost=boost, context=context,
+                    sources=sources, weight_factors=factors or None,
                 )  # fmt: skip
             else:
                 picked, scores, reasons = self.placer.rank(
                     request, chosen, k, diversity=diversity, category=category,
                     exclude=exclude, exclude_seen=exclude_seen, filter=filter, boost=boost,
-                    context=context,
+                    context=context, weight_factors=factors or None,
                 )  # fmt: skip
+            if o.exploration:
+                picked, scores, reasons = self._explore(
+                    request.state, user_id, picked, scores, reasons, o.exploration
+                )
             ids = self.catalog.id_map.ids(picked)
             if self.placer.tracks_shown:
                 self.placer.shown.add(user_id, [str(i) for i in ids], now=time.time())
         items = tuple(
             Scored(str(i), float(s), r) for i, s, r in zip(ids, scores, reasons, strict=True)
         )
-        return Recommendation(user_id, items, models.version if models else "untrained")
+        rid, name = self.serve_list(user_id, placement or "recommendations", items, now=now)
+        return Recommendation(user_id, items, models.version if models else "untrained", rid, name)
+
+    def serve_list(
+        self, user_id: str | None, placement: str, items: Sequence[Scored], *,
+        now: float | None = None,
+    ) -> tuple[str, str]:  # fmt: skip
+        """Log a list about to be answered: its ``recommendation_id`` and the user's
+        variant (both empty without an online loop or with list logging off)."""
+        if self.online is None:
+            return "", ""
+        ids = [s.item_id for s in items]
+        served = self.online.serve(user_id or "", placement, ids, now=now,
+                                   novelty=self._novelty(ids))  # fmt: skip
+        return served.recommendation_id, served.variant
+
+    def _novelty(self, item_ids: Sequence[str]) -> float:
+        """Mean self-information of items by their share of interactions (add-one)."""
+        if not item_ids:
+            return 0.0
+        counts = self.items.interactions
+        idx = self.catalog.id_map.lookup(list(item_ids))
+        idx = idx[(idx >= 0) & (idx < len(counts))]
+        if len(idx) == 0:
+            return 0.0
+        share = (counts[idx] + 1.0) / (float(counts.sum()) + len(counts))
+        return float(-np.log2(share).mean())
+
+    def _explore(
+        self, state: UserState | None, user_id: str, picked: np.ndarray, scores: np.ndarray,
+        reasons: list[str], rate: float,
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+        """Each position after the first shows, with chance ``rate``, one of the 50 least
+        shown items the user has not seen (epsilon-greedy exploration of under-exposed items)."""
+        assert self.online is not None
+        n = len(self.catalog)
+        if n == 0 or len(picked) < 2:
+            return picked, scores, reasons
+        # varies per user and request, yet replays alike
+        seed = zlib.crc32(user_id.encode("utf-8", "surrogatepass"))
+        rng = np.random.default_rng([seed, state.n_events if state else 0, self.last_seq])
+        explore = rng.random(len(picked)) < rate
+        explore[0] = False
+        if not explore.any():
+            return picked, scores, reasons
+        shown = dict(self.online.counts.shown)
+        exposure = np.zeros(n, dtype=np.float64)
+        if shown:
+            idx = self.catalog.id_map.lookup(list(shown))
+            known = (idx >= 0) & (idx < n)
+            exposure[idx[known]] = np.fromiter(shown.values(), np.float64, len(shown))[known]
+        banned = set(picked.tolist()) | set(self.items.deleted)
+        if state is not None:
+            banned |= set(state.seen)
+        exposure[list(banned)] = np.inf
+        pool = np.argsort(exposure + rng.random(n), kind="stable")[:50]
+        pool = pool[np.isfinite(exposure[pool])]
+        picked, scores, reasons = picked.copy(), scores.copy(), list(reasons)
+        for pos in np.flatnonzero(explore)[: len(pool)]:
+            picked[pos] = pool[0]
+            pool = pool[1:]
+            reasons[pos] = "exploration: an item few users have been shown yet"
+        return picked, scores, reasons
 
     # ------------------------------------------------------------- placements
     def put_placement(self, name: str, body: object) -> Placement:
@@ -641,6 +750,41 @@ class Engine:
             return search(
                 self.ranker, qv, query, k, models=self.models, state=state, user_id=user_id
             )
+
+    # ------------------------------------------------------------ experiments
+    def create_experiment(
+        self, name: str, variants: Sequence[dict[str, Any]], *, horizon_users: int = 1000,
+        salt: str = "", now: float | None = None,
+    ) -> Experiment:  # fmt: skip
+        """Start an experiment over the events from now on (see :mod:`pulserec.online`)."""
+        loop = self._loop()
+        return loop.create(name, variants, horizon_users=horizon_users, start_seq=self.last_seq,
+                           sources=set(SOURCES), features=set(NAMES), now=now,
+                           salt=salt)  # fmt: skip
+
+    def add_variant(self, name: str, variant: dict[str, Any]) -> Experiment:
+        """Add a variant to a running experiment, from traffic no variant holds."""
+        return self._loop().add_variant(name, variant, sources=set(SOURCES),
+                                        features=set(NAMES))  # fmt: skip
+
+    def stop_experiment(self, name: str, *, winner: str | None = None,
+                        conclude: bool = False) -> Experiment:  # fmt: skip
+        """Stop an experiment (users go back to the configured settings); ``conclude``
+        also records the chosen variant."""
+        loop = self._loop()
+        with self._lock:
+            if conclude:
+                experiment = loop.conclude(name, winner, stop_seq=self.last_seq)
+            else:
+                experiment = loop.stop(name, stop_seq=self.last_seq)
+            # states of a variant that held interests still: rebuilt with them moving again
+            self.states.clear()
+        return experiment
+
+    def _loop(self) -> OnlineLoop:
+        if self.online is None:
+            raise RuntimeError("experiments need the online loop (online.log_lists on)")
+        return self.online
 
     # ------------------------------------------------------------- inspection
     def interests(self, user_id: str) -> Interests | None:

@@ -19,6 +19,7 @@ from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.trending import Trending
 from pulserec.index.hnsw import HNSWIndex
+from pulserec.online.attribution import list_key
 from pulserec.state.pending import PendingItems
 from pulserec.text.base import TextEncoder
 from pulserec.types import NEGATIVE_TYPES, Event, Item
@@ -160,7 +161,7 @@ class LiveItems:
             return
         idx = self.catalog.idx(event.item_id)
         user = None if spam else event.user_id
-        listed = (event.user_id, event.timestamp) in self.shown_keys
+        listed = list_key(event) in self.shown_keys
         self.live.add(
             idx, event.timestamp, None if spam else previous, user, listed=listed, models=models
         )
@@ -172,7 +173,7 @@ class LiveItems:
         item's click-through rate, whatever its order in the batch. Bounded."""
         for event in events:
             if event.type == "impression":
-                self.shown_keys[(event.user_id, event.timestamp)] = None
+                self.shown_keys[list_key(event)] = None
                 if len(self.shown_keys) > MAX_SHOWN_KEYS:
                     self.shown_keys.popitem(last=False)
 

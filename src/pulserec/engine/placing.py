@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -133,8 +133,10 @@ class Placer:
         boost: str | None,
         now: float | None = None,
         context: int | None = None,
+        weight_factors: Mapping[str, float] | None = None,
     ) -> Ranked:
-        """The top ``k`` items for this placement, their scores and reasons."""
+        """The top ``k`` items for this placement, their scores and reasons
+        (``weight_factors``: an experiment variant's, on top of the placement's weights)."""
         now = time.time() if now is None else now
         p = placement
         # the request's own expressions first: an error's position is then in its text
@@ -153,7 +155,7 @@ class Placer:
             "diversity": diversity, "category": category,
             "exclude_seen": exclude_seen and p.exclude_seen, "boost": plus(p.boost, boost),
             "sources": p.sources, "weights": p.weights or None, "seen": seen,
-            "context": context,
+            "context": context, "weight_factors": weight_factors,
         }  # fmt: skip
         base = both(p.filter, filter)
         if not p.promotions:

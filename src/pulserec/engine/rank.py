@@ -59,9 +59,10 @@ class Ranker:
             models, state, user_id, self.items, trending, live, self.config, self.scorer
         )
 
-    def candidates(self, request: Request) -> np.ndarray:
-        """The configured sources' candidates (sorted, unique)."""
-        return gather(request, self.config.sources, self.config.n_candidates)
+    def candidates(self, request: Request, sources: tuple[str, ...] | None = None) -> np.ndarray:
+        """The configured (or given) sources' candidates (sorted, unique)."""
+        names = self.config.sources if sources is None else sources
+        return gather(request, names, self.config.n_candidates)
 
     def recommend(
         self,
@@ -76,6 +77,7 @@ class Ranker:
         boost: str | None = None,
         sources: Sequence[str] | None = None,
         weights: Mapping[str, float] | None = None,
+        weight_factors: Mapping[str, float] | None = None,
         seen: np.ndarray | None = None,
         context: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -85,8 +87,10 @@ class Ranker:
         each item's score (see :mod:`pulserec.control`). A bad one raises
         :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost``.
         ``sources`` and ``weights`` (by feature name) override the configured ones for
-        this call; ``seen`` replaces the user's seen items where ``exclude_seen``;
-        ``context`` is the item the list is shown beside (``context.*`` in expressions).
+        this call (a placement's), ``weight_factors`` multiply named features' weights
+        (an experiment variant's); ``seen`` replaces the user's seen items where
+        ``exclude_seen``; ``context`` is the item the list is shown beside (``context.*``
+        in expressions).
         """
         state = request.state
         user = self.user_view(request) if filter is not None or boost is not None else None
@@ -98,8 +102,7 @@ class Ranker:
         )
         # a filter every item passes searches like none (no mask to carry through)
         request.restrict(None if allowed is not None and allowed.all() else allowed)
-        names = self.config.sources if sources is None else sources
-        cands = gather(request, names, self.config.n_candidates)
+        cands = self.candidates(request, None if sources is None else tuple(sources))
         exclude = list(exclude)
         cands = cands[self.allowed(cands, state, category, exclude, exclude_seen, seen)]
         if len(cands) < k:  # top up from trending, then from the whole (allowed) catalog
@@ -109,6 +112,10 @@ class Ranker:
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = feature_matrix(request, cands)
         blend = self.override(self.weights(request.models, state), weights)
+        if weight_factors:
+            blend = blend.copy()
+            for name, factor in weight_factors.items():
+                blend[NAMES.index(name)] *= factor
         scores = feats @ blend
         if boost is not None:
             scores = scores + self.items.expressions.boost(boost, cands, user, context=context)

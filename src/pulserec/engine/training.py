@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pulserec.catalog.catalog import Catalog
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
@@ -33,6 +32,8 @@ from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
 from pulserec.models.covisit import covisitation
 from pulserec.models.factor import ALS
+from pulserec.online.attribution import listed_times as _listed_times
+from pulserec.online.attribution import shown_lists as _shown_lists
 from pulserec.ranking import (
     ChoiceData,
     chosen_ranks,
@@ -372,28 +373,6 @@ MIN_LISTS = 100
 the weights that score a given list (``Engine.score_items``: which of the shown items
 will be taken) are fitted apart from those that rank the catalog: what was offered and
 passed over says more about such a choice than candidates the user never saw."""
-
-
-def _listed_times(frame: pd.DataFrame) -> pd.Series:
-    """Times of the positive events chosen from a logged list (an impression of the same
-    user at the same time)."""
-    shown = frame.loc[frame["type"] == "impression", ["user_id", "timestamp"]].drop_duplicates()
-    if shown.empty:
-        return pd.Series([], dtype=float)
-    positive = positive_events(frame)
-    chosen = positive[["user_id", "timestamp"]].merge(shown, on=["user_id", "timestamp"])
-    return chosen["timestamp"]
-
-
-def _shown_lists(events: list[Event], catalog: Catalog) -> dict[tuple[str, float], np.ndarray]:
-    """The items each user was shown and passed over, by (user, time): a logged list's
-    ``impression`` events share its time, and its clicks were chosen among them."""
-    lists: dict[tuple[str, float], list[int]] = {}
-    for event in events:
-        if event.type == "impression" and event.item_id is not None and event.item_id in catalog:
-            key = (event.user_id, event.timestamp)
-            lists.setdefault(key, []).append(catalog.idx(event.item_id))
-    return {key: np.asarray(items, dtype=np.int64) for key, items in lists.items()}
 
 
 def _positive(event: Event) -> bool:

@@ -39,6 +39,7 @@ from pulserec.service.routers import (
     events,
     health,
     items,
+    online,
     pages,
     placements,
     search,
@@ -49,7 +50,7 @@ from pulserec.storage.files import private_umask
 
 log = logging.getLogger("pulserec.service")
 
-ROUTERS = (events, users, items, placements, search, admin, dashboard, health, pages)
+ROUTERS = (events, users, items, placements, search, admin, online, dashboard, health, pages)
 
 
 def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None = None) -> FastAPI:
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
                 runtime = await asyncio.to_thread(build_runtime, settings, on_empty)
                 app.state.runtime = runtime
                 metrics.watch_pending(lambda: pending_items(runtime.engine))
+                metrics.watch_online(lambda: runtime.engine.online)
                 log.info(
                     "pulserec serving %s (%d items, model %s)",
                     settings.resolved_storage_url,

@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pulserec.online import OnlineLoop
 from pulserec.state.pending import PendingItems
 
 LATENCY_BUCKETS = (
@@ -72,10 +73,16 @@ class Metrics:
         )
         self.pending = PendingCollector()
         self.registry.register(self.pending)
+        self.online = OnlineCollector()
+        self.registry.register(self.online)
 
     def watch_pending(self, source: Callable[[], PendingItems | None]) -> None:
         """Export the pending-items bound: ``source()`` is read at each scrape."""
         self.pending.source = source
+
+    def watch_online(self, source: Callable[[], OnlineLoop | None]) -> None:
+        """Export the online loop's counts: ``source()`` is read at each scrape."""
+        self.online.source = source
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
@@ -112,6 +119,52 @@ class PendingCollector(Collector):
             "pulserec_pending_dropped",
             "(unknown item, user) pairs forgotten to stay within engine.max_pending.",
             value=pending.dropped,
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        """Nothing: the registry then never collects at registration time."""
+        return iter(())
+
+
+class OnlineCollector(Collector):
+    """Reads the :class:`~pulserec.online.OnlineLoop`'s counts (since start) at scrape time.
+
+    Per placement and variant: ``pulserec_online_lists_total``,
+    ``pulserec_online_impressions_total``, ``pulserec_online_clicks_total``,
+    ``pulserec_online_conversions_total``; clicks by position (1..10, and 11 for 11 and
+    beyond) in ``pulserec_online_clicks_by_position_total``; served lists not written
+    because the buffer was full in ``pulserec_online_lists_dropped_total``.
+    """
+
+    def __init__(self) -> None:
+        self.source: Callable[[], OnlineLoop | None] = lambda: None
+
+    def collect(self) -> Iterator[Metric]:
+        """The online counters of the current source."""
+        loop = self.source()
+        if loop is None:
+            return
+        totals = dict(loop.counts.totals)
+        names = ("lists", "impressions", "clicks", "conversions")
+        for i, name in enumerate(names):
+            family = CounterMetricFamily(
+                f"pulserec_online_{name}", f"Served-list {name} since start.",
+                labels=("placement", "variant"),
+            )  # fmt: skip
+            for (placement, variant), row in sorted(totals.items()):
+                family.add_metric((placement, variant), row[i])
+            yield family
+        by_position = CounterMetricFamily(
+            "pulserec_online_clicks_by_position", "Attributed clicks by list position.",
+            labels=("placement", "position"),
+        )  # fmt: skip
+        for (placement, position), n in sorted(dict(loop.counts.clicks_by_position).items()):
+            by_position.add_metric((placement, str(position)), n)
+        yield by_position
+        yield CounterMetricFamily(
+            "pulserec_online_lists_dropped",
+            "Served lists not logged because the write buffer was full.",
+            value=loop.log.dropped,
         )
 
     def describe(self) -> Iterator[Metric]:

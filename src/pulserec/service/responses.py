@@ -63,6 +63,7 @@ class ScoredItem(BaseModel):
     score: float
     reason: str
     title: str
+    position: int = Field(description="Place in the list, 1 = the top.")
 
 
 class RecommendationOut(BaseModel):
@@ -71,6 +72,11 @@ class RecommendationOut(BaseModel):
     user_id: str
     model_version: str
     items: list[ScoredItem]
+    recommendation_id: str = Field(
+        description="Names this list: send it (and the item's position) with the events it "
+        "leads to. Empty when list logging is off."
+    )
+    variant: str = Field(description="The experiment variant of the user; empty outside one.")
 
 
 class SimilarOut(BaseModel):
@@ -78,6 +84,8 @@ class SimilarOut(BaseModel):
 
     item_id: str
     items: list[ScoredItem]
+    recommendation_id: str = Field(description="Names this list (see recommendations).")
+    variant: str = Field(description="The experiment variant of the user; empty outside one.")
 
 
 class SearchOut(BaseModel):
@@ -86,6 +94,8 @@ class SearchOut(BaseModel):
     query: str
     user_id: str | None
     items: list[ScoredItem]
+    recommendation_id: str = Field(description="Names this list (see recommendations).")
+    variant: str = Field(description="The experiment variant of the user; empty outside one.")
 
 
 class KeywordOut(BaseModel):

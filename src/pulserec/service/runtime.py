@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulserec.config import Settings
 from pulserec.engine import Engine, Trainer, TrainingRecord
+from pulserec.online import OnlineLoop, open_online_store
 from pulserec.state.pending import PendingItems
 from pulserec.storage import open_storage
 from pulserec.storage.files import private_dir, warn_if_open
@@ -92,6 +93,9 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
     storage = open_storage(settings.resolved_storage_url)
     try:
         encoder = build_encoder(settings)
+        online = None
+        if settings.online.log_lists:
+            online = OnlineLoop(open_online_store(storage), settings.online).restore().start()
         engine = Engine(
             storage,
             encoder,
@@ -99,6 +103,7 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
             artifacts_dir=settings.service_artifacts_dir,
             sentiment=load_sentiment(encoder),
             spam_filter=SpamFilter(encoder=encoder),
+            online=online,
         )
         engine.load_from_storage()
         if on_empty is not None and storage.counts()["events"] == 0:
@@ -148,6 +153,8 @@ def close_runtime(runtime: Runtime, wait_s: float = SHUTDOWN_WAIT_S) -> None:
         log.warning("stopping with a refit still running: it is abandoned")
     if runtime.subscriber is not None:
         runtime.subscriber.stop()
+    if runtime.engine.online is not None:
+        runtime.engine.online.close()  # the served lists still waiting are written
     runtime.engine.storage.close()
     encoder = runtime.engine.encoder
     if isinstance(encoder, CachedEncoder):

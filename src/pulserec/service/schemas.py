@@ -200,8 +200,14 @@ class EventIn(_BodyEntry):
     event_id: str | None = Field(
         None, description="Idempotency key: a retry with the same id is stored once."
     )
+    recommendation_id: str | None = Field(
+        None, description="The list that showed the item (its response's recommendation_id)."
+    )
+    position: int | None = Field(
+        None, ge=1, strict=True, description="The item's position in that list, 1 = the top."
+    )
 
-    @field_validator("user_id", "session_id", "item_id", "event_id")
+    @field_validator("user_id", "session_id", "item_id", "event_id", "recommendation_id")
     @classmethod
     def _ids(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else check_id(value, limits_of(info).max_id_len)

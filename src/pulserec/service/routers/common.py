@@ -124,9 +124,10 @@ def is_live(engine: Engine, item_id: str) -> bool:
 def scored_items(engine: Engine, items: Iterable[Scored]) -> list[ScoredItem]:
     """Scored items with their catalog titles."""
     out = []
-    for s in items:
+    for position, s in enumerate(items, 1):
         title = engine.catalog.get(s.item_id).title if s.item_id in engine.catalog else ""
-        out.append(ScoredItem(item_id=s.item_id, score=s.score, reason=s.reason, title=title))
+        out.append(ScoredItem(item_id=s.item_id, score=s.score, reason=s.reason, title=title,
+                              position=position))  # fmt: skip
     return out
 
 

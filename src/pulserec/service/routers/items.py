@@ -165,11 +165,29 @@ async def list_items(
     dependencies=[Depends(require("read"))],
     responses=NOT_FOUND,
 )
-async def similar(engine: EngineDep, limits: LimitsDep, item_id: ItemPath, k: KDep) -> SimilarOut:
+async def similar(
+    engine: EngineDep,
+    limits: LimitsDep,
+    item_id: ItemPath,
+    k: KDep,
+    user_id: str | None = Query(
+        None,
+        description="Who is shown the list (its clicks are then attributed to them).",
+        json_schema_extra=limit_marker("max_id_len"),
+    ),
+) -> SimilarOut:
     """Items like this one: co-visitation, factor and text similarity combined."""
     require_live(engine, item_id, limits)
-    found = await run_in_threadpool(engine.similar, item_id, k)
-    return SimilarOut(item_id=item_id, items=scored_items(engine, found))
+    if user_id is not None:
+        valid_id(user_id, "user_id", limits)
+
+    def work() -> SimilarOut:
+        found = engine.similar(item_id, k)
+        rid, variant = engine.serve_list(user_id, "similar", found)
+        return SimilarOut(item_id=item_id, items=scored_items(engine, found),
+                          recommendation_id=rid, variant=variant)  # fmt: skip
+
+    return await run_in_threadpool(work)
 
 
 @router.get(

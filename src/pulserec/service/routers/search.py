@@ -53,6 +53,8 @@ async def search(
         if user_id is not None:
             event = Event(user_id, None, "search", time.time(), text=q)
             metrics.events_ingested.inc(sum(engine.ingest_many([event], durable=True)))
-        return SearchOut(query=q, user_id=user_id, items=scored_items(engine, found))
+        rid, variant = engine.serve_list(user_id, "search", found)
+        return SearchOut(query=q, user_id=user_id, items=scored_items(engine, found),
+                         recommendation_id=rid, variant=variant)  # fmt: skip
 
     return await run_in_threadpool(work)

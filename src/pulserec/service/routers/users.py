@@ -77,8 +77,9 @@ async def recommendations(
     ),
     placement: str | None = Query(
         None,
-        description="A stored placement whose rules apply; its k and diversity unless "
-        "the request gives them.",
+        description="Where the list is shown: online metrics are kept per placement "
+        "(`recommendations` when none), and a stored placement of that name applies its "
+        "rules, its k and diversity unless the request gives them.",
         json_schema_extra=limit("max_id_len"),
     ),
     context_item: str | None = Query(
@@ -106,10 +107,8 @@ async def recommendations(
 
     def work() -> RecommendationOut:
         nonlocal k, diversity
-        if placement is not None:
-            chosen = engine.placement(placement)
-            if chosen is None:
-                raise ApiError(404, "placement", f"no placement {placement!r}")
+        chosen = engine.placement(placement) if placement is not None else None
+        if chosen is not None:  # a name without a stored placement only labels the list
             given = request.query_params
             k = chosen.k if chosen.k is not None and "k" not in given else k
             if chosen.diversity is not None and "diversity" not in given:
@@ -122,7 +121,10 @@ async def recommendations(
         except ValidationError as exc:
             raise ApiError(422, exc.field, exc.message) from None
         items = scored_items(engine, rec.items)
-        return RecommendationOut(user_id=user_id, model_version=rec.model_version, items=items)
+        return RecommendationOut(
+            user_id=user_id, model_version=rec.model_version, items=items,
+            recommendation_id=rec.recommendation_id, variant=rec.variant,
+        )  # fmt: skip
 
     return await run_in_threadpool(work)
 

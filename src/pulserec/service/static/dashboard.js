@@ -154,9 +154,119 @@
     if (!trending.items.length) list.append(el("li", { class: "muted" }, "Nothing yet."));
   }
 
+  const W = 320;
+  const H = 140;
+  const PAD = 24;
+
+  function axes(maxY) {
+    return [
+      svg("line", { x1: PAD, y1: H - PAD, x2: W, y2: H - PAD, class: "axis" }),
+      svg("line", { x1: PAD, y1: 0, x2: PAD, y2: H - PAD, class: "axis" }),
+      svg("text", { x: 2, y: 10, class: "tick" }, `${(maxY * 100).toFixed(1)}%`),
+      svg("text", { x: 2, y: H - PAD, class: "tick" }, "0"),
+    ];
+  }
+
+  function ctrOverTime(groups) {
+    const series = groups.filter((g) => g.series.length);
+    if (!series.length) return el("p", { class: "muted" }, "No served lists in the window.");
+    const ts = series.flatMap((g) => g.series.map((p) => p.t));
+    const t0 = Math.min(...ts);
+    const t1 = Math.max(...ts, t0 + 1);
+    const maxY = Math.max(...series.flatMap((g) => g.series.map((p) => p.high)), 1e-6);
+    const x = (t) => PAD + ((t - t0) / (t1 - t0)) * (W - PAD - 4);
+    const y = (v) => (H - PAD) - (v / maxY) * (H - PAD - 4);
+    const parts = axes(maxY);
+    for (const g of series) {
+      const label = `${g.placement} · ${g.variant || "(none)"}`;
+      const c = Pulse.colour(label);
+      const upper = g.series.map((p) => `${x(p.t).toFixed(1)},${y(p.high).toFixed(1)}`);
+      const lower = g.series.map((p) => `${x(p.t).toFixed(1)},${y(p.low).toFixed(1)}`).reverse();
+      parts.push(svg("polygon", { points: upper.concat(lower).join(" "), fill: c, opacity: 0.18 }));
+      parts.push(svg("polyline", { points: g.series.map((p) =>
+        `${x(p.t).toFixed(1)},${y(p.ctr).toFixed(1)}`).join(" "), stroke: c, fill: "none",
+        "stroke-width": 2 }, svg("title", {}, label)));
+    }
+    return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot" }, ...parts);
+  }
+
+  function ctrByPosition(groups) {
+    const shown = groups.filter((g) => g.ctr_by_position.length);
+    if (!shown.length) return el("p", { class: "muted" }, "No clicks yet.");
+    const n = Math.min(10, Math.max(...shown.map((g) => g.ctr_by_position.length)));
+    const maxY = Math.max(...shown.flatMap((g) => g.ctr_by_position.slice(0, n)), 1e-6);
+    const slot = (W - PAD - 4) / n;
+    const bar = slot / (shown.length + 1);
+    const parts = axes(maxY);
+    shown.forEach((g, j) => {
+      const label = `${g.placement} · ${g.variant || "(none)"}`;
+      g.ctr_by_position.slice(0, n).forEach((v, i) => {
+        const h = (v / maxY) * (H - PAD - 4);
+        parts.push(svg("rect", { x: PAD + i * slot + j * bar + 2, y: H - PAD - h, width: bar,
+          height: h, fill: Pulse.colour(label) }, svg("title", {},
+          `${label}: position ${i + 1}, CTR ${(v * 100).toFixed(2)}%`)));
+      });
+    });
+    for (let i = 0; i < n; i++) {
+      parts.push(svg("text", { x: PAD + i * slot + slot / 2, y: H - 8, class: "tick" }, `${i + 1}`));
+    }
+    return svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot" }, ...parts);
+  }
+
+  function renderOnline(online, report) {
+    const groups = online.groups || [];
+    $("online-meta").textContent = `last ${Math.round(online.window_s / 3600)} h · ` +
+      `${fmt(groups.reduce((a, g) => a + g.lists, 0))} lists`;
+    $("ctr-time").replaceChildren(ctrOverTime(groups));
+    $("ctr-position").replaceChildren(ctrByPosition(groups));
+    $("online-legend").replaceChildren(...groups.map((g) => {
+      const label = `${g.placement} · ${g.variant || "(none)"}`;
+      return el("span", { class: "chip", style: `border-left: 10px solid ${Pulse.colour(label)}` }, label);
+    }));
+    const cols = ["lists", "impressions", "clicks", "ctr", "conversion_rate", "coverage", "novelty"];
+    $("online-table").replaceChildren(
+      el("tr", {}, el("th", {}, "placement · variant"), cols.map((c) => el("th", { class: "num" }, c))),
+      ...groups.map((g) => el("tr", {}, el("th", {}, `${g.placement} · ${g.variant || "(none)"}`),
+        cols.map((c) => el("td", { class: "num" }, fmt(g[c], c === "ctr" || c === "conversion_rate" ? 4 : 3))))));
+    if (!report) {
+      $("experiment-title").textContent = "Experiment";
+      $("experiment").replaceChildren(el("tr", {}, el("td", { class: "muted" },
+        "No experiment. POST /v1/admin/experiments to start one.")));
+      $("experiment-warnings").replaceChildren();
+      return;
+    }
+    $("experiment-title").textContent = `Experiment “${report.name}” · ${report.status}` +
+      (report.final ? " · horizon reached" : ` · interim (horizon ${fmt(report.horizon_users)} users per variant)`);
+    const cmp = Object.fromEntries(report.comparisons.map((c) => [c.variant, c]));
+    $("experiment").replaceChildren(
+      el("tr", {}, ["variant", "users", "impressions", "clicks", "CTR", "95% CI", "Δ vs control", "95% CI of Δ", "p"]
+        .map((h) => el("th", { class: h === "variant" ? "" : "num" }, h))),
+      ...report.variants.map((v) => {
+        const c = cmp[v.name];
+        const pct = (x) => (x == null ? "—" : `${(x * 100).toFixed(2)}%`);
+        return el("tr", {}, el("th", {}, v.name), el("td", { class: "num" }, fmt(v.users)),
+          el("td", { class: "num" }, fmt(v.impressions)), el("td", { class: "num" }, fmt(v.clicks)),
+          el("td", { class: "num" }, pct(v.ctr)),
+          el("td", { class: "num" }, `${pct(v.ctr_low)} – ${pct(v.ctr_high)}`),
+          el("td", { class: "num" + (c && c.significant ? " best" : "") }, c ? pct(c.diff) : "control"),
+          el("td", { class: "num" }, c ? `${pct(c.ci_low)} – ${pct(c.ci_high)}` : ""),
+          el("td", { class: "num" }, c ? c.p_value.toPrecision(2) : ""));
+      }));
+    $("experiment-warnings").replaceChildren(...report.warnings.map((w) => el("li", {}, w)));
+  }
+
+  async function onlineState() {
+    const online = await api("/v1/admin/online?window=24h").catch(() => null);
+    if (!online) return [null, null];
+    const all = await api("/v1/admin/experiments");
+    const current = online.experiment || all[all.length - 1];
+    const report = current ? await api(`/v1/admin/experiments/${encodeURIComponent(current.name)}`) : null;
+    return [online, report];
+  }
+
   async function poll() {
     try {
-      const [s, active, trending, replay] = await Promise.all([
+      const [s, active, trending, replay, [online, report]] = await Promise.all([
         api("/v1/admin/status"),
         api("/v1/admin/active-users?window_s=900"),
         api("/v1/admin/trending?n=10"),
@@ -164,7 +274,9 @@
           if (err.status === 404) return null;
           throw err;
         }),
+        onlineState(),
       ]);
+      if (online) renderOnline(online, report);
       renderStatus(s);
       $("active").textContent = fmt(active.active_users);
       $("recent-events").textContent =

@@ -1,0 +1,66 @@
+"""The served-list log: batched writes, a bound, and nothing lost when a write fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from pulserec.online.base import ServedList
+from pulserec.online.log import ListLog
+from pulserec.online.stores import MemoryOnlineStore
+
+
+def served(i: int) -> ServedList:
+    return ServedList(f"r{i}", "u", "home", "", float(i), ("a", "b"))
+
+
+class CountingStore(MemoryOnlineStore):
+    def __init__(self, fail: int = 0) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+        self.fail = fail
+
+    def append_lists(self, lists: Iterable[ServedList]) -> None:
+        rows = list(lists)
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("store down")
+        self.calls.append(len(rows))
+        super().append_lists(rows)
+
+
+def test_lists_are_written_in_batches() -> None:
+    store = CountingStore()
+    log = ListLog(store, batch=4)
+    for i in range(10):
+        assert log.add(served(i))
+    assert store.calls == [] and log.pending() == 10  # serving writes nothing
+    assert log.flush() == 10
+    assert store.calls == [4, 4, 2] and len(list(store.lists())) == 10
+
+
+def test_past_the_bound_lists_are_dropped_and_counted() -> None:
+    log = ListLog(CountingStore(), max_buffer=3)
+    assert [log.add(served(i)) for i in range(5)] == [True, True, True, False, False]
+    assert log.dropped == 2 and log.pending() == 3
+
+
+def test_a_failed_write_keeps_the_lists_in_order_for_the_next() -> None:
+    store = CountingStore(fail=1)
+    log = ListLog(store, batch=2)
+    for i in range(3):
+        log.add(served(i))
+    with pytest.raises(ConnectionError):
+        log.flush()
+    assert log.pending() == 3
+    log.flush()
+    assert [s.recommendation_id for s in store.lists()] == ["r0", "r1", "r2"]
+
+
+def test_close_writes_what_the_thread_left() -> None:
+    store = CountingStore()
+    log = ListLog(store, flush_s=3600).start()
+    log.add(served(1))
+    log.close()
+    assert store.get_list("r1") == served(1)
