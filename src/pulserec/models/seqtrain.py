@@ -371,10 +371,19 @@ def _batch_loss(
     real = tgt >= 0
     logits = net.hidden(inp, table)[real] @ table.T
     pos, item = seen_pairs(inputs[:, :width], prefix)
-    if len(pos):
-        where = (torch.from_numpy(pos).to(device), torch.from_numpy(item).to(device))
-        logits = logits.index_put_(where, net.repeat_bias.expand(len(pos)), accumulate=True)
-    return F.cross_entropy(logits, tgt[real])
+    return F.cross_entropy(_with_repeat_bias(net, logits, pos, item), tgt[real])
+
+
+def _with_repeat_bias(
+    net: SequenceNet, logits: torch.Tensor, rows: np.ndarray, cols: np.ndarray
+) -> torch.Tensor:
+    """``logits`` with the repeat bias added at each (row, col), in place."""
+    import torch
+
+    if not len(rows):
+        return logits
+    where = (torch.from_numpy(rows).to(logits.device), torch.from_numpy(cols).to(logits.device))
+    return logits.index_put_(where, net.repeat_bias.expand(len(rows)), accumulate=True)
 
 
 def _sampled_loss(
@@ -423,9 +432,7 @@ def _sampled_loss(
     pos, item = seen_pairs(inputs, prefix)
     col = np.searchsorted(cand, item)
     hit = (col < len(cand)) & (cand[np.minimum(col, len(cand) - 1)] == item)
-    if hit.any():
-        where = (torch.from_numpy(pos[hit]).to(device), torch.from_numpy(col[hit]).to(device))
-        logits = logits.index_put_(where, net.repeat_bias.expand(int(hit.sum())), accumulate=True)
+    logits = _with_repeat_bias(net, logits, pos[hit], col[hit])
     target_col = torch.from_numpy(np.searchsorted(cand, tgt)).to(device)
     return F.cross_entropy(logits, target_col)
 
