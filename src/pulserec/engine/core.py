@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from itertools import islice
@@ -32,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from pulserec.control.placements import Placement
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
+from pulserec.engine.explore import explore, novelty
 from pulserec.engine.features import NAMES
 from pulserec.engine.fold import Folder, Sentiment
 from pulserec.engine.insight import Insight, Interests
@@ -622,8 +622,10 @@ class Engine:
                     context=context, weight_factors=factors or None,
                 )  # fmt: skip
             if o.exploration:
-                picked, scores, reasons = self._explore(
-                    request.state, user_id, picked, scores, reasons, o.exploration
+                assert self.online is not None
+                picked, scores, reasons = explore(
+                    self.items, self.online.counts.shown, request.state, user_id,
+                    (picked, scores, reasons), o.exploration, salt=self.last_seq,
                 )
             ids = self.catalog.id_map.ids(picked)
             if self.placer.tracks_shown:
@@ -644,56 +646,8 @@ class Engine:
             return "", ""
         ids = [s.item_id for s in items]
         served = self.online.serve(user_id or "", placement, ids, now=now,
-                                   novelty=self._novelty(ids))  # fmt: skip
+                                   novelty=novelty(self.items, ids))  # fmt: skip
         return served.recommendation_id, served.variant
-
-    def _novelty(self, item_ids: Sequence[str]) -> float:
-        """Mean self-information of items by their share of interactions (add-one)."""
-        if not item_ids:
-            return 0.0
-        counts = self.items.interactions
-        idx = self.catalog.id_map.lookup(list(item_ids))
-        idx = idx[(idx >= 0) & (idx < len(counts))]
-        if len(idx) == 0:
-            return 0.0
-        share = (counts[idx] + 1.0) / (float(counts.sum()) + len(counts))
-        return float(-np.log2(share).mean())
-
-    def _explore(
-        self, state: UserState | None, user_id: str, picked: np.ndarray, scores: np.ndarray,
-        reasons: list[str], rate: float,
-    ) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
-        """Each position after the first shows, with chance ``rate``, one of the 50 least
-        shown items the user has not seen (epsilon-greedy exploration of under-exposed items)."""
-        assert self.online is not None
-        n = len(self.catalog)
-        if n == 0 or len(picked) < 2:
-            return picked, scores, reasons
-        # varies per user and request, yet replays alike
-        seed = zlib.crc32(user_id.encode("utf-8", "surrogatepass"))
-        rng = np.random.default_rng([seed, state.n_events if state else 0, self.last_seq])
-        explore = rng.random(len(picked)) < rate
-        explore[0] = False
-        if not explore.any():
-            return picked, scores, reasons
-        shown = dict(self.online.counts.shown)
-        exposure = np.zeros(n, dtype=np.float64)
-        if shown:
-            idx = self.catalog.id_map.lookup(list(shown))
-            known = (idx >= 0) & (idx < n)
-            exposure[idx[known]] = np.fromiter(shown.values(), np.float64, len(shown))[known]
-        banned = set(picked.tolist()) | set(self.items.deleted)
-        if state is not None:
-            banned |= set(state.seen)
-        exposure[list(banned)] = np.inf
-        pool = np.argsort(exposure + rng.random(n), kind="stable")[:50]
-        pool = pool[np.isfinite(exposure[pool])]
-        picked, scores, reasons = picked.copy(), scores.copy(), list(reasons)
-        for pos in np.flatnonzero(explore)[: len(pool)]:
-            picked[pos] = pool[0]
-            pool = pool[1:]
-            reasons[pos] = "exploration: an item few users have been shown yet"
-        return picked, scores, reasons
 
     # ------------------------------------------------------------- placements
     def put_placement(self, name: str, body: object) -> Placement:
