@@ -592,12 +592,7 @@ class Engine:
             raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
         variant = self.online.assign(user_id)[1] if self.online is not None else None
         o = variant.overrides if variant is not None else Overrides()
-        if o.diversity is not None:
-            diversity = o.diversity
-        sources, factors = o.sources, dict(o.weights or {})
-        if o.sequential is False:
-            sources = tuple(n for n in (sources or self.config.sources) if n != "sequential")
-            factors["sequential"] = 0.0
+        diversity, sources, factors = o.ranking(diversity, self.config.sources)
         with self._lock:
             self.catch_up()
             models = self.models
@@ -613,13 +608,13 @@ class Engine:
                 picked, scores, reasons = self.ranker.recommend(
                     request, k, diversity=diversity, category=category, exclude=exclude,
                     exclude_seen=exclude_seen, filter=filter, boost=boost, context=context,
-                    sources=sources, weight_factors=factors or None,
+                    sources=sources, weight_factors=factors,
                 )  # fmt: skip
             else:
                 picked, scores, reasons = self.placer.rank(
                     request, chosen, k, diversity=diversity, category=category,
                     exclude=exclude, exclude_seen=exclude_seen, filter=filter, boost=boost,
-                    context=context, weight_factors=factors or None,
+                    context=context, weight_factors=factors,
                 )  # fmt: skip
             if o.exploration:
                 assert self.online is not None

@@ -42,6 +42,19 @@ class Overrides:
     weights: dict[str, float] | None = None
     exploration: float | None = None
 
+    def ranking(
+        self, diversity: float, configured: tuple[str, ...]
+    ) -> tuple[float, tuple[str, ...] | None, dict[str, float] | None]:
+        """What a request ranks with under these overrides: its diversity, the candidate
+        sources (None: as configured) and factors on named feature weights (None: none).
+        ``configured`` are the engine's sources, which dropping the transformer edits."""
+        sources, factors = self.sources, dict(self.weights or {})
+        if self.sequential is False:
+            sources = tuple(n for n in (sources or configured) if n != "sequential")
+            factors["sequential"] = 0.0
+        chosen = self.diversity if self.diversity is not None else diversity
+        return chosen, sources, factors or None
+
     @classmethod
     def parse(cls, raw: dict[str, Any], *, sources: set[str], features: set[str]) -> Overrides:
         """Checked overrides; a ValueError names the offending key and what it accepts."""

@@ -68,3 +68,15 @@ def test_overrides_are_checked_by_name() -> None:
                        ({"weights": {"sequential": 1e308}}, "sequential")):  # fmt: skip
         with pytest.raises(ValueError, match=match):
             Overrides.parse(bad, sources=SOURCES, features=FEATURES)
+
+
+def test_overrides_say_what_a_request_ranks_with() -> None:
+    configured = ("ann", "sequential", "trending")
+    assert Overrides().ranking(0.3, configured) == (0.3, None, None)
+    off = Overrides(diversity=0.5, sequential=False, weights={"text": 2.0})
+    assert off.ranking(0.3, configured) == (
+        0.5, ("ann", "trending"), {"text": 2.0, "sequential": 0.0}
+    )
+    assert Overrides(sources=("sequential", "ann"), sequential=False).ranking(0.0, configured)[
+        1
+    ] == ("ann",)
