@@ -557,13 +557,10 @@ def _copy_weights(previous: SequentialTransformer, net: SequenceNet) -> None:
     """``previous``'s weights into ``net``, item rows by index; a mismatch is an error."""
     import torch
 
-    from pulserec.models.seqnet import unflatten_state
-
-    old = previous._build_net(previous.item_text_.shape[1])
-    unflatten_state(old, previous.weights_)
     target = net.state_dict()
     moved = {}
-    for key, value in old.state_dict().items():
+    # the previous model's scoring network holds its weights (in float64: exact for them)
+    for key, value in previous._net.state_dict().items():
         into = target.get(key)
         here = None if into is None else tuple(into.shape)
         grows = key == "item_id.weight" and into is not None and into.shape[1:] == value.shape[1:]
