@@ -21,15 +21,19 @@ class ChoiceData:
 
     features: list[np.ndarray]  # each (n_candidates, n_features)
     chosen: list[int]
-    cold: list[bool] = field(default_factory=list)
-    """Per list, whether the user had no positive event before it (when recorded)."""
+    segment: list[int] = field(default_factory=list)
+    """Per list, the user's history segment before it (when recorded; see
+    :mod:`pulserec.engine.segments`)."""
     missed: int = 0
     """Held-out choices with no list: the chosen item was not among the candidates."""
 
     def subset(self, keep: list[bool]) -> ChoiceData:
         """The lists where ``keep`` is true."""
         pick = [j for j, k in enumerate(keep) if k]
-        return ChoiceData([self.features[j] for j in pick], [self.chosen[j] for j in pick])
+        segment = [self.segment[j] for j in pick] if self.segment else []
+        return ChoiceData(
+            [self.features[j] for j in pick], [self.chosen[j] for j in pick], segment
+        )
 
     def __len__(self) -> int:
         return len(self.chosen)

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import unit_rows
+from pulserec.engine.segments import NAMES as SEGMENT_NAMES
 from pulserec.engine.seqspace import SeqSpace
 from pulserec.index.hnsw import HNSWIndex
 from pulserec.manifest import read_manifest, require_file, write_manifest
@@ -46,8 +47,9 @@ class ModelSet:
     seq_items: np.ndarray | None = None
     """For each model item index, the transformer's item index (-1: none)."""
     features: tuple[str, ...] = ()
-    cold_weights: np.ndarray | None = None
-    """Ranking weights for a user with no positive event yet (None: ``weights``)."""
+    segment_weights: np.ndarray | None = None
+    """Ranking weights per history segment, one row each (:mod:`pulserec.engine.segments`;
+    None: ``weights`` for every user)."""
     list_weights: np.ndarray | None = None
     """Weights that score a given list of items, fitted on logged lists (None: ``weights``)."""
     previous_version: str | None = None
@@ -96,7 +98,9 @@ class ModelSet:
             covisit_indptr=cov.indptr,
             popularity=self.popularity,
             weights=self.weights,
-            cold_weights=self.cold_weights if self.cold_weights is not None else np.zeros(0),
+            segment_weights=(
+                self.segment_weights if self.segment_weights is not None else np.zeros((0, 0))
+            ),
             list_weights=self.list_weights if self.list_weights is not None else np.zeros(0),
             seq_items=self.seq_items if self.seq_items is not None else np.zeros(0, np.int64),
         )
@@ -136,12 +140,13 @@ class ModelSet:
             item_f = z["item_factors"]
             arrays = {k: z[k] for k in ("user_factors", "popularity", "weights")}
             seq_items = z["seq_items"] if "seq_items" in z.files else None
+            segments = z["segment_weights"] if "segment_weights" in z.files else np.zeros((0, 0))
             cold = z["cold_weights"] if "cold_weights" in z.files else np.zeros(0)
             listed = z["list_weights"] if "list_weights" in z.files else np.zeros(0)
         # models saved before the list was written ranked with the first six features
         saved = list(manifest.get("features", features[: len(arrays["weights"])]))
         weights = weights_for(saved, arrays["weights"], features)
-        cold_weights = weights_for(saved, cold, features) if len(cold) else None
+        segment_weights = _segment_weights(saved, segments, cold, weights, features)
         list_weights = weights_for(saved, listed, features) if len(listed) else None
         sequential = None
         if manifest.get("sequential"):
@@ -155,7 +160,7 @@ class ModelSet:
             item_unit, cov, arrays["popularity"], weights, index,
             float(manifest["fitted_at"]), dict(manifest.get("metrics", {})),
             list(manifest.get("items", [])), sequential,
-            seq_items if sequential is not None else None, tuple(features), cold_weights,
+            seq_items if sequential is not None else None, tuple(features), segment_weights,
             list_weights, manifest.get("previous_version"),
         )  # fmt: skip
 
@@ -244,3 +249,21 @@ def read_current(directory: Path) -> str | None:
     if not current.is_file():
         return None
     return str(json.loads(current.read_text())["version"])
+
+
+def _segment_weights(
+    saved: list[str],
+    rows: np.ndarray,
+    cold: np.ndarray,
+    weights: np.ndarray,
+    features: tuple[str, ...],
+) -> np.ndarray | None:
+    """Saved per-segment weights laid out for ``features``; models saved with weights for
+    users without events only (``cold``) rank the other segments with ``weights``."""
+    if len(rows):
+        return np.stack([weights_for(saved, row, features) for row in rows])
+    if len(cold):
+        out = np.tile(weights, (len(SEGMENT_NAMES), 1))
+        out[0] = weights_for(saved, cold, features)
+        return out
+    return None

@@ -20,6 +20,7 @@ from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
+from pulserec.engine.segments import segment_of
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
 from pulserec.rerank.mmr import mmr
@@ -192,11 +193,12 @@ class Ranker:
 
     @staticmethod
     def weights(models: ModelSet | None, state: UserState | None = None) -> np.ndarray:
-        """The blend's weights; a user with no positive event yet has their own."""
+        """The blend's weights for the user's history segment (their count of positive
+        items: 0, 1-2, 3-9, 10+), where the models have weights per segment."""
         if models is None:
             return DEFAULT_WEIGHTS
-        if models.cold_weights is not None and (state is None or not state.recent_items(1)):
-            return models.cold_weights
+        if models.segment_weights is not None:
+            return models.segment_weights[segment_of(state)]  # type: ignore[no-any-return]
         return models.weights
 
     def allowed(

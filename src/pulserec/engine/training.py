@@ -26,6 +26,8 @@ from pulserec.engine.fold import Folder
 from pulserec.engine.items import LiveItems, live_signals
 from pulserec.engine.modelset import ModelSet, vector_index
 from pulserec.engine.rank import Ranker
+from pulserec.engine.segments import NAMES as SEGMENT_NAMES
+from pulserec.engine.segments import segment_of
 from pulserec.engine.sources import Request
 from pulserec.events.export import positive_events
 from pulserec.events.interactions import Interactions
@@ -97,7 +99,7 @@ class Fitter:
         the models' ``metrics``.
         """
         weights, metrics = DEFAULT_WEIGHTS.copy(), dict[str, float]()
-        cold_weights: np.ndarray | None = None
+        segment_weights: np.ndarray | None = None
         list_weights: np.ndarray | None = None
         early: ModelSet | None = None
         if fit_weights_on_valid and len(frame) >= 50:
@@ -115,17 +117,14 @@ class Fitter:
                 choices, lists = self.collect_choices(early, before, after)
                 weights, metrics = fit_weights(choices, DEFAULT_WEIGHTS)
                 metrics |= validation_quality(choices, previous, self.config.random_state)
-                cold = choices.subset(choices.cold)
-                if len(cold) >= MIN_COLD_LISTS:
-                    cold_weights, _ = fit_weights(cold, DEFAULT_WEIGHTS, prior=weights)
-                    metrics["cold_lists"] = float(len(cold))
+                segment_weights = fit_segment_weights(choices, weights, metrics)
                 if len(lists) >= MIN_LISTS:
                     list_weights, _ = fit_weights(lists, DEFAULT_WEIGHTS)
                     metrics["logged_lists"] = float(len(lists))
         # the transformer of the early fit may start the final one: fewer epochs to its best
         warm = early.sequential if early is not None and self.config.sequential_warm_start else None
         models = self.fit_models(frame, weights, sequential, warm=warm)
-        models.cold_weights = cold_weights
+        models.segment_weights = segment_weights
         models.list_weights = list_weights
         models.metrics = {k: float(v) for k, v in metrics.items()}
         return models
@@ -296,7 +295,7 @@ class Fitter:
                     cands = self.ranker.candidates(request)
                     unseen = cands[~np.isin(cands, st.seen_items())]
                     if _add_choice(data, request, unseen, target):
-                        data.cold.append(not st.recent_items(1))
+                        data.segment.append(segment_of(st))
                 if from_list[j]:  # the list the user chose from was logged
                     listed = shown[(event.user_id, event.timestamp)]
                     _add_choice(lists, request, np.unique(np.r_[listed, target]), target)
@@ -358,10 +357,33 @@ def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: i
     return True
 
 
-MIN_COLD_LISTS = 100
-"""Held-out choices of users without a positive event before them from which their own
-ranking weights are fitted (pulled towards everyone's): only item-side features speak
-for such a user, and the weights everyone's choices give them fit users with histories."""
+MIN_SEGMENT_LISTS = 100
+"""Held-out choices of one history segment's users from which that segment's ranking
+weights are fitted (pulled towards everyone's); a thinner segment ranks with everyone's.
+Only item-side features speak for a user without events, and the weights everyone's
+choices give fit users with histories."""
+
+
+def fit_segment_weights(
+    choices: ChoiceData, weights: np.ndarray, metrics: dict[str, float]
+) -> np.ndarray | None:
+    """One row of ranking weights per history segment (:mod:`pulserec.engine.segments`):
+    fitted on that segment's held-out choices with everyone's ``weights`` as the prior,
+    or everyone's where the segment has fewer than :data:`MIN_SEGMENT_LISTS` choices.
+    None when no segment has its own. Counts go into ``metrics`` (``lists_<segment>``)."""
+    if len(choices.segment) != len(choices):
+        return None
+    rows = np.tile(np.asarray(weights, dtype=np.float64), (len(SEGMENT_NAMES), 1))
+    own = False
+    segment = np.asarray(choices.segment)
+    for j, name in enumerate(SEGMENT_NAMES):
+        part = choices.subset((segment == j).tolist())
+        metrics[f"lists_{name}"] = float(len(part))
+        if len(part) >= MIN_SEGMENT_LISTS:
+            rows[j], _ = fit_weights(part, DEFAULT_WEIGHTS, prior=weights)
+            own = True
+    return rows if own else None
+
 
 FIT_LISTS = 1500
 """Choices from logged lists the held-out window is widened to hold (at most half of the

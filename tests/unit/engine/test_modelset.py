@@ -21,12 +21,12 @@ def test_models_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.item_factors, models.item_factors)
     np.testing.assert_array_equal(loaded.covisit.toarray(), models.covisit.toarray())
     np.testing.assert_array_equal(loaded.weights, models.weights)
-    assert loaded.cold_weights is None
-    models.cold_weights = np.arange(len(NAMES), dtype=float)
+    assert loaded.segment_weights is None
+    models.segment_weights = np.arange(4 * len(NAMES), dtype=float).reshape(4, -1)
     models.previous_version = "tiny-0"
     models.metrics = {"recall@10": 0.25, "previous_recall@10": 0.2}
     again = ModelSet.load(models.save(tmp_path / "v2"), NAMES)
-    np.testing.assert_array_equal(again.cold_weights, models.cold_weights)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(again.segment_weights, models.segment_weights)  # type: ignore[arg-type]
     # the validation figures and the version they compare with stay with the models
     assert again.previous_version == "tiny-0" and again.metrics == models.metrics
     assert loaded.previous_version is None
@@ -50,3 +50,18 @@ def test_a_foreign_manifest_is_refused_by_field(tmp_path: Path) -> None:
     (saved / "models.npz").unlink()
     with pytest.raises(ArtifactError, match=r"models\.npz"):
         ModelSet.load(saved, NAMES)
+
+
+def test_models_saved_with_weights_for_users_without_events_load_as_segments(
+    tmp_path: Path,
+) -> None:
+    saved = tiny_models().save(tmp_path / "v1")
+    with np.load(saved / "models.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "segment_weights"}
+    cold = np.full(len(NAMES), 2.0)
+    np.savez(saved / "models.npz", **arrays, cold_weights=cold)
+    loaded = ModelSet.load(saved, NAMES)
+    assert loaded.segment_weights is not None
+    np.testing.assert_array_equal(loaded.segment_weights[0], cold)
+    for row in loaded.segment_weights[1:]:  # users with events rank as before
+        np.testing.assert_array_equal(row, loaded.weights)

@@ -14,6 +14,7 @@ from pulserec.engine.arrays import sparse_lookup
 from pulserec.engine.config import EngineConfig as Config
 from pulserec.engine.features import NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
+from pulserec.engine.segments import history_length, segment_of
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import (
     SOURCES,
@@ -289,7 +290,8 @@ def test_held_out_choices_are_also_made_among_the_logged_list_when_there_is_one(
     listed = sorted(eng.catalog.idx(i) for i in ("hiking-1", "jazz-9", "hiking-2"))
     assert len(lists) == 1 and lists.features[0].shape[0] == 3
     assert lists.chosen[0] == listed.index(eng.catalog.idx("jazz-9"))
-    assert len(data) == 2 and data.cold == [False, False]  # both ranked the catalog too
+    # both ranked the catalog too, each with the segment of its user's history
+    assert len(data) == 2 and data.segment == [segment_of(eng.states.get(u)) for u in ("u0", "u1")]
     assert all(f.shape[0] > 3 for f in data.features)
 
 
@@ -333,25 +335,66 @@ def test_clicks_taken_from_a_logged_list_are_found_by_user_and_time() -> None:
     assert _listed_times(frame).tolist() == [2.0]
 
 
-def test_cold_weights_are_pulled_towards_the_prior_and_serve_users_without_events() -> None:
-    from pulserec.engine.rank import Ranker
+def test_segment_weights_are_pulled_towards_the_prior() -> None:
     from pulserec.ranking import ChoiceData, fit_weights
 
     # feature 0 decides every choice, feature 1 is constant: it keeps the prior's weight
     lists = [np.array([[1.0, 2.0], [0.0, 2.0], [0.0, 2.0]]) for _ in range(30)]
-    data = ChoiceData(lists, [0] * 30)
+    data = ChoiceData(lists, [0] * 30, [j % 2 for j in range(30)])
     free, _ = fit_weights(data, np.zeros(2))
     pulled, _ = fit_weights(data, np.zeros(2), l2=10.0, prior=np.array([0.5, 7.0]))
     assert free[0] > 1.0 and free[1] == pytest.approx(0.0, abs=0.01)
     assert pulled[1] == pytest.approx(7.0, abs=0.01) and 0.5 < pulled[0] < free[0]
-    assert data.subset([j % 2 == 0 for j in range(30)]).chosen == [0] * 15
+    half = data.subset([j % 2 == 0 for j in range(30)])
+    assert half.chosen == [0] * 15 and half.segment == [0] * 15
+
+
+def test_history_segments_count_positive_items() -> None:
+    state = UserState("a", StateConfig())
+    segments = [segment_of(None), segment_of(state)]
+    for t in range(12):
+        apply_event(state, StateConfig(), event_type="click", timestamp=float(t), item_idx=t)
+        segments.append(segment_of(state))
+    # a dislike is not a positive item: the count stays
+    apply_event(state, StateConfig(), event_type="dislike", timestamp=20.0, item_idx=20)
+    assert segments == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3]
+    assert history_length(state) == 10 and history_length(state, cap=50) == 12
+    assert segment_of(state) == 3
+
+
+def test_each_segment_ranks_with_its_own_weights_and_thin_ones_with_everyones() -> None:
+    from pulserec.engine.rank import Ranker
+    from pulserec.engine.training import MIN_SEGMENT_LISTS, fit_segment_weights
+    from pulserec.ranking import ChoiceData
+
+    rng = np.random.default_rng(0)
+    lists, chosen, segment = [], [], []
+    for j in range(2 * MIN_SEGMENT_LISTS + 20):
+        f = rng.normal(size=(5, len(NAMES)))
+        seg = 0 if j < MIN_SEGMENT_LISTS else (1 if j < 2 * MIN_SEGMENT_LISTS else 2)
+        # users without events take the hottest item, the others the co-visited one
+        decider = NAMES.index("trending") if seg == 0 else NAMES.index("covisit")
+        lists.append(f)
+        chosen.append(int(np.argmax(f[:, decider])))
+        segment.append(seg)
+    everyone = np.ones(len(NAMES))
+    metrics: dict[str, float] = {}
+    rows = fit_segment_weights(ChoiceData(lists, chosen, segment), everyone, metrics)
+    assert rows is not None and rows.shape == (4, len(NAMES))
+    trend, cov = NAMES.index("trending"), NAMES.index("covisit")
+    assert rows[0, trend] > rows[0, cov] and rows[1, cov] > rows[1, trend]
+    # 20 choices in 3-9 and none in 10+: everyone's weights
+    np.testing.assert_array_equal(rows[2], everyone)
+    np.testing.assert_array_equal(rows[3], everyone)
+    assert metrics["lists_3-9"] == 20.0 and metrics["lists_10+"] == 0.0
 
     models = tiny_models()
-    models.cold_weights = np.full(len(NAMES), 3.0)
-    warm = clicked(0, models.item_unit[0])
-    assert Ranker.weights(models, None) is models.cold_weights
-    assert Ranker.weights(models, UserState("b", StateConfig())) is models.cold_weights
-    assert Ranker.weights(models, warm) is models.weights
+    models.segment_weights = rows
+    assert Ranker.weights(models, None) is not models.weights
+    np.testing.assert_array_equal(Ranker.weights(models, None), rows[0])
+    np.testing.assert_array_equal(Ranker.weights(models, clicked(0, models.item_unit[0])), rows[1])
+    models.segment_weights = None
+    assert Ranker.weights(models, None) is models.weights
 
 
 def test_category_trending_weighs_the_trend_by_the_users_share_of_the_category() -> None:
