@@ -55,7 +55,7 @@ def long_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
     out = np.zeros(len(cands))
     mask, known = _in_model(request, cands)
     out[mask] = models.item_factors[known] @ lt
-    folded, vectors = request.live.foldin.vectors(models, cands)
+    folded, vectors = request.live.foldin.vectors(models, cands, request.items.text_rows)
     if folded.any():
         out[folded] = vectors @ lt
     return out
@@ -69,7 +69,7 @@ def short_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
     out = np.zeros(len(cands))
     mask, known = _in_model(request, cands)
     out[mask] = models.item_unit[known] @ st
-    folded, vectors = request.live.foldin.vectors(models, cands)
+    folded, vectors = request.live.foldin.vectors(models, cands, request.items.text_rows)
     if folded.any():
         out[folded] = unit_rows(vectors) @ st
     return out

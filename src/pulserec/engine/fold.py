@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from pulserec.engine.arrays import unit
 from pulserec.engine.items import LiveItems
 from pulserec.engine.modelset import ModelSet
 from pulserec.state.base import StateConfig, UserState, apply_event
@@ -40,6 +41,20 @@ class Folder:
         self.encoder = encoder
         self.sentiment = sentiment
 
+    def factor_vector(self, models: ModelSet, item_idx: int) -> np.ndarray | None:
+        """The item's unit factor vector: fitted, or for an item without a training event
+        the one its text predicts (zero for an item of the models without either, None
+        for one after them)."""
+        known = item_idx < models.n_items
+        if known and models.popularity[item_idx] > 0:
+            return models.item_unit[item_idx]  # type: ignore[no-any-return]
+        rows = self.items.text_rows
+        if models.text_map is not None and rows is not None and rows[1][item_idx]:
+            predicted = unit(rows[0][item_idx] @ models.text_map)
+            if predicted is not None:
+                return predicted
+        return models.item_unit[item_idx] if known else None
+
     def fold(
         self,
         state: UserState,
@@ -62,8 +77,8 @@ class Folder:
             state.n_events += 1
             return
         item_cf = None
-        if item_idx is not None and models is not None and item_idx < models.n_items:
-            item_cf = models.item_unit[item_idx]
+        if item_idx is not None and models is not None:
+            item_cf = self.factor_vector(models, item_idx)
         has_text = item_idx is not None and self.encoder is not None
         item_text = self.items.text[item_idx] if has_text else None
         query_vec = None

@@ -86,6 +86,11 @@ class LiveItems:
                 self.text_version += 1
         return idx, self.pending.pop(it.item_id for it in items)
 
+    @property
+    def text_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The text vectors and which items have text; None without an encoder."""
+        return None if self.encoder is None else (self.text, self.has_text)
+
     def grow(self) -> None:
         """Size the per-item arrays for the catalog (after it gained items)."""
         n = len(self.catalog)

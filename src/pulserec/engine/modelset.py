@@ -54,6 +54,9 @@ class ModelSet:
     """Weights that score a given list of items, fitted on logged lists (None: ``weights``)."""
     previous_version: str | None = None
     """The version that served when this one was fitted (None: the first)."""
+    text_map: np.ndarray | None = None
+    """A ridge map from item text vectors to factor vectors, fitted on the items with
+    training events (None: no text): the prior of an item that has none."""
     seq_space: SeqSpace | None = None
     """The transformer's item vectors by catalog index, their moments and index: built
     here from ``sequential`` and ``seq_items`` unless given (copies that keep the items)."""
@@ -63,6 +66,13 @@ class ModelSet:
         if self.seq_space is None and model is not None and self.seq_items is not None:
             table = model.serving_table()  # type: ignore[attr-defined]
             self.seq_space = SeqSpace.build(table, self.seq_items, self.cf_index.exact_threshold)
+
+    def fresh(self, items: np.ndarray) -> np.ndarray:
+        """Which of ``items`` have no fitted factor vector (no training event)."""
+        out = np.ones(len(items), dtype=bool)
+        inside = items < self.n_items
+        out[inside] = self.popularity[items[inside]] == 0
+        return out
 
     @property
     def dim(self) -> int:
@@ -103,6 +113,7 @@ class ModelSet:
             ),
             list_weights=self.list_weights if self.list_weights is not None else np.zeros(0),
             seq_items=self.seq_items if self.seq_items is not None else np.zeros(0, np.int64),
+            text_map=self.text_map if self.text_map is not None else np.zeros((0, 0)),
         )
         if self.sequential is not None:
             self.sequential.save(directory / "sequential")
@@ -143,6 +154,7 @@ class ModelSet:
             segments = z["segment_weights"] if "segment_weights" in z.files else np.zeros((0, 0))
             cold = z["cold_weights"] if "cold_weights" in z.files else np.zeros(0)
             listed = z["list_weights"] if "list_weights" in z.files else np.zeros(0)
+            text_map = z["text_map"] if "text_map" in z.files else np.zeros((0, 0))
         # models saved before the list was written ranked with the first six features
         saved = list(manifest.get("features", features[: len(arrays["weights"])]))
         weights = weights_for(saved, arrays["weights"], features)
@@ -162,6 +174,7 @@ class ModelSet:
             list(manifest.get("items", [])), sequential,
             seq_items if sequential is not None else None, tuple(features), segment_weights,
             list_weights, manifest.get("previous_version"),
+            text_map if text_map.size else None,
         )  # fmt: skip
 
     def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:

@@ -23,6 +23,7 @@ from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
 from pulserec.engine.fold import Folder
+from pulserec.engine.foldin import fit_text_map
 from pulserec.engine.items import LiveItems, live_signals
 from pulserec.engine.modelset import ModelSet, vector_index
 from pulserec.engine.rank import Ranker
@@ -157,6 +158,8 @@ class Fitter:
             user_f = np.zeros((inter.n_users, cfg.n_factors), np.float32)
             item_f = np.zeros((n_items, cfg.n_factors), np.float32)
         item_unit = unit_rows(item_f)
+        popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float32)
+        text_map = self.fit_text_map(item_f, popularity)
         cov = covisitation(
             inter.user_idx,
             inter.item_idx,
@@ -166,7 +169,6 @@ class Fitter:
             top_n=cfg.covisit_top_n,
         )
         index = vector_index(item_unit, cfg.exact_threshold)
-        popularity = np.asarray(matrix.sum(axis=0)).ravel().astype(np.float32)
         seq_model = self.fit_sequential(inter, n_items, warm) if sequential else None
         now = time.time()
         # milliseconds: a server's first start fits twice within one second
@@ -176,8 +178,22 @@ class Fitter:
             popularity, np.asarray(weights, dtype=np.float64), index, time.time(),
             item_ids=item_map.to_list()[:n_items], sequential=seq_model,
             seq_items=np.arange(n_items, dtype=np.int64) if seq_model is not None else None,
-            features=NAMES,
+            features=NAMES, text_map=text_map,
         )  # fmt: skip
+
+    def fit_text_map(self, item_f: np.ndarray, popularity: np.ndarray) -> np.ndarray | None:
+        """The ridge map from text to factor vectors, on items with both (None: no
+        encoder, or too few such items)."""
+        if self.items.encoder is None:
+            return None
+        n = len(item_f)
+        with self.lock:
+            text = np.array(self.items.text[:n], dtype=np.float32)
+            has = self.items.has_text[:n].copy()
+        if len(has) < n:
+            return None
+        rows = has & (popularity[:n] > 0)
+        return fit_text_map(text[rows], item_f[rows], self.config.random_state)
 
     def fit_factors(
         self, pos: pd.DataFrame, inter: Interactions, item_ids: list[str]

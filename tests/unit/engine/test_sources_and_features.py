@@ -479,6 +479,45 @@ def test_a_fresh_item_gets_a_folded_factor_vector_from_its_first_event() -> None
     np.testing.assert_allclose(fold.vectors(refit, np.array([3]))[1][0], expected)
 
 
+def test_the_text_map_predicts_factor_vectors_from_text() -> None:
+    from pulserec.engine.foldin import fit_text_map
+
+    rng = np.random.default_rng(0)
+    true_map = rng.normal(size=(16, 4))
+    text = rng.normal(size=(400, 16))
+    factors = text @ true_map + 0.01 * rng.normal(size=(400, 4))
+    fitted = fit_text_map(text, factors)
+    assert fitted is not None and fitted.shape == (16, 4)
+    np.testing.assert_allclose(fitted, true_map, atol=0.05)
+    assert fit_text_map(text[:20], factors[:20]) is None  # too few items to fit on
+    # text unrelated to the factors predicts worse than nothing: no map
+    assert fit_text_map(rng.normal(size=(400, 16)), factors) is None
+
+
+def test_a_fresh_item_with_text_starts_from_its_text_prior() -> None:
+    from pulserec.engine.foldin import ItemFoldIn
+
+    models = tiny_models()
+    models.popularity = np.array([1.0, 1.0, 1.0, 0.0])  # item 3: never taken in training
+    models.text_map = np.eye(2)  # text vectors read as factor vectors
+    text = np.array([[1, 0], [1, 0], [0, 1], [0.2, 0.8], [0, 0]], dtype=np.float32)
+    has = np.array([True, True, True, True, False])
+    fold = ItemFoldIn(alpha=2.0, regularization=0.05)
+    # before any event: item 3 (fresh, with text) has its prior; 0 is fitted, 4 has no text
+    mask, vectors = fold.vectors(models, np.array([0, 3, 4]), (text, has))
+    assert mask.tolist() == [False, True, False]
+    np.testing.assert_allclose(vectors[0], [0.2, 0.8], rtol=1e-6)
+    # one event moves it from the prior towards the user
+    assert fold.add(models, 3, "a")
+    u = models.long_term("a").astype(float)  # type: ignore[union-attr]
+    gram = models.user_factors.T.astype(float) @ models.user_factors + 0.05 * np.eye(2)
+    prior = np.array([0.2, 0.8])
+    expected = np.linalg.solve(gram + 2.0 * np.outer(u, u), 3.0 * u + gram @ prior)
+    mask, vectors = fold.vectors(models, np.array([3]), (text, has))
+    np.testing.assert_allclose(vectors[0], expected)
+    assert vectors[0][0] > prior[0]  # user "a" likes the first axis
+
+
 def test_the_summary_sentence_keeps_short_and_long_term_apart_in_the_users_language() -> None:
     from pulserec.engine.insight import (
         CategoryWeight,
