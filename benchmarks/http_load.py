@@ -6,7 +6,18 @@ throughput, and how long an event takes to change the next recommendation.
 
 Without the dataset the server runs on the demo data (``pulserec serve --demo``). The
 server is ``pulserec serve`` in a subprocess (one uvicorn worker); the clients are
-``httpx.AsyncClient`` coroutines in this process, so both share the machine's cores.
+coroutines in this process, so both share the machine's cores.
+
+Several API processes (docs/deploy.md): ``--servers N --redis`` starts a throwaway
+``redis-server`` (AOF, ``appendfsync always``), loads the dataset into it, fits the models
+once with ``pulserec worker --once`` (unless the work dir holds artifacts already) and runs N
+``pulserec serve`` on it sharing that data directory; requests go round-robin over the
+processes, ``server cpu`` sums their CPU and ``redis cpu`` is Redis's. ``--storage
+redis://...`` uses a running Redis instead. One SQLite file cannot serve several processes
+(each would miss the others' events), so N > 1 needs Redis.
+
+``--fractions 0.5 0.8`` measures ``GET /v1/users/{id}/recommendations`` once more at those
+fractions of its highest throughput (fixed rate, as above), for latency under a known load.
 
 Each cell sends ``rate * seconds`` requests on a fixed schedule (open loop: a slow answer
 does not slow the sender). ``p50``/``p99`` run from the moment a request is sent to its
@@ -33,8 +44,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -71,6 +84,7 @@ class Cell:
     n: int
     server_cpu_ms: float = float("nan")
     client_cpu_ms: float = float("nan")
+    redis_cpu_ms: float = float("nan")
 
 
 @dataclass
@@ -83,8 +97,11 @@ class Report:
     load_before: float
     workers: int
     client: str = "lean"
+    servers: int = 1
+    storage: str = "sqlite"
     cells: list[Cell] = field(default_factory=list)
     max_rps: dict[str, Cell] = field(default_factory=dict)
+    at_fraction: list[Cell] = field(default_factory=list)
     freshness: dict[str, float] = field(default_factory=dict)
 
 
@@ -197,11 +214,43 @@ def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+class RoundRobin:
+    """Sends each request to the next of several clients (one per API process)."""
+
+    def __init__(self, clients: list[Any]) -> None:
+        self.clients = clients
+        self._next = 0
+
+    async def __aenter__(self) -> RoundRobin:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for client in self.clients:
+            await client.__aexit__(*exc)
+
+    async def get(self, url: str, **kwargs: Any) -> Any:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> Any:
+        return await self.request("POST", url, **kwargs)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        client = self.clients[self._next]
+        self._next = (self._next + 1) % len(self.clients)
+        return await client.request(method, url, **kwargs)
+
+
 # ------------------------------------------------------------------------------- server
 
 
-def prepare(work: Path, dataset: str, dataset_dir: Path) -> bool:
-    """Write the dataset's items and events into ``work``'s SQLite log; False = use the demo."""
+def sqlite_url(work: Path) -> str:
+    """The server's default storage in ``work``."""
+    return f"sqlite:///{work / 'pulserec.db'}"
+
+
+def prepare(work: Path, dataset: str, dataset_dir: Path, storage_url: str | None = None) -> bool:
+    """Write the dataset's items and events into the storage (default ``work``'s SQLite
+    log); False = use the demo."""
     if dataset == "demo" or not dataset_dir.is_dir():
         return False
     from pulserec.catalog.catalog import Catalog
@@ -209,7 +258,7 @@ def prepare(work: Path, dataset: str, dataset_dir: Path) -> bool:
     from pulserec.events import load_dataset
     from pulserec.storage import open_storage
 
-    storage = open_storage(f"sqlite:///{work / 'pulserec.db'}")
+    storage = open_storage(storage_url or sqlite_url(work))
     try:
         if storage.counts()["events"] == 0:
             ds = load_dataset(dataset, dataset_dir, verbose=False)
@@ -227,14 +276,42 @@ def free_port() -> int:
         return port
 
 
+def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway redis-server with an fsync-always AOF in ``work``; it and its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    folder = work / "redis"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--appendonly", "yes",
+         "--appendfsync", "always", "--save", "", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("redis-server did not start")
+
+
 def start_server(
-    work: Path, demo: bool, encoder: str, log: Path, assignments: list[str] | None = None
-) -> tuple[subprocess.Popen[bytes], str]:
+    work: Path, demo: bool, encoder: str, log: Path, assignments: list[str] | None = None,
+    storage_url: str | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:  # fmt: skip
     port = free_port()
     env = os.environ | {"PULSEREC_API_KEYS": f"{KEY}:ingest+read+admin"}
     cmd = [sys.executable, "-m", "pulserec.cli", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--data-dir", str(work), "--encoder", encoder,
            "--no-access-log"] + (["--demo"] if demo else [])  # fmt: skip
+    if storage_url is not None:
+        cmd += ["--storage", storage_url]
     for assignment in assignments or []:
         cmd += ["--set", assignment]
     proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -253,6 +330,17 @@ def start_server(
     raise SystemExit("the server did not start within 30 minutes")
 
 
+def fit_once(work: Path, storage_url: str, encoder: str, assignments: list[str]) -> None:
+    """Refit once into ``work``'s artifacts, as the worker of a Redis deployment does."""
+    cmd = [sys.executable, "-m", "pulserec.cli", "worker", "--storage", storage_url,
+           "--artifacts-dir", str(work / "artifacts"), "--once", "--encoder", encoder]  # fmt: skip
+    for assignment in assignments:
+        cmd += ["--set", assignment]
+    with (work / "worker.log").open("wb") as log:
+        if subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
+            raise SystemExit(f"the worker failed:\n{(work / 'worker.log').read_text()[-3000:]}")
+
+
 def wait_trained(url: str, limit_s: float = 3600.0) -> dict[str, Any]:
     """Wait for a running refit (a first start brings the transformer in behind)."""
     deadline = time.monotonic() + limit_s
@@ -263,8 +351,17 @@ def wait_trained(url: str, limit_s: float = 3600.0) -> dict[str, Any]:
         time.sleep(1.0)
 
 
-def population(work: Path) -> tuple[list[str], list[str]]:
-    """Users with events and the items of the catalog, read from the log file."""
+def population(work: Path, storage_url: str | None = None) -> tuple[list[str], list[str]]:
+    """Users with events and the items of the catalog, read from the log file (or the
+    given storage)."""
+    if storage_url is not None:
+        from pulserec.storage import open_storage
+
+        storage = open_storage(storage_url)
+        try:
+            return sorted(storage.user_ids()), [item.item_id for item in storage.items()]
+        finally:
+            storage.close()
     with sqlite3.connect(work / "pulserec.db") as db:
         users = [r[0] for r in db.execute("SELECT DISTINCT user_id FROM events")]
         items = [r[0] for r in db.execute("SELECT item_id FROM items")]
@@ -283,12 +380,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def with_cpu(cell: Cell, pid: int, before: tuple[float, float]) -> Cell:
-    """Attach the server's and this client's CPU milliseconds per answered request."""
+@dataclass
+class Processes:
+    """The processes whose CPU the cells report: the API servers and Redis, if any."""
+
+    servers: list[int]
+    redis: int | None = None
+
+    def cpu(self) -> tuple[float, float, float]:
+        """CPU seconds so far: the servers' (summed), this client's, Redis's (NaN: none)."""
+        redis = cpu_seconds(self.redis) if self.redis is not None else float("nan")
+        return sum(cpu_seconds(p) for p in self.servers), time.process_time(), redis
+
+
+def with_cpu(cell: Cell, procs: Processes, before: tuple[float, float, float]) -> Cell:
+    """Attach the servers', this client's and Redis's CPU milliseconds per answered request."""
     answered = cell.n - cell.errors
     if answered:
-        cell.server_cpu_ms = (cpu_seconds(pid) - before[0]) * 1000.0 / answered
-        cell.client_cpu_ms = (time.process_time() - before[1]) * 1000.0 / answered
+        now = procs.cpu()
+        cell.server_cpu_ms, cell.client_cpu_ms, cell.redis_cpu_ms = (
+            (after - start) * 1000.0 / answered for after, start in zip(now, before, strict=True)
+        )
     return cell
 
 
@@ -424,26 +536,28 @@ def requests_for(
     }
 
 
-async def drive(url: str, pid: int, users: list[str], items: list[str],
+async def drive(urls: list[str], procs: Processes, users: list[str], items: list[str],
                 args: argparse.Namespace, report: Report) -> None:  # fmt: skip
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    client: Any = (
+    client: Any = RoundRobin([
         LeanClient(url, HEADERS)
         if args.client == "lean"
         else httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits, timeout=30.0)
-    )
+        for url in urls
+    ])  # fmt: skip
     async with client:
         makers = requests_for(users, items, args.seed)
-        # warm-up: every user's state is restored from the log once, as in steady state
-        for chunk in range(0, min(len(users), 3000), 50):
-            await asyncio.gather(*(client.get(f"/v1/users/{u}/recommendations")
-                                   for u in users[chunk : chunk + 50]))  # fmt: skip
+        # warm-up: every user's state is restored from the log once in every process, as
+        # in steady state
+        for chunk in range(0, min(len(users), 3000) * len(urls), 50):
+            await asyncio.gather(*(client.get(f"/v1/users/{users[i % len(users)]}/recommendations")
+                                   for i in range(chunk, chunk + 50)))  # fmt: skip
         for rnd in range(args.repeats):
             for rate in args.rates:
                 for name, make in makers.items():
-                    before = (cpu_seconds(pid), time.process_time())
+                    before = procs.cpu()
                     cell = await fixed_rate(client, name, make, rate, args.seconds)
-                    cell = with_cpu(cell, pid, before)
+                    cell = with_cpu(cell, procs, before)
                     report.cells.append(cell)
                     print(f"  round {rnd + 1} {name:<36} {rate:>5.0f}/s  p50 {cell.p50_ms:6.2f}"
                           f"  p99 {cell.p99_ms:6.2f} ms  achieved {cell.achieved:6.1f}/s",
@@ -451,10 +565,19 @@ async def drive(url: str, pid: int, users: list[str], items: list[str],
         for name, make in makers.items():
             cells = []
             for _ in range(args.repeats):
-                before = (cpu_seconds(pid), time.process_time())
+                before = procs.cpu()
                 cell = await saturate(client, name, make, args.workers, args.seconds)
-                cells.append(with_cpu(cell, pid, before))
+                cells.append(with_cpu(cell, procs, before))
             report.max_rps[name] = sorted(cells, key=lambda c: c.achieved)[len(cells) // 2]
+        name = "GET /v1/users/{id}/recommendations"
+        for fraction in args.fractions:
+            rate = fraction * report.max_rps[name].achieved
+            for _ in range(args.repeats):
+                before = procs.cpu()
+                cell = await fixed_rate(client, name, makers[name], rate, args.seconds)
+                report.at_fraction.append(with_cpu(cell, procs, before))
+                print(f"  {fraction:.0%} of the highest throughput: {rate:6.1f}/s  p50 "
+                      f"{cell.p50_ms:6.2f}  p99 {cell.p99_ms:6.2f} ms", flush=True)  # fmt: skip
         report.freshness = await freshness(client, users, args.fresh_users, random.Random(1))
 
 
@@ -470,13 +593,14 @@ def median_cell(cells: list[Cell]) -> Cell:
         statistics.median(c.p99_sched_ms for c in cells), sum(c.errors for c in cells),
         sum(c.n for c in cells), statistics.median(c.server_cpu_ms for c in cells),
         statistics.median(c.client_cpu_ms for c in cells),
+        statistics.median(c.redis_cpu_ms for c in cells),
     )  # fmt: skip
 
 
 def print_table(report: Report) -> None:
     print(f"\n{report.dataset} · encoder {report.encoder} · {report.cpus} CPUs · "
           f"load average before {report.load_before:.2f} · client {report.client} · "
-          "medians of rounds")  # fmt: skip
+          f"{report.servers} API process(es) on {report.storage} · medians of rounds")  # fmt: skip
     head = (f"{'endpoint':<36} {'offered':>8} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'p99 sched':>9} {'errors':>6} {'p50÷base':>8} {'p99÷base':>8} "
             f"{'server cpu':>10} {'client cpu':>10}")  # fmt: skip
@@ -500,7 +624,18 @@ def print_table(report: Report) -> None:
     for name, c in report.max_rps.items():
         print(f"{name:<36} {c.achieved:>8.0f} req/s  p50 {c.p50_ms:6.2f} ms  p99 {c.p99_ms:6.2f}"
               f" ms  ({c.achieved / base.achieved:.2f}× baseline)  cpu ms/req: server "
-              f"{c.server_cpu_ms:.2f}, client {c.client_cpu_ms:.2f}")  # fmt: skip
+              f"{c.server_cpu_ms:.2f}, client {c.client_cpu_ms:.2f}"
+              + ("" if math.isnan(c.redis_cpu_ms) else f", redis {c.redis_cpu_ms:.2f}")
+              )  # fmt: skip
+    if report.at_fraction:
+        print("\nGET /v1/users/{id}/recommendations at fractions of its highest throughput:")
+        for rate in sorted({c.offered for c in report.at_fraction}):
+            m = median_cell([c for c in report.at_fraction if c.offered == rate])
+            share = rate / report.max_rps[m.endpoint].achieved
+            print(f"{share:>4.0%} {rate:>8.1f}/s offered  achieved {m.achieved:7.1f}/s  p50 "
+                  f"{m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  p99 sched "
+                  f"{m.p99_sched_ms:6.2f} ms  errors {m.errors}  server cpu "
+                  f"{m.server_cpu_ms:.2f} ms/req")  # fmt: skip
     f = report.freshness
     print(f"\nevent -> changed recommendation (POST + GET, {f['users']:.0f} users): "
           f"p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, "
@@ -531,6 +666,12 @@ def main() -> None:
     parser.add_argument("--fresh-users", type=int, default=200)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON")
+    parser.add_argument("--servers", type=int, default=1, help="API processes (N > 1: Redis)")
+    parser.add_argument("--redis", action="store_true",
+                        help="start a throwaway redis-server and serve from it")
+    parser.add_argument("--storage", default=None, help="a redis:// URL already running")
+    parser.add_argument("--fractions", type=float, nargs="*", default=[],
+                        help="also measure recommendations at these fractions of the maximum")
     parser.add_argument("--set", dest="assignments", action="append", default=[],
                         metavar="NAME=VALUE",
                         help="a server setting, e.g. online.log_lists=false (repeatable)")
@@ -538,26 +679,50 @@ def main() -> None:
 
     dataset_dir = args.dataset_dir or get_settings().dataset_dir(args.dataset)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    real = prepare(args.work_dir, args.dataset, dataset_dir)
-    name = args.dataset if real else "demo"
-    print(f"starting the server on {args.work_dir} ({name}, encoder {args.encoder})", flush=True)
-    t0 = time.perf_counter()
-    proc, url = start_server(args.work_dir, not real, args.encoder, args.work_dir / "server.log",
-                             args.assignments)  # fmt: skip
+    redis_proc = None
+    storage_url = args.storage
+    if args.redis:
+        redis_proc, storage_url = start_redis(args.work_dir)
+    if args.servers > 1 and storage_url is None:
+        raise SystemExit("--servers > 1 needs a shared storage: --redis or --storage redis://...")
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        print(f"server ready in {time.perf_counter() - t0:.1f}s at {url}", flush=True)
-        st = wait_trained(url)
-        print(f"models {st['model_version']} ready after {time.perf_counter() - t0:.1f}s "
-              f"(training {st['training']})", flush=True)  # fmt: skip
-        users, items = population(args.work_dir)
-        report = Report(name, args.encoder, os.cpu_count() or 0, os.getloadavg()[0], args.workers,
-                        args.client)  # fmt: skip
+        real = prepare(args.work_dir, args.dataset, dataset_dir, storage_url)
+        name = args.dataset if real else "demo"
+        print(f"starting {args.servers} server(s) on {args.work_dir} ({name}, encoder "
+              f"{args.encoder}, storage {storage_url or 'sqlite'})", flush=True)  # fmt: skip
+        t0 = time.perf_counter()
+        if storage_url is not None and real and not (args.work_dir / "artifacts").is_dir():
+            # on Redis the API processes never train: a worker refits once
+            print("fitting the models with `pulserec worker --once`", flush=True)
+            fit_once(args.work_dir, storage_url, args.encoder, args.assignments)
+        urls = []
+        for j in range(args.servers):  # one at a time: the first may train on SQLite
+            proc, url = start_server(args.work_dir, not real, args.encoder,
+                                     args.work_dir / f"server{j or ''}.log", args.assignments,
+                                     storage_url)  # fmt: skip
+            procs.append(proc)
+            urls.append(url)
+            print(f"server ready in {time.perf_counter() - t0:.1f}s at {url}", flush=True)
+            st = wait_trained(url)
+            print(f"models {st['model_version']} ready after {time.perf_counter() - t0:.1f}s "
+                  f"(training {st['training']})", flush=True)  # fmt: skip
+        users, items = population(args.work_dir, storage_url)
+        report = Report(name, args.encoder, os.cpu_count() or 0, os.getloadavg()[0],
+                        args.workers, args.client, args.servers,
+                        "redis" if storage_url else "sqlite")  # fmt: skip
         import uvloop
 
-        uvloop.run(drive(url, proc.pid, users, items, args, report))
+        watched = Processes([p.pid for p in procs], redis_proc.pid if redis_proc else None)
+        uvloop.run(drive(urls, watched, users, items, args, report))
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(30)
     print_table(report)
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)

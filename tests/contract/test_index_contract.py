@@ -118,3 +118,43 @@ def test_a_filter_allowing_fewer_keys_than_k_pads(make: Callable[[int], VectorIn
     allow[11] = True
     keys, scores = idx.search(unit([[1, 0]]), 3, allow=allow)
     assert keys[0].tolist() == [11, -1, -1] and np.isneginf(scores[0, 1:]).all()
+
+
+def sparse_rows(n: int, dim: int, nnz: int, seed: int) -> np.ndarray:
+    """Unit rows with ``nnz`` non-zero entries each (a hashing text encoder's shape)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, dim), np.float32)
+    for row in x:
+        row[rng.choice(dim, nnz, replace=False)] = rng.standard_normal(nnz)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_exact_search_of_sparse_vectors_matches_the_dense_product_through_changes() -> None:
+    """Past the CSR threshold the scores still equal the dense product's, with rows added
+    after the CSR was built, a row replaced and rows removed."""
+    x = sparse_rows(3000, 64, 6, seed=4)
+    idx = ExactIndex(64)
+    idx.add(np.arange(2000), x[:2000])
+    queries = sparse_rows(5, 64, 40, seed=5)
+
+    def check(live: np.ndarray, vectors: np.ndarray) -> None:
+        keys, scores = idx.search(queries, 20)
+        want = vectors[live] @ queries.T
+        for row in range(len(queries)):
+            assert set(keys[row].tolist()) <= set(live.tolist())
+            np.testing.assert_allclose(scores[row], np.sort(want[:, row])[::-1][:20], atol=1e-6)
+
+    check(np.arange(2000), x)
+    assert idx._csr is not None  # the CSR form answered
+    idx.add(np.arange(2000, 2100), x[2000:2100])  # a tail, scored densely
+    check(np.arange(2100), x)
+    idx.add(np.arange(2100, 3000), x[2100:])  # past an eighth: rebuilt
+    check(np.arange(3000), x)
+    assert idx._csr is not None and idx._csr.shape[0] == 3000
+    replaced = x.copy()
+    replaced[7] = queries[0]
+    idx.add(np.array([7]), queries[:1])
+    check(np.arange(3000), replaced)
+    assert 7 in idx.search(queries[:1], 1)[0][0].tolist()
+    idx.remove(np.array([7, 8]))
+    check(np.setdiff1d(np.arange(3000), [7, 8]), replaced)

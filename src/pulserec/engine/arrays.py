@@ -36,12 +36,17 @@ def sparse_lookup(sparse: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> n
     return np.where(keys[pos] == items, vals[pos], 0.0)
 
 
-def csr_column_values(matrix: sp.csr_matrix, rows: list[int], col: int) -> np.ndarray:
-    """``matrix[rows, col]`` for a CSR matrix with sorted indices, without scipy's indexing cost."""
-    out = np.zeros(len(rows))
+def csr_block(matrix: sp.csr_matrix, rows: list[int], cols: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, cols]`` as a dense array, for a CSR matrix with sorted indices:
+    one search per row for all columns, without scipy's indexing cost."""
+    cols = np.asarray(cols, dtype=np.int64)
+    out = np.zeros((len(rows), len(cols)))
     for j, r in enumerate(rows):
         lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-        pos = lo + np.searchsorted(matrix.indices[lo:hi], col)
-        if pos < hi and matrix.indices[pos] == col:
-            out[j] = matrix.data[pos]
+        if lo == hi:
+            continue
+        held = matrix.indices[lo:hi]
+        pos = np.minimum(np.searchsorted(held, cols), hi - lo - 1)
+        hit = held[pos] == cols
+        out[j, hit] = matrix.data[lo:hi][pos[hit]]
     return out

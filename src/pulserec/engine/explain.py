@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pulserec.engine.arrays import csr_column_values
+from pulserec.engine.arrays import csr_block
 from pulserec.engine.features import FEATURES, NAMES
 from pulserec.engine.insight import Insight, language_of
 from pulserec.engine.items import LiveItems, item_text
@@ -72,6 +72,7 @@ class Explainer:
         )
         title = self.items.title
         words = PHRASES[self._language(state, recent)]
+        covisits: np.ndarray | None = None  # covisit[recent, picked], read once when needed
         for row, item in enumerate(picked.tolist()):
             c = contrib[row].copy()
             if not self.items.has_text[item]:
@@ -88,7 +89,9 @@ class Explainer:
             elif best == "sequential" and recent:
                 reasons.append(words["next"].format(title=title(recent[0])))
             elif best in _SIMILAR and recent and models is not None:
-                anchor = title(self._anchor(models, item, recent))
+                if covisits is None:
+                    covisits = self._covisits(models, recent, picked)
+                anchor = title(self._anchor(models, item, recent, covisits[:, row]))
                 reasons.append(words["similar"].format(title=anchor))
             elif best == "text" and state is not None:
                 if searched_last:
@@ -116,12 +119,19 @@ class Explainer:
         texts = [at(i).title or "" for i in recent[:5]] + [q for q, _ in state.queries][-3:]
         return language_of(texts)
 
-    def _anchor(self, models: ModelSet, item: int, recent: list[int]) -> int:
-        """The recent item that most explains a recommendation."""
+    @staticmethod
+    def _covisits(models: ModelSet, recent: list[int], picked: np.ndarray) -> np.ndarray:
+        """Co-visitation counts of the recent items (rows; those the models know) with
+        the picked ones (columns), 0 where there is none."""
+        rec = [r for r in recent if r < models.n_items]
+        return csr_block(models.covisit, rec, picked)
+
+    def _anchor(self, models: ModelSet, item: int, recent: list[int], cov: np.ndarray) -> int:
+        """The recent item that most explains a recommendation (``cov``: its
+        co-visitation with the recent items the models know, from :meth:`_covisits`)."""
         rec = [r for r in recent if r < models.n_items]
         if not rec or item >= models.n_items:
             return recent[0]
-        cov = csr_column_values(models.covisit, rec, item)
         if cov.max() > 0:
             return rec[int(np.argmax(cov))]
         sims = models.item_unit[rec] @ models.item_unit[item]

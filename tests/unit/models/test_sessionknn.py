@@ -149,3 +149,18 @@ def test_replays_twenty_thousand_events_quickly() -> None:
         knn.add(tracker.add(user, item, float(t)), item, float(t))
     assert time.perf_counter() - t0 < 60.0
     assert found > 15_000  # nearly every user with a history gets a list
+
+
+@pytest.mark.parametrize("dense", [0, 32, 10**9])
+def test_votes_are_the_same_whether_summed_densely_or_by_sorting(
+    dense: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(0)
+    sessions = [rng.choice(400, 6, replace=False).tolist() for _ in range(300)]
+    knn = fitted(sessions)
+    want = [knn.votes(s[:3]) for s in sessions[:50]]
+    monkeypatch.setattr("pulserec.models.sessionknn.DENSE_VOTES", dense)
+    for s, (items, scores) in zip(sessions[:50], want, strict=True):
+        got_items, got_scores = knn.votes(s[:3])
+        assert got_items.dtype == items.dtype and got_items.tolist() == items.tolist()
+        assert got_scores.tolist() == scores.tolist()  # the same sums, bit for bit

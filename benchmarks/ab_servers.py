@@ -1,0 +1,120 @@
+"""Two builds of the server side by side: closed-loop recommendations, alternating between
+them, so that both see the same load from whatever else the machine runs.
+
+    git archive <commit> src | tar -x -C /tmp/before
+    python benchmarks/ab_servers.py --a /tmp/before/src --b src \
+        --dataset-dir ../shared/data/ml-latest-small --set engine.sequential=false
+
+Each build is ``pulserec serve`` on its own copy of the dataset (``<work-dir>/a``,
+``<work-dir>/b``; the first start trains), with ``PYTHONPATH`` set to its source tree. After
+a warm-up request per user on each, ``--rounds`` rounds send ``GET
+/v1/users/{id}/recommendations`` for ``--seconds`` from ``--workers`` concurrent clients to
+one build, then to the other (the order alternates by round). Printed per round and as
+medians: requests/s, the server's CPU ms per request (from ``/proc``), p50 and p99. On a
+shared machine the rounds' figures drift together; the comparison within a round holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+from pathlib import Path
+
+from http_load import (
+    HEADERS,
+    Cell,
+    LeanClient,
+    cpu_seconds,
+    population,
+    prepare,
+    requests_for,
+    saturate,
+    start_server,
+    wait_trained,
+)
+
+
+async def alternate(
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]], users: list[str],
+    items: list[str], args: argparse.Namespace,
+) -> dict[str, list[tuple[Cell, float]]]:  # fmt: skip
+    """The rounds' cells and server CPU ms per request, by build."""
+    clients = {name: LeanClient(url, HEADERS) for name, (_, url) in servers.items()}
+    for client in clients.values():
+        for chunk in range(0, len(users), 50):
+            await asyncio.gather(*(client.get(f"/v1/users/{u}/recommendations")
+                                   for u in users[chunk : chunk + 50]))  # fmt: skip
+    make = requests_for(users, items, args.seed)["GET /v1/users/{id}/recommendations"]
+    found: dict[str, list[tuple[Cell, float]]] = {name: [] for name in servers}
+    names = list(servers)
+    for rnd in range(args.rounds):
+        for name in names if rnd % 2 == 0 else names[::-1]:
+            pid = servers[name][0].pid
+            before = cpu_seconds(pid)
+            cell = await saturate(clients[name], name, make, args.workers, args.seconds)
+            cpu = (cpu_seconds(pid) - before) * 1000.0 / max(cell.n - cell.errors, 1)
+            found[name].append((cell, cpu))
+            print(f"round {rnd + 1} {name}: {cell.achieved:6.1f} req/s  server cpu {cpu:5.2f} "
+                  f"ms/req  p50 {cell.p50_ms:6.1f} ms  p99 {cell.p99_ms:6.1f} ms  errors "
+                  f"{cell.errors}", flush=True)  # fmt: skip
+    for client in clients.values():
+        await client.__aexit__()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--a", type=Path, required=True, help="source tree of build a (src/)")
+    parser.add_argument("--b", type=Path, required=True, help="source tree of build b (src/)")
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--dataset-dir", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/pulserec-ab"))
+    parser.add_argument("--encoder", default="hashing")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per round and build")
+    parser.add_argument("--workers", type=int, default=32, help="concurrent clients")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", dest="assignments", action="append", default=[],
+                        metavar="NAME=VALUE", help="a server setting (repeatable)")
+    args = parser.parse_args()  # fmt: skip
+
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    pythonpath = os.environ.get("PYTHONPATH")
+    try:
+        for name, src in (("a", args.a), ("b", args.b)):
+            work = args.work_dir / name
+            work.mkdir(parents=True, exist_ok=True)
+            if not prepare(work, args.dataset, args.dataset_dir):
+                raise SystemExit(f"no {args.dataset} at {args.dataset_dir}")
+            os.environ["PYTHONPATH"] = str(src.resolve())  # the server subprocess's code
+            servers[name] = start_server(work, False, args.encoder, work / "server.log",
+                                         args.assignments)  # fmt: skip
+            wait_trained(servers[name][1])
+            print(f"build {name} ({src}) ready", flush=True)
+        users, items = population(args.work_dir / "a")
+        import uvloop
+
+        found = uvloop.run(alternate(servers, users, items, args))
+    finally:
+        if pythonpath is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = pythonpath
+        for proc, _ in servers.values():
+            proc.terminate()
+        for proc, _ in servers.values():
+            proc.wait(30)
+    print(f"\nmedians of {args.rounds} rounds ({args.workers} clients, {args.seconds:g} s each):")
+    for name, rows in found.items():
+        print(f"{name} ({getattr(args, name)}): "
+              f"{statistics.median(c.achieved for c, _ in rows):.1f} req/s, server cpu "
+              f"{statistics.median(cpu for _, cpu in rows):.2f} ms/req, p50 "
+              f"{statistics.median(c.p50_ms for c, _ in rows):.1f} ms, p99 "
+              f"{statistics.median(c.p99_ms for c, _ in rows):.1f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
