@@ -62,7 +62,7 @@ def fit_text_map(
 
 def _ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
     gram = x.T @ x + penalty * np.eye(x.shape[1])
-    return np.linalg.solve(gram, x.T @ y)  # type: ignore[no-any-return]
+    return np.linalg.solve(gram, x.T @ y)
 
 
 def _mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
