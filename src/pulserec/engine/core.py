@@ -32,7 +32,7 @@ from pulserec.control.placements import Placement
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
 from pulserec.engine.explore import explore, novelty
-from pulserec.engine.features import NAMES
+from pulserec.engine.features import BLEND_NAMES, NAMES
 from pulserec.engine.fold import Folder, Sentiment
 from pulserec.engine.insight import Insight, Interests
 from pulserec.engine.items import LiveItems, item_text
@@ -545,7 +545,7 @@ class Engine:
         if version is None:
             return None
         threshold = self.config.exact_threshold
-        models = ModelSet.load(self.artifacts_dir / version, NAMES, threshold)
+        models = ModelSet.load(self.artifacts_dir / version, BLEND_NAMES, threshold)
         if models.item_ids:
             # the catalog rebuilt from storage may number items differently from training
             with self._lock:

@@ -1,9 +1,14 @@
 """The ranking features: named columns over one request's candidates.
 
-Each feature is a function of the request and the candidate indices; the hybrid score
-is their weighted sum, with weights fitted on held-out events by
-:func:`pulserec.ranking.fit_weights` and saved by name. Adding a feature: one
-:class:`Feature` in :data:`FEATURES` (models saved without it load with weight 0).
+Each feature is a function of the request and the candidate indices. The hybrid score
+is a weighted sum of three terms of each (:func:`terms`): its value, its square, and its
+value standardised over the request's candidates, with weights fitted on held-out events
+by :func:`pulserec.ranking.fit_weights` and saved by name (:data:`BLEND_NAMES`). The
+square lets a feature count more at its extremes than in its middle; the standardised
+value says how an item stands against the others offered with it (a co-visitation vote
+of 3 means much when the other candidates have none, little among dozens). Adding a
+feature: one :class:`Feature` in :data:`FEATURES` (models saved without it load with
+weight 0).
 """
 
 from __future__ import annotations
@@ -202,8 +207,40 @@ FEATURES: tuple[Feature, ...] = (
 """Every ranking feature, in the order of the weight vector."""
 
 NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
-DEFAULT_WEIGHTS = np.array([f.default_weight for f in FEATURES])
-"""Used only until a model has been fitted on enough validation events."""
+
+TERMS: tuple[str, ...] = ("", ":sq", ":z")
+"""The suffix of each term's weight name: the value, its square, its standardised value."""
+
+BLEND_NAMES: tuple[str, ...] = tuple(name + term for term in TERMS for name in NAMES)
+"""The name of every blend weight, in the order of :func:`terms`' columns."""
+
+DEFAULT_WEIGHTS: np.ndarray = np.r_[
+    [f.default_weight for f in FEATURES], np.zeros((len(TERMS) - 1) * len(FEATURES))
+]
+"""Used only until a model has been fitted on enough validation events: each feature's
+value with its default weight, no square or standardised term."""
+
+
+def terms(f: np.ndarray) -> np.ndarray:
+    """The blend's columns for a feature matrix ``f`` (one row per candidate): ``f``, its
+    square, and each column standardised over the rows (0 where a column is constant)."""
+    if not len(f):
+        return np.zeros((0, len(TERMS) * f.shape[1]))
+    sd = f.std(axis=0)
+    z = (f - f.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    return np.concatenate([f, f * f, z], axis=1)
+
+
+def per_feature(contrib: np.ndarray) -> np.ndarray:
+    """Blend contributions (``terms(f) * weights``) summed back to one column per feature."""
+    n = len(FEATURES)
+    return contrib.reshape(len(contrib), len(TERMS), n).sum(axis=1)  # type: ignore[no-any-return]
+
+
+def weight_slots(name: str) -> list[int]:
+    """The positions in the blend's weights of every term of the feature ``name``."""
+    j, n = NAMES.index(name), len(NAMES)
+    return [j + t * n for t in range(len(TERMS))]
 
 
 def feature_matrix(request: Request, cands: np.ndarray) -> np.ndarray:

@@ -16,7 +16,13 @@ from pulserec.control import ExpressionError, UserView
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
-from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES, feature_matrix
+from pulserec.engine.features import (
+    DEFAULT_WEIGHTS,
+    feature_matrix,
+    per_feature,
+    terms,
+    weight_slots,
+)
 from pulserec.engine.items import LiveItems
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
@@ -111,12 +117,12 @@ class Ranker:
             extra = pool[np.argsort(-request.trending[pool], kind="stable")]
             allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen, seen)]
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
-        feats = feature_matrix(request, cands)
+        feats = terms(feature_matrix(request, cands))
         blend = self.override(self.weights(request.models, state), weights)
         if weight_factors:
             blend = blend.copy()
             for name, factor in weight_factors.items():
-                blend[NAMES.index(name)] *= factor
+                blend[weight_slots(name)] *= factor
         scores = feats @ blend
         if boost is not None:
             scores = scores + self.items.expressions.boost(boost, cands, user, context=context)
@@ -128,17 +134,22 @@ class Ranker:
         )
         order = mmr(scores, vectors, k, diversity)
         picked = cands[order]
-        reasons = self.explainer.reasons(request.models, state, picked, feats[order] * blend)
+        contrib = per_feature(feats[order] * blend)
+        reasons = self.explainer.reasons(request.models, state, picked, contrib)
         return picked, scores[order], reasons
 
     @staticmethod
     def override(weights: np.ndarray, overrides: Mapping[str, float] | None) -> np.ndarray:
-        """The blend's weights with some set by feature name."""
+        """The blend's weights with some set by feature name: the value's weight is the
+        one given, the feature's square and standardised terms are dropped (an operator's
+        weight means what it says)."""
         if not overrides:
             return weights
         out = weights.copy()
         for name, value in overrides.items():
-            out[NAMES.index(name)] = value
+            value_slot, *others = weight_slots(name)
+            out[value_slot] = value
+            out[others] = 0.0
         return out
 
     def check(self, filter: str | None, boost: str | None) -> None:
@@ -189,7 +200,7 @@ class Ranker:
             weights = models.list_weights
         else:
             weights = self.weights(models, request.state)
-        return feature_matrix(request, idx) @ weights  # type: ignore[no-any-return]
+        return terms(feature_matrix(request, idx)) @ weights  # type: ignore[no-any-return]
 
     @staticmethod
     def weights(models: ModelSet | None, state: UserState | None = None) -> np.ndarray:

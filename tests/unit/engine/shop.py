@@ -8,11 +8,14 @@ import scipy.sparse as sp
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine import EngineConfig, ModelSet
 from pulserec.engine.arrays import unit_rows
-from pulserec.engine.features import FEATURES, NAMES
+from pulserec.engine.features import BLEND_NAMES, NAMES
 from pulserec.engine.modelset import vector_index
 from pulserec.types import Event, Item
 
 N_PER_TOPIC = 30
+
+VALUE_WEIGHTS = np.r_[np.ones(len(NAMES)), np.zeros(len(BLEND_NAMES) - len(NAMES))]
+"""Blend weights of 1 on each feature's value, none on its other terms."""
 
 # A small transformer keeps the engine's refits quick on this tiny shop.
 CFG = EngineConfig(
@@ -59,6 +62,7 @@ def tiny_models(n_items: int = 4) -> ModelSet:
     )
     return ModelSet(
         "tiny", IdMap(["a"]), n_items, np.array([[2.0, 0.0]], np.float32), item_f, unit, cov,
-        np.ones(n_items, np.float32), np.ones(len(FEATURES)), vector_index(unit, 100), 0.0,
-        item_ids=[f"i{j}" for j in range(n_items)], features=NAMES,
+        np.ones(n_items, np.float32), VALUE_WEIGHTS,
+        vector_index(unit, 100), 0.0, item_ids=[f"i{j}" for j in range(n_items)],
+        features=BLEND_NAMES,
     )  # fmt: skip

@@ -9,23 +9,23 @@ import numpy as np
 import pytest
 from shop import tiny_models
 
-from pulserec.engine.features import NAMES
+from pulserec.engine.features import BLEND_NAMES, NAMES
 from pulserec.engine.modelset import ModelSet
 from pulserec.manifest import ArtifactError
 
 
 def test_models_round_trip(tmp_path: Path) -> None:
     models = tiny_models()
-    loaded = ModelSet.load(models.save(tmp_path / "v1"), NAMES)
+    loaded = ModelSet.load(models.save(tmp_path / "v1"), BLEND_NAMES)
     assert loaded.version == "tiny" and loaded.users.to_list() == ["a"]
     np.testing.assert_array_equal(loaded.item_factors, models.item_factors)
     np.testing.assert_array_equal(loaded.covisit.toarray(), models.covisit.toarray())
     np.testing.assert_array_equal(loaded.weights, models.weights)
     assert loaded.segment_weights is None
-    models.segment_weights = np.arange(4 * len(NAMES), dtype=float).reshape(4, -1)
+    models.segment_weights = np.arange(4 * len(BLEND_NAMES), dtype=float).reshape(4, -1)
     models.previous_version = "tiny-0"
     models.metrics = {"recall@10": 0.25, "previous_recall@10": 0.2}
-    again = ModelSet.load(models.save(tmp_path / "v2"), NAMES)
+    again = ModelSet.load(models.save(tmp_path / "v2"), BLEND_NAMES)
     np.testing.assert_array_equal(again.segment_weights, models.segment_weights)  # type: ignore[arg-type]
     # the validation figures and the version they compare with stay with the models
     assert again.previous_version == "tiny-0" and again.metrics == models.metrics
@@ -58,9 +58,9 @@ def test_models_saved_with_weights_for_users_without_events_load_as_segments(
     saved = tiny_models().save(tmp_path / "v1")
     with np.load(saved / "models.npz") as z:
         arrays = {k: z[k] for k in z.files if k != "segment_weights"}
-    cold = np.full(len(NAMES), 2.0)
+    cold = np.full(len(BLEND_NAMES), 2.0)
     np.savez(saved / "models.npz", **arrays, cold_weights=cold)
-    loaded = ModelSet.load(saved, NAMES)
+    loaded = ModelSet.load(saved, BLEND_NAMES)
     assert loaded.segment_weights is not None
     np.testing.assert_array_equal(loaded.segment_weights[0], cold)
     for row in loaded.segment_weights[1:]:  # users with events rank as before

@@ -565,3 +565,60 @@ def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> No
         eng.items.interactions[picked] = 1  # not new
         reasons = eng.ranker.explainer.reasons(None, eng.states.get(user), picked, contrib)
         assert reasons == [expected], (user, feature)
+
+
+def test_the_blend_reads_each_feature_its_square_and_its_standing_among_the_candidates() -> None:
+    from pulserec.engine.features import BLEND_NAMES, per_feature, terms, weight_slots
+
+    f = np.zeros((3, len(NAMES)))
+    cov = NAMES.index("covisit")
+    f[:, cov] = [0.0, 1.0, 2.0]
+    x = terms(f)
+    assert x.shape == (3, len(BLEND_NAMES)) and BLEND_NAMES[len(NAMES) + cov] == "covisit:sq"
+    np.testing.assert_allclose(x[:, cov], [0.0, 1.0, 2.0])
+    np.testing.assert_allclose(x[:, len(NAMES) + cov], [0.0, 1.0, 4.0])
+    np.testing.assert_allclose(x[:, 2 * len(NAMES) + cov], np.array([-1.0, 0.0, 1.0]) * 1.5**0.5)
+    assert not x[:, [j for j in range(len(BLEND_NAMES)) if j % len(NAMES) != cov]].any()
+    assert terms(np.zeros((0, len(NAMES)))).shape == (0, len(BLEND_NAMES))
+    # contributions fold back onto the feature they came from
+    slots = weight_slots("covisit")
+    assert slots == [cov, cov + len(NAMES), cov + 2 * len(NAMES)]
+    contrib = np.zeros((1, len(BLEND_NAMES)))
+    contrib[0, slots] = [1.0, 2.0, 3.0]
+    assert per_feature(contrib)[0, cov] == 6.0 and per_feature(contrib).sum() == 6.0
+
+
+def test_an_operators_weight_replaces_every_term_of_its_feature() -> None:
+    from pulserec.engine.features import BLEND_NAMES, weight_slots
+    from pulserec.engine.rank import Ranker
+
+    fitted = np.arange(len(BLEND_NAMES), dtype=float)
+    out = Ranker.override(fitted, {"trending": 0.5})
+    value, square, standing = weight_slots("trending")
+    assert (out[value], out[square], out[standing]) == (0.5, 0.0, 0.0)
+    others = [j for j in range(len(BLEND_NAMES)) if j not in (value, square, standing)]
+    np.testing.assert_array_equal(out[others], fitted[others])
+    assert Ranker.override(fitted, None) is fitted
+
+
+def test_a_blend_fitted_on_few_choices_reads_the_values_alone() -> None:
+    from pulserec.engine.features import BLEND_NAMES, terms
+    from pulserec.engine.training import MIN_TERM_LISTS, fit_blend
+    from pulserec.ranking import ChoiceData
+
+    rng = np.random.default_rng(1)
+    cov = NAMES.index("covisit")
+    sq = len(NAMES) + cov
+
+    def lists(n: int) -> ChoiceData:
+        # the chosen item is the one whose covisit is farthest from zero: a square's choice
+        fs = [terms(rng.normal(size=(6, len(NAMES)))) for _ in range(n)]
+        return ChoiceData(fs, [int(np.argmax(f[:, sq])) for f in fs])
+
+    few, _ = fit_blend(lists(MIN_TERM_LISTS - 1))
+    assert not few[len(NAMES):].any()  # square and standardised terms: untouched
+    many, _ = fit_blend(lists(MIN_TERM_LISTS))
+    assert len(many) == len(BLEND_NAMES) and many[sq] > 1.0
+    prior = np.full(len(BLEND_NAMES), 0.25)
+    pulled, _ = fit_blend(lists(50), prior=prior)
+    np.testing.assert_allclose(pulled[len(NAMES):], 0.25)  # the prior's, where not fitted

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from shop import tiny_models
 
-from pulserec.engine.features import NAMES
+from pulserec.engine.features import BLEND_NAMES
 from pulserec.engine.training import validation_quality
 from pulserec.ranking import ChoiceData, chosen_ranks, cross_fitted_ranks, recall_ndcg
 
@@ -19,7 +19,7 @@ def decided_by_feature_0(n_lists: int, n_candidates: int = 12, missed: int = 0) 
     rng = np.random.default_rng(0)
     lists, chosen = [], []
     for j in range(n_lists):
-        x = rng.normal(size=(n_candidates, len(NAMES)))
+        x = rng.normal(size=(n_candidates, len(BLEND_NAMES)))
         x[:, 0] = 0.0
         at = j % n_candidates
         x[at, 0] = 1.0
@@ -43,14 +43,14 @@ def test_recall_and_ndcg_of_known_ranks() -> None:
 
 def test_cross_fitted_weights_find_the_deciding_feature_without_seeing_the_list() -> None:
     data = decided_by_feature_0(60)
-    ranks = cross_fitted_ranks(data, np.zeros(len(NAMES)))
+    ranks = cross_fitted_ranks(data, np.zeros(len(BLEND_NAMES)))
     assert ranks.tolist() == [0] * 60
 
 
 def test_a_refit_reports_its_figures_and_the_previous_versions_on_the_same_choices() -> None:
     data = decided_by_feature_0(60, missed=20)
-    good = replace(tiny_models(), weights=np.eye(len(NAMES))[0])
-    blind = replace(tiny_models(), weights=-np.eye(len(NAMES))[0])  # ranks the chosen last
+    good = replace(tiny_models(), weights=np.eye(len(BLEND_NAMES))[0])
+    blind = replace(tiny_models(), weights=-np.eye(len(BLEND_NAMES))[0])  # ranks it last
     report = validation_quality(data, blind)
     # 60 of 80 choices had their item among the candidates, all ranked first
     assert report["validation_choices"] == 80.0
