@@ -353,7 +353,7 @@ def validation_quality(
     if n < MIN_QUALITY_LISTS or len(choices) < 2:
         return out
     seed = 0 if random_state is None else random_state
-    ranks = cross_fitted_ranks(choices, DEFAULT_WEIGHTS, random_state=seed)
+    ranks = cross_fitted_ranks(choices, DEFAULT_WEIGHTS, random_state=seed, fit=fit_blend)
     out["recall@10"], out["ndcg@10"] = recall_ndcg(ranks, choices.missed, QUALITY_K)
     if previous is not None and previous.features == BLEND_NAMES:
         before = chosen_ranks(choices, previous.weights)
