@@ -381,12 +381,13 @@ HitRate@10 .22 with the values alone, .17 with all three terms), a few hundred d
 (amazon-reviews' 333: MRR@10 .715 with the values alone, .723 with all three)."""
 
 
-def fit_blend(
-    data: ChoiceData, prior: np.ndarray | None = None
-) -> tuple[np.ndarray, dict[str, float]]:
+def fit_blend(data: ChoiceData) -> tuple[np.ndarray, dict[str, float]]:
     """The blend's weights on held-out choices (:func:`~pulserec.ranking.fit_weights`),
     every term of every feature where there are :data:`MIN_TERM_LISTS` choices, the
-    values alone where there are fewer."""
+    values alone where there are fewer. (A segment's weights are fitted with every term:
+    their pull towards everyone's holds a thin segment, and on amazon-reviews the 1-2
+    segment's 155 choices with every term gave MRR@10 .723 against .701 with the values
+    alone.)"""
     if len(data) < MIN_TERM_LISTS:
         n = len(NAMES)
         data = ChoiceData(
@@ -395,7 +396,7 @@ def fit_blend(
             data.segment,
             data.missed,
         )
-    return fit_weights(data, DEFAULT_WEIGHTS, prior=prior)
+    return fit_weights(data, DEFAULT_WEIGHTS)
 
 
 MIN_SEGMENT_LISTS = 100
@@ -421,7 +422,8 @@ def fit_segment_weights(
         part = choices.subset((segment == j).tolist())
         metrics[f"lists_{name}"] = float(len(part))
         if len(part) >= MIN_SEGMENT_LISTS:
-            rows[j], _ = fit_blend(part, prior=weights)
+            # every term: the prior holds a thin segment near everyone's weights
+            rows[j], _ = fit_weights(part, DEFAULT_WEIGHTS, prior=weights)
             own = True
     return rows if own else None
 

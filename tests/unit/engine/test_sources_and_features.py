@@ -619,6 +619,3 @@ def test_a_blend_fitted_on_few_choices_reads_the_values_alone() -> None:
     assert not few[len(NAMES):].any()  # square and standardised terms: untouched
     many, _ = fit_blend(lists(MIN_TERM_LISTS))
     assert len(many) == len(BLEND_NAMES) and many[sq] > 1.0
-    prior = np.full(len(BLEND_NAMES), 0.25)
-    pulled, _ = fit_blend(lists(50), prior=prior)
-    np.testing.assert_allclose(pulled[len(NAMES):], 0.25)  # the prior's, where not fitted
