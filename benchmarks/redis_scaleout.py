@@ -24,8 +24,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,39 +34,11 @@ from typing import Any
 import httpx
 import numpy as np
 
+from http_load import free_port, start_redis  # the same throwaway redis-server
+
 KEY = "bench-key-0000001"
 HEADERS = {"X-API-Key": KEY}
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    """A free loopback TCP port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A throwaway redis-server with an fsync-always AOF; returns it and its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is not installed (apt-get install -y redis-server)")
-    port = free_port()
-    (work / "redis").mkdir(parents=True, exist_ok=True)
-    args = f"--bind 127.0.0.1 --appendonly yes --appendfsync always --port {port}"
-    proc = subprocess.Popen(
-        [binary, *args.split(), "--save", "", "--dir", str(work / "redis")],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("redis-server did not start")
 
 
 def start_api(storage: str, data_dir: Path, log: Path, demo: bool) -> tuple[Any, str]:
