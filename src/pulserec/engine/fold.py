@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from pulserec.engine.arrays import unit
+from pulserec.engine.foldin import text_priors
 from pulserec.engine.items import LiveItems
 from pulserec.engine.modelset import ModelSet
 from pulserec.state.base import StateConfig, UserState, apply_event
@@ -48,11 +49,11 @@ class Folder:
         known = item_idx < models.n_items
         if known and models.popularity[item_idx] > 0:
             return models.item_unit[item_idx]  # type: ignore[no-any-return]
-        rows = self.items.text_rows
-        if models.text_map is not None and rows is not None and rows[1][item_idx]:
-            predicted = unit(rows[0][item_idx] @ models.text_map)
-            if predicted is not None:
-                return predicted
+        prior, predicted = text_priors(models, np.array([item_idx]), self.items.text_rows)
+        if prior[0]:
+            vector = unit(predicted[0])
+            if vector is not None:
+                return vector
         return models.item_unit[item_idx] if known else None
 
     def fold(

@@ -60,6 +60,21 @@ def fit_text_map(
     return _ridge(x, y, best).astype(np.float32)
 
 
+def text_priors(
+    models: ModelSet, items: np.ndarray, text: TextRows | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``items`` take their factor vector's prior from their text (no training
+    event, text, and a text map in ``models``), and those priors, one row per such item."""
+    prior = np.zeros(len(items), dtype=bool)
+    if text is None or models.text_map is None:
+        return prior, np.zeros((0, models.dim))
+    has = text[1]
+    inside = items < len(has)
+    prior[inside] = has[items[inside]]
+    prior &= models.fresh(items)
+    return prior, text[0][items[prior]] @ models.text_map
+
+
 def _ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
     gram = x.T @ x + penalty * np.eye(x.shape[1])
     return np.linalg.solve(gram, x.T @ y)
@@ -129,18 +144,11 @@ class ItemFoldIn:
         if current:
             inside = items < len(self._has)
             mask[inside] = self._has[items[inside]]
-        prior = np.zeros(len(items), dtype=bool)
-        if text is not None and models.text_map is not None:
-            has = text[1]
-            inside = items < len(has)
-            prior[inside] = has[items[inside]]
-            prior &= models.fresh(items)
+        prior, predicted = text_priors(models, items, text)
         if not mask.any() and not prior.any():
             return mask, np.zeros((0, models.dim))
         priors = np.zeros((len(items), models.dim))
-        if prior.any():
-            assert text is not None and models.text_map is not None
-            priors[prior] = text[0][items[prior]] @ models.text_map
+        priors[prior] = predicted
         out = priors[mask | prior]
         if current:
             for j, at in enumerate(np.flatnonzero(mask | prior)):

@@ -22,15 +22,7 @@ NAMES: tuple[str, ...] = ("0", "1-2", "3-9", "10+")
 
 def history_length(state: UserState | None, cap: int = BOUNDS[-1]) -> int:
     """The user's positive items in their state, counted up to ``cap``."""
-    if state is None:
-        return 0
-    n = 0
-    for _, weight, _ in reversed(state.recent):
-        if weight > 0:
-            n += 1
-            if n >= cap:
-                break
-    return n
+    return 0 if state is None else len(state.recent_items(cap))
 
 
 def segment_of(state: UserState | None) -> int:
