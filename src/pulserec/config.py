@@ -402,6 +402,23 @@ class OnlineSettings(_Section):
     )
 
 
+class GcSettings(_Section):
+    """The garbage collector of a server process (pulserec.service.heap)."""
+
+    freeze_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="Seconds between moves of the surviving heap out of the collector's "
+        "full passes (`gc.freeze`), which keeps those pauses short; 0 turns it off.",
+    )
+    settle_s: float = Field(
+        default=3600.0,
+        gt=0.0,
+        description="Longest time between two full collections of the frozen heap (one "
+        "also runs when new models are served), which free its garbage cycles.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in pulserec."""
 
@@ -468,6 +485,9 @@ class Settings(BaseSettings):
     online: OnlineSettings = Field(
         default_factory=OnlineSettings,
         description="Served-list log, attribution and experiments.",
+    )
+    gc: GcSettings = Field(
+        default_factory=GcSettings, description="The server's garbage collector."
     )
 
     @field_validator("cors_origins", mode="before")

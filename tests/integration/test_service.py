@@ -762,6 +762,8 @@ def test_metrics_expose_latency_histograms_and_counters(client: TestClient) -> N
     assert 'pulserec_http_errors_total{status="401"} 1.0' in text
     assert 'pulserec_http_errors_total{status="422"} 1.0' in text
     assert "/v1/users/mo" not in text  # raw paths (user ids) never become labels
+    assert 'pulserec_gc_pause_seconds_bucket{generation="2",le="0.1"}' in text
+    assert "pulserec_gc_frozen_objects" in text
 
 
 def test_metrics_expose_the_pending_items_bound(client: TestClient) -> None:

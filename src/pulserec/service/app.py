@@ -29,6 +29,7 @@ from pulserec.engine import Engine
 from pulserec.service import redact
 from pulserec.service.deps import API_KEY_HEADER
 from pulserec.service.errors import install_error_handlers
+from pulserec.service.heap import GC_PAUSES
 from pulserec.service.keys import KeyConfigError, Keyring
 from pulserec.service.metrics import Metrics, MetricsMiddleware
 from pulserec.service.middleware import BodyLimitMiddleware, HeadMiddleware
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # keys in request lines (a ?key= link, a client's mistake) never reach the log
         redacting = redact.install(keyring)
+        GC_PAUSES.install()  # process-wide and idempotent: left in place at shutdown
         try:
             # whatever the server writes (database, artifacts, caches) is private to its user
             with private_umask():
@@ -90,6 +92,7 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
                 app.state.runtime = runtime
                 metrics.watch_pending(lambda: pending_items(runtime.engine))
                 metrics.watch_online(lambda: runtime.engine.online)
+                metrics.watch_gc(lambda: GC_PAUSES)
                 log.info(
                     "pulserec serving %s (%d items, model %s)",
                     settings.resolved_storage_url,

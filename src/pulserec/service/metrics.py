@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pulserec.online import OnlineLoop
+from pulserec.service.heap import GcCollector, GcPauses
 from pulserec.state.pending import PendingItems
 
 LATENCY_BUCKETS = (
@@ -75,6 +76,8 @@ class Metrics:
         self.registry.register(self.pending)
         self.online = OnlineCollector()
         self.registry.register(self.online)
+        self.gc = GcCollector()
+        self.registry.register(self.gc)
 
     def watch_pending(self, source: Callable[[], PendingItems | None]) -> None:
         """Export the pending-items bound: ``source()`` is read at each scrape."""
@@ -83,6 +86,10 @@ class Metrics:
     def watch_online(self, source: Callable[[], OnlineLoop | None]) -> None:
         """Export the online loop's counts: ``source()`` is read at each scrape."""
         self.online.source = source
+
+    def watch_gc(self, source: Callable[[], GcPauses | None]) -> None:
+        """Export the collector's pauses: ``source()`` is read at each scrape."""
+        self.gc.source = source
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pulserec.config import Settings
 from pulserec.engine import Engine, Trainer, TrainingRecord
 from pulserec.online import OnlineLoop, open_online_store
+from pulserec.service.heap import HeapKeeper
 from pulserec.state.pending import PendingItems
 from pulserec.storage import open_storage
 from pulserec.storage.files import private_dir, warn_if_open
@@ -56,6 +57,7 @@ class Runtime:
     spam: SpamGate | None
     started_at: float = field(default_factory=time.time)
     subscriber: Any = None  # shared storage: the ModelSubscriber thread
+    heap: HeapKeeper | None = None
 
 
 def pending_items(engine: Engine) -> PendingItems | None:
@@ -131,10 +133,14 @@ def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None)
                 trainer.last = TrainingRecord.of(m)
 
             subscriber = ModelSubscriber(engine, on_swap=record).start()
+        heap = HeapKeeper(
+            lambda: engine.models, lambda: trainer.training,
+            freeze_s=settings.gc.freeze_s, settle_s=settings.gc.settle_s,
+        ).start()  # fmt: skip
     except BaseException:
         storage.close()
         raise
-    return Runtime(settings, engine, trainer, spam, subscriber=subscriber)
+    return Runtime(settings, engine, trainer, spam, subscriber=subscriber, heap=heap)
 
 
 SHUTDOWN_WAIT_S = 10.0
@@ -151,6 +157,8 @@ def close_runtime(runtime: Runtime, wait_s: float = SHUTDOWN_WAIT_S) -> None:
     runtime.trainer.join(wait_s)
     if runtime.trainer.training:
         log.warning("stopping with a refit still running: it is abandoned")
+    if runtime.heap is not None:
+        runtime.heap.stop()
     if runtime.subscriber is not None:
         runtime.subscriber.stop()
     if runtime.engine.online is not None:
