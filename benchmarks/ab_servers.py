@@ -5,13 +5,23 @@ them, so that both see the same load from whatever else the machine runs.
     python benchmarks/ab_servers.py --a /tmp/before/src --b src \
         --dataset-dir ../shared/data/ml-latest-small --set engine.sequential=false
 
+Two settings of one build, the same way (``--set-a`` / ``--set-b`` apply to one server
+only, ``--rate`` sends at a fixed rate instead of as fast as possible)::
+
+    python benchmarks/ab_servers.py --a src --b src --dataset-dir \
+        ../shared/data/ml-latest-small --set engine.sequential=false \
+        --set-a online.log_lists=false --set-b online.log_lists=true --rate 100
+
 Each build is ``pulserec serve`` on its own copy of the dataset (``<work-dir>/a``,
 ``<work-dir>/b``; the first start trains), with ``PYTHONPATH`` set to its source tree. After
 a warm-up request per user on each, ``--rounds`` rounds send ``GET
-/v1/users/{id}/recommendations`` for ``--seconds`` from ``--workers`` concurrent clients to
-one build, then to the other (the order alternates by round). Printed per round and as
-medians: requests/s, the server's CPU ms per request (from ``/proc``), p50 and p99. On a
-shared machine the rounds' figures drift together; the comparison within a round holds.
+/v1/users/{id}/recommendations`` for ``--seconds`` to one build, then to the other (the
+order alternates by round): from ``--workers`` concurrent clients (closed loop), or at
+``--rate`` requests a second on a fixed schedule (open loop, http_load's). Printed per round
+and as medians: requests/s, the server's CPU ms per request (from ``/proc``), p50 and p99,
+the median over rounds of b's p99 divided by a's in the same round, and each server's
+garbage-collector passes during the rounds. On a shared machine the rounds' figures drift
+together; the comparison within a round holds.
 """
 
 from __future__ import annotations
@@ -28,6 +38,9 @@ from http_load import (
     Cell,
     LeanClient,
     cpu_seconds,
+    fixed_rate,
+    format_gc,
+    gc_pauses,
     population,
     prepare,
     requests_for,
@@ -36,25 +49,32 @@ from http_load import (
     wait_trained,
 )
 
+Pauses = dict[str, tuple[float, float]]
+
 
 async def alternate(
     servers: dict[str, tuple[subprocess.Popen[bytes], str]], users: list[str],
     items: list[str], args: argparse.Namespace,
-) -> dict[str, list[tuple[Cell, float]]]:  # fmt: skip
-    """The rounds' cells and server CPU ms per request, by build."""
+) -> tuple[dict[str, list[tuple[Cell, float]]], dict[str, Pauses]]:  # fmt: skip
+    """The rounds' cells and server CPU ms per request, by build, and each server's
+    garbage-collector passes before the rounds."""
     clients = {name: LeanClient(url, HEADERS) for name, (_, url) in servers.items()}
     for client in clients.values():
         for chunk in range(0, len(users), 50):
             await asyncio.gather(*(client.get(f"/v1/users/{u}/recommendations")
                                    for u in users[chunk : chunk + 50]))  # fmt: skip
     make = requests_for(users, items, args.seed)["GET /v1/users/{id}/recommendations"]
+    gc_before = {name: gc_pauses(url) for name, (_, url) in servers.items()}
     found: dict[str, list[tuple[Cell, float]]] = {name: [] for name in servers}
     names = list(servers)
     for rnd in range(args.rounds):
         for name in names if rnd % 2 == 0 else names[::-1]:
             pid = servers[name][0].pid
             before = cpu_seconds(pid)
-            cell = await saturate(clients[name], name, make, args.workers, args.seconds)
+            if args.rate > 0:
+                cell = await fixed_rate(clients[name], name, make, args.rate, args.seconds)
+            else:
+                cell = await saturate(clients[name], name, make, args.workers, args.seconds)
             cpu = (cpu_seconds(pid) - before) * 1000.0 / max(cell.n - cell.errors, 1)
             found[name].append((cell, cpu))
             print(f"round {rnd + 1} {name}: {cell.achieved:6.1f} req/s  server cpu {cpu:5.2f} "
@@ -62,7 +82,7 @@ async def alternate(
                   f"{cell.errors}", flush=True)  # fmt: skip
     for client in clients.values():
         await client.__aexit__()
-    return found
+    return found, gc_before
 
 
 def main() -> None:
@@ -79,6 +99,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="assignments", action="append", default=[],
                         metavar="NAME=VALUE", help="a server setting (repeatable)")
+    parser.add_argument("--set-a", dest="only_a", action="append", default=[],
+                        metavar="NAME=VALUE", help="a setting of build a only (repeatable)")
+    parser.add_argument("--set-b", dest="only_b", action="append", default=[],
+                        metavar="NAME=VALUE", help="a setting of build b only (repeatable)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="requests a second per round (0: closed loop, --workers)")
     args = parser.parse_args()  # fmt: skip
 
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
@@ -90,14 +116,16 @@ def main() -> None:
             if not prepare(work, args.dataset, args.dataset_dir):
                 raise SystemExit(f"no {args.dataset} at {args.dataset_dir}")
             os.environ["PYTHONPATH"] = str(src.resolve())  # the server subprocess's code
+            own = args.only_a if name == "a" else args.only_b
             servers[name] = start_server(work, False, args.encoder, work / "server.log",
-                                         args.assignments)  # fmt: skip
+                                         args.assignments + own)  # fmt: skip
             wait_trained(servers[name][1])
             print(f"build {name} ({src}) ready", flush=True)
         users, items = population(args.work_dir / "a")
         import uvloop
 
-        found = uvloop.run(alternate(servers, users, items, args))
+        found, gc_before = uvloop.run(alternate(servers, users, items, args))
+        pauses = {name: gc_pauses(url) for name, (_, url) in servers.items()}
     finally:
         if pythonpath is None:
             os.environ.pop("PYTHONPATH", None)
@@ -107,13 +135,23 @@ def main() -> None:
             proc.terminate()
         for proc, _ in servers.values():
             proc.wait(30)
-    print(f"\nmedians of {args.rounds} rounds ({args.workers} clients, {args.seconds:g} s each):")
+    load = f"{args.rate:g} req/s" if args.rate > 0 else f"{args.workers} clients"
+    print(f"\nmedians of {args.rounds} rounds ({load}, {args.seconds:g} s each; load average "
+          f"{os.getloadavg()[0]:.2f} at the end):")  # fmt: skip
     for name, rows in found.items():
         print(f"{name} ({getattr(args, name)}): "
               f"{statistics.median(c.achieved for c, _ in rows):.1f} req/s, server cpu "
               f"{statistics.median(cpu for _, cpu in rows):.2f} ms/req, p50 "
-              f"{statistics.median(c.p50_ms for c, _ in rows):.1f} ms, p99 "
-              f"{statistics.median(c.p99_ms for c, _ in rows):.1f} ms")  # fmt: skip
+              f"{statistics.median(c.p50_ms for c, _ in rows):.2f} ms, p99 "
+              f"{statistics.median(c.p99_ms for c, _ in rows):.2f} ms; "
+              f"{' '.join(args.only_a if name == 'a' else args.only_b)}")  # fmt: skip
+    ratios = [b.p99_ms / a.p99_ms for (a, _), (b, _) in zip(found["a"], found["b"], strict=True)]
+    print(f"p99 b / a, same round: median {statistics.median(ratios):.3f} (rounds: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
+    for name, gc in pauses.items():
+        before = gc_before[name]
+        rounds = {g: (n - before[g][0], ms - before[g][1]) for g, (n, ms) in gc.items()}
+        print(f"garbage collector, {name}, during the rounds: {format_gc(rounds)}")
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ class Report:
     max_rps: dict[str, Cell] = field(default_factory=dict)
     at_fraction: list[Cell] = field(default_factory=list)
     freshness: dict[str, float] = field(default_factory=dict)
+    gc: list[dict[str, tuple[float, float]]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------- client
@@ -404,6 +405,24 @@ def with_cpu(cell: Cell, procs: Processes, before: tuple[float, float, float]) -
     return cell
 
 
+def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
+    """The server's garbage-collector passes so far and their summed pause in ms, by
+    generation, read from its ``/metrics`` (``pulserec_gc_pause_seconds``)."""
+    found: dict[str, list[float]] = {}
+    text = httpx.get(f"{url}/metrics", headers=HEADERS, timeout=10.0).text
+    for line in text.splitlines():
+        for suffix, slot in (("_count", 0), ("_sum", 1)):
+            head = f'pulserec_gc_pause_seconds{suffix}{{generation="'
+            if line.startswith(head):
+                generation, value = line[len(head) :].split('"} ')
+                found.setdefault(f"gen{generation}", [0.0, 0.0])[slot] = float(value)
+    return {g: (n, total * 1000.0) for g, (n, total) in found.items()}
+
+
+def format_gc(pauses: dict[str, tuple[float, float]]) -> str:
+    return ", ".join(f"{g} {n:.0f} passes {ms:.0f} ms" for g, (n, ms) in sorted(pauses.items()))
+
+
 def percentile_ms(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q) * 1000.0) if values else float("nan")
 
@@ -579,6 +598,7 @@ async def drive(urls: list[str], procs: Processes, users: list[str], items: list
                 print(f"  {fraction:.0%} of the highest throughput: {rate:6.1f}/s  p50 "
                       f"{cell.p50_ms:6.2f}  p99 {cell.p99_ms:6.2f} ms", flush=True)  # fmt: skip
         report.freshness = await freshness(client, users, args.fresh_users, random.Random(1))
+    report.gc = [gc_pauses(url) for url in urls]
 
 
 # -------------------------------------------------------------------------------- table
@@ -640,6 +660,8 @@ def print_table(report: Report) -> None:
     print(f"\nevent -> changed recommendation (POST + GET, {f['users']:.0f} users): "
           f"p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms, "
           f"list changed for {f['changed_fraction']:.0%} of users")  # fmt: skip
+    for j, pauses in enumerate(report.gc):
+        print(f"garbage collector, server {j + 1}, whole run: {format_gc(pauses)}")
 
 
 def main() -> None:
