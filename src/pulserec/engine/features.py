@@ -52,6 +52,13 @@ def _in_model(request: Request, cands: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return mask, cands[mask]
 
 
+def _folded(request: Request, cands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidates have a folded-in or text-prior factor vector, and those vectors
+    (read by both factor features, computed once per ranking pass)."""
+    assert request.models is not None
+    return request.live.foldin.vectors(request.models, cands, request.items.text_rows)
+
+
 def long_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """The factor model's score: item factors times the user's long-term vector."""
     lt, models = request.long_term, request.models
@@ -60,7 +67,7 @@ def long_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
     out = np.zeros(len(cands))
     mask, known = _in_model(request, cands)
     out[mask] = models.item_factors[known] @ lt
-    folded, vectors = request.live.foldin.vectors(models, cands, request.items.text_rows)
+    folded, vectors = request.of_candidates(_folded, cands)
     if folded.any():
         out[folded] = vectors @ lt
     return out
@@ -74,7 +81,7 @@ def short_term(request: Request, cands: np.ndarray) -> np.ndarray | None:
     out = np.zeros(len(cands))
     mask, known = _in_model(request, cands)
     out[mask] = models.item_unit[known] @ st
-    folded, vectors = request.live.foldin.vectors(models, cands, request.items.text_rows)
+    folded, vectors = request.of_candidates(_folded, cands)
     if folded.any():
         out[folded] = unit_rows(vectors) @ st
     return out

@@ -52,12 +52,23 @@ class Request:
     _allowed_idx: np.ndarray | None = field(default=None, repr=False)
     _subsets: dict[int, Any] = field(default_factory=dict, repr=False)
     _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
+    _per_cands: dict[Callable[..., Any], tuple[np.ndarray, Any]] = field(
+        default_factory=dict, repr=False
+    )
 
     def signal(self, compute: Callable[[Request], T]) -> T:
         """``compute(self)``, computed on the first call of this request only."""
         if compute not in self._signals:
             self._signals[compute] = compute(self)
         return self._signals[compute]  # type: ignore[no-any-return]
+
+    def of_candidates(self, compute: Callable[[Request, np.ndarray], T], cands: np.ndarray) -> T:
+        """``compute(self, cands)``, computed once while ``cands`` is the same array: the
+        features of one ranking pass share what they all read of its candidates."""
+        hit = self._per_cands.get(compute)
+        if hit is None or hit[0] is not cands:
+            hit = self._per_cands[compute] = (cands, compute(self, cands))
+        return hit[1]
 
     def restrict(self, allowed: np.ndarray | None) -> None:
         """Let the following source calls propose only ``allowed`` items (None: all);
