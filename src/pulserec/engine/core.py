@@ -18,25 +18,20 @@ working during a refit.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from pulserec.control.placements import Placement
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
-from pulserec.engine.explore import explore, novelty
-from pulserec.engine.features import BLEND_NAMES, NAMES
+from pulserec.engine.features import BLEND_NAMES
 from pulserec.engine.fold import Folder, Sentiment
-from pulserec.engine.insight import Insight, Interests
+from pulserec.engine.insight import Insight
 from pulserec.engine.items import LiveItems, item_text
-from pulserec.engine.lookup import search, similar
 from pulserec.engine.modelset import (
     ModelSet,
     read_current,
@@ -47,9 +42,9 @@ from pulserec.engine.modelset import (
 from pulserec.engine.placing import Placer
 from pulserec.engine.rank import Ranker
 from pulserec.engine.sequential import SequentialScorer
-from pulserec.engine.sources import SOURCES, check_sources
+from pulserec.engine.serving import ServingMixin
+from pulserec.engine.sources import check_sources
 from pulserec.engine.training import Fitter, Trainer, events_frame
-from pulserec.online.experiments import Experiment, Overrides
 from pulserec.online.loop import OnlineLoop
 from pulserec.state.base import UserState
 from pulserec.state.memory import MemoryStateStore
@@ -60,10 +55,10 @@ from pulserec.storage.base import Storage, StorageUnavailable, StoredEvent
 from pulserec.storage.memory import MemoryStorage
 from pulserec.text.base import TextEncoder
 from pulserec.text.spam import SpamFilter, SpamGate
-from pulserec.types import Event, Item, Recommendation, Scored, ValidationError, session_user
+from pulserec.types import Event, Item, session_user
 
 
-class Engine:
+class Engine(ServingMixin):
     """Ingests events and serves recommendations from one consistent state.
 
     Parameters
@@ -554,197 +549,6 @@ class Engine:
             models = models.aligned_to(positions, n, threshold)
         self.swap(models)
         return models
-
-    # -------------------------------------------------------------- recommend
-    def recommend(
-        self,
-        user_id: str,
-        k: int = 10,
-        *,
-        diversity: float = 0.0,
-        category: str | None = None,
-        exclude: Iterable[str] = (),
-        exclude_seen: bool = True,
-        filter: str | None = None,
-        boost: str | None = None,
-        placement: str | None = None,
-        context_item: str | None = None,
-        now: float | None = None,
-    ) -> Recommendation:
-        """Top-``k`` items for a user, each with its score and the reason it was chosen.
-
-        ``filter`` and ``boost`` are expressions over item properties and the user
-        (:mod:`pulserec.control`): only items passing the filter are retrieved, and the
-        boost adds to each item's score. A bad expression raises
-        :class:`~pulserec.types.ValidationError` naming ``filter`` or ``boost`` and the
-        position. ``placement`` names where the list is shown: online metrics are kept
-        per placement, and a stored :class:`Placement` of that name applies its rules too
-        (its filter and boost with the request's; ``k`` and ``diversity`` are the
-        caller's: the HTTP route takes the placement's when the request gives none).
-        ``context_item``: the item the list is shown beside (a product page's product):
-        expressions read it as ``context.*``, and it is left out of the list.
-
-        With an online loop the list is logged (at ``now``, default the clock) and named
-        by its ``recommendation_id``, and the user's experiment variant, if any,
-        overrides settings for this request.
-        """
-        if not 0.0 <= diversity <= 1.0:
-            raise ValueError(f"diversity: expected a value in [0, 1], got {diversity}")
-        variant = self.online.assign(user_id)[1] if self.online is not None else None
-        o = variant.overrides if variant is not None else Overrides()
-        diversity, sources, factors = o.ranking(diversity, self.config.sources)
-        with self._lock:
-            self.catch_up()
-            models = self.models
-            request = self.ranker.request(models, self.states.get(user_id), user_id)
-            context = None
-            if context_item is not None:
-                if self.items.is_deleted(context_item):
-                    raise ValidationError("context_item", f"no item {context_item!r}")
-                context = self.catalog.idx(context_item)
-                exclude = [*exclude, context_item]
-            chosen = self.placer.get(placement) if placement is not None else None
-            if chosen is None:
-                picked, scores, reasons = self.ranker.recommend(
-                    request, k, diversity=diversity, category=category, exclude=exclude,
-                    exclude_seen=exclude_seen, filter=filter, boost=boost, context=context,
-                    sources=sources, weight_factors=factors,
-                )  # fmt: skip
-            else:
-                picked, scores, reasons = self.placer.rank(
-                    request, chosen, k, diversity=diversity, category=category,
-                    exclude=exclude, exclude_seen=exclude_seen, filter=filter, boost=boost,
-                    context=context, weight_factors=factors,
-                )  # fmt: skip
-            if o.exploration:
-                assert self.online is not None
-                picked, scores, reasons = explore(
-                    self.items, self.online.counts.shown, request.state, user_id,
-                    (picked, scores, reasons), o.exploration, salt=self.last_seq,
-                )
-            ids = self.catalog.id_map.ids(picked)
-            if self.placer.tracks_shown:
-                self.placer.shown.add(user_id, [str(i) for i in ids], now=time.time())
-        items = tuple(
-            Scored(str(i), float(s), r) for i, s, r in zip(ids, scores, reasons, strict=True)
-        )
-        rid, name = self.serve_list(user_id, placement or "recommendations", items, now=now)
-        return Recommendation(user_id, items, models.version if models else "untrained", rid, name)
-
-    def serve_list(
-        self, user_id: str | None, placement: str, items: Sequence[Scored], *,
-        now: float | None = None,
-    ) -> tuple[str, str]:  # fmt: skip
-        """Log a list about to be answered: its ``recommendation_id`` and the user's
-        variant (both empty without an online loop or with list logging off)."""
-        if self.online is None:
-            return "", ""
-        ids = [s.item_id for s in items]
-        served = self.online.serve(user_id or "", placement, ids, now=now,
-                                   novelty=novelty(self.items, ids))  # fmt: skip
-        return served.recommendation_id, served.variant
-
-    # ------------------------------------------------------------- placements
-    def put_placement(self, name: str, body: object) -> Placement:
-        """Store a placement from its JSON form (see :mod:`pulserec.control.placements`);
-        a ValidationError names the field it cannot use."""
-        placement = Placement.from_dict(name, body)
-        with self._lock:
-            self.placer.put(placement)
-        return placement
-
-    def placement(self, name: str) -> Placement | None:
-        """The stored placement of that name, or None."""
-        with self._lock:
-            return self.placer.get(name)
-
-    def placements(self) -> list[Placement]:
-        """Every stored placement, by name."""
-        with self._lock:
-            return self.placer.all()
-
-    def delete_placement(self, name: str) -> bool:
-        """Remove a placement; False when there was none."""
-        with self._lock:
-            return self.placer.delete(name)
-
-    def score_items(self, user_id: str, item_ids: Sequence[str]) -> np.ndarray:
-        """Hybrid scores of given items for a user (unknown items score ``-inf``)."""
-        with self._lock:
-            idx = self.catalog.id_map.lookup(item_ids)
-            known = idx >= 0
-            out = np.full(len(idx), -np.inf)
-            if known.any():
-                request = self.ranker.request(self.models, self.states.get(user_id), user_id)
-                out[known] = self.ranker.score(request, idx[known])
-        return out
-
-    def similar(self, item_id: str, k: int = 10) -> list[Scored]:
-        """Items like ``item_id``: co-visitation, factor-space and text similarity combined."""
-        with self._lock:
-            idx = self.catalog.idx(item_id)
-            return similar(self.items, self.models, idx, k, self.config.n_candidates)
-
-    def search(self, query: str, k: int = 10, *, user_id: str | None = None) -> list[Scored]:
-        """Semantic search over item text, personalised when a known user is given."""
-        if not query.strip():
-            raise ValueError("q: the query must not be empty")
-        if self.encoder is None:
-            raise RuntimeError("search needs a text encoder; configure one for the engine")
-        if self.items.text_index is None:  # no item with text yet
-            return []
-        qv = self.encoder.encode([query], kind="query")[0]
-        with self._lock:
-            state = self.states.get(user_id) if user_id is not None else None
-            return search(
-                self.ranker, qv, query, k, models=self.models, state=state, user_id=user_id
-            )
-
-    # ------------------------------------------------------------ experiments
-    def create_experiment(
-        self, name: str, variants: Sequence[dict[str, Any]], *, horizon_users: int = 1000,
-        salt: str = "", now: float | None = None,
-    ) -> Experiment:  # fmt: skip
-        """Start an experiment over the events from now on (see :mod:`pulserec.online`)."""
-        loop = self._loop()
-        return loop.create(name, variants, horizon_users=horizon_users, start_seq=self.last_seq,
-                           sources=set(SOURCES), features=set(NAMES), now=now,
-                           salt=salt)  # fmt: skip
-
-    def add_variant(self, name: str, variant: dict[str, Any]) -> Experiment:
-        """Add a variant to a running experiment, from traffic no variant holds."""
-        return self._loop().add_variant(name, variant, sources=set(SOURCES),
-                                        features=set(NAMES))  # fmt: skip
-
-    def stop_experiment(self, name: str, *, winner: str | None = None,
-                        conclude: bool = False) -> Experiment:  # fmt: skip
-        """Stop an experiment (users go back to the configured settings); ``conclude``
-        also records the chosen variant."""
-        loop = self._loop()
-        with self._lock:
-            if conclude:
-                experiment = loop.conclude(name, winner, stop_seq=self.last_seq)
-            else:
-                experiment = loop.stop(name, stop_seq=self.last_seq)
-            # states of a variant that held interests still: rebuilt with them moving again
-            self.states.clear()
-        return experiment
-
-    def _loop(self) -> OnlineLoop:
-        if self.online is None:
-            raise RuntimeError("experiments need the online loop (online.log_lists on)")
-        return self.online
-
-    # ------------------------------------------------------------- inspection
-    def interests(self, user_id: str) -> Interests | None:
-        """What the engine believes the user is into, short and long term, in words
-        (see :mod:`pulserec.engine.insight`); None for a user without events."""
-        with self._lock:
-            state = self.states.get(user_id)
-            if state is None:
-                return None
-            gathered = self.insight.gather(state)
-        return self.insight.describe(gathered)
 
 
 def _single_thread_faiss() -> None:
