@@ -1,8 +1,28 @@
 """The engine: ingest events, keep each user's state current, recommend.
 
 :class:`Engine` wires the parts together and owns what they share: the durable storage,
-the user states, the serving models and the one lock that keeps them consistent. The
-parts each own their own state and know nothing of the engine:
+the user states, the serving models and the one lock that keeps them consistent. Its
+methods live in three modules, one concern each, as mixins that ``Engine`` inherits:
+
+- :mod:`~pulserec.engine.ingest` (``IngestMixin``): items in and out of the catalog,
+  events into user states, states rebuilt from the log, users forgotten;
+- :mod:`~pulserec.engine.refit` (``RefitMixin``): train, swap, the saved models, topics;
+- :mod:`~pulserec.engine.serving` (``ServingMixin``): recommend, scores, similar items,
+  search, placements, experiments, interests.
+
+This module keeps the constructor, which sets every attribute the three read, and the
+properties over them (``models``, ``catalog``, ``pending``, ``trending``).
+
+Why mixins rather than three objects the engine holds: the three share all of this
+state and its one lock, and call across (a request first catches up with a shared log;
+forgetting a user reaches into a refit running meanwhile). As parts of one object they
+read that state directly, with no back-reference and no forwarding method per public
+name, and callers (the service, the CLI, the benchmarks that time ``Engine.catch_up``
+by patching the class) see the same ``Engine`` as before. A mixin holds no state; it
+declares the attributes it reads, so mypy checks each use against the types set here.
+The mixins import the parts, never this module: no import cycle.
+
+The parts each own their own state and know nothing of the engine:
 
 - :class:`~pulserec.engine.items.LiveItems`: the catalog, text vectors, live counts;
 - :class:`~pulserec.engine.fold.Folder`: one event into one user's state;
@@ -22,6 +42,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
+from pulserec.catalog.catalog import Catalog
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
 from pulserec.engine.fold import Folder, Sentiment
@@ -36,6 +57,7 @@ from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.serving import ServingMixin
 from pulserec.engine.sources import check_sources
 from pulserec.engine.training import Fitter, Trainer
+from pulserec.engine.trending import Trending
 from pulserec.online.loop import OnlineLoop
 from pulserec.state.memory import MemoryStateStore
 from pulserec.state.pending import PendingItems
@@ -125,7 +147,7 @@ class Engine(IngestMixin, RefitMixin, ServingMixin):
         self.freeze_seq: int | None = None
 
     @property
-    def catalog(self):  # type: ignore[no-untyped-def]
+    def catalog(self) -> Catalog:
         """The live :class:`~pulserec.catalog.catalog.Catalog`."""
         return self.items.catalog
 
@@ -147,7 +169,7 @@ class Engine(IngestMixin, RefitMixin, ServingMixin):
         return self.items.pending
 
     @property
-    def trending(self):  # type: ignore[no-untyped-def]
+    def trending(self) -> Trending:
         """The live :class:`~pulserec.engine.trending.Trending` counts."""
         return self.items.trending
 
