@@ -27,10 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from http_load import KEY, population, prepare
-from pulserec.config_names import settings_with
 from pulserec.types import Event
-from route_profile import call
+from route_profile import call, in_process_app
 
 
 def full_pass_ms() -> float:
@@ -60,18 +58,9 @@ def main() -> None:
                         metavar="NAME=VALUE", help="a setting, e.g. engine.sequential=false")
     args = parser.parse_args()  # fmt: skip
 
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    prepare(args.work_dir, args.dataset, args.dataset_dir)
+    app, users, items = in_process_app(args, ["gc.freeze_s=0"])
     from fastapi.testclient import TestClient
 
-    from pulserec.service import create_app
-
-    settings = settings_with(
-        [*args.assignments, "gc.freeze_s=0"], data_dir=args.work_dir, encoder=args.encoder,
-        api_keys=f"{KEY}:ingest+read+admin",
-    )  # fmt: skip
-    app = create_app(settings)
-    users, items = population(args.work_dir)
     rng = random.Random(0)
     with TestClient(app):  # runs the lifespan: storage, models
         engine = app.state.runtime.engine

@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,24 @@ def timing_parts(spent: defaultdict[str, float]) -> Iterator[None]:
             setattr(owner, name, func)
 
 
+def in_process_app(
+    args: argparse.Namespace, extra: Sequence[str] = ()
+) -> tuple[Any, list[str], list[str]]:
+    """The app on ``args.work_dir`` (the dataset written into its log first), with
+    ``args.assignments`` and ``extra`` set, and the log's users and items; its lifespan
+    runs when a ``TestClient`` enters it."""
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    prepare(args.work_dir, args.dataset, args.dataset_dir)
+    from pulserec.service import create_app
+
+    settings = settings_with(
+        [*args.assignments, *extra], data_dir=args.work_dir, encoder=args.encoder,
+        api_keys=f"{KEY}:ingest+read+admin",
+    )  # fmt: skip
+    users, items = population(args.work_dir)
+    return create_app(settings), users, items
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ml-latest-small")
@@ -139,18 +157,9 @@ def main() -> None:
                         metavar="NAME=VALUE", help="a setting, e.g. engine.sequential=false")
     args = parser.parse_args()  # fmt: skip
 
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    prepare(args.work_dir, args.dataset, args.dataset_dir)
+    app, users, _ = in_process_app(args)
     from fastapi.testclient import TestClient
 
-    from pulserec.service import create_app
-
-    settings = settings_with(
-        args.assignments, data_dir=args.work_dir, encoder=args.encoder,
-        api_keys=f"{KEY}:ingest+read+admin",
-    )  # fmt: skip
-    app = create_app(settings)
-    users, _ = population(args.work_dir)
     rng = random.Random(0)
     with TestClient(app):  # runs the lifespan: storage, models
         engine = app.state.runtime.engine
