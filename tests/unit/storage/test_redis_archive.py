@@ -178,6 +178,46 @@ def test_a_deleted_user_leaves_the_archive_and_never_comes_back(
     other.close()
 
 
+def test_a_merged_session_takes_its_archived_events_along(
+    storage: RedisStorage, tmp_path: Path
+) -> None:
+    from pulserec.engine import Engine
+
+    session = "session:s1"
+    storage.append([Event(session, "i1", "click", 1.0), Event(session, "i2", "click", 2.0)])
+    storage.append([Event("ana", "i3", "click", 900.0)])
+    archive_log(storage, retention_s=WINDOW, folder=tmp_path, now=NOW)
+    assert list(storage.events(user_id="session:s1")) == []
+    engine = Engine(storage)
+    assert engine.merge_session("s1", "ana") == 2
+    moved = [(s.event.item_id, s.event.timestamp) for s in storage.user_history("ana")]
+    assert moved == [("i3", 900.0), ("i1", 1.0), ("i2", 2.0)]
+    assert storage.user_history("session:s1") == []
+
+
+def test_deleting_a_user_forgets_the_text_of_their_archived_comments(
+    storage: RedisStorage, tmp_path: Path
+) -> None:
+    from pulserec.engine import Engine
+
+    forgotten: list[tuple[str, list[str]]] = []
+
+    class Cache:  # the embedding cache's forget, recorded
+        def forget(self, texts: list[str], *, kind: str) -> int:
+            forgotten.append((kind, list(texts)))
+            return len(texts)
+
+    storage.append([Event("ana", "i1", "comment", 1.0, text="an old remark"),
+                     Event("ana", None, "search", 2.0, text="old query"),
+                     Event("ana", "i2", "comment", 900.0, text="a new remark")])  # fmt: skip
+    archive_log(storage, retention_s=WINDOW, folder=tmp_path, now=NOW)
+    engine = Engine(storage)
+    engine.encoder = Cache()  # type: ignore[assignment]
+    assert engine.delete_user("ana") == 3
+    assert forgotten == [("passage", ["a new remark", "an old remark"]),
+                         ("query", ["old query"])]  # fmt: skip
+
+
 def test_event_ids_refuse_retries_until_their_events_are_archived_and_old(
     storage: RedisStorage, tmp_path: Path
 ) -> None:
