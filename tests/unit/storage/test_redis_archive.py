@@ -240,6 +240,12 @@ def test_event_ids_refuse_retries_until_their_events_are_archived_and_old(
 
 
 def test_archive_settings_errors_name_the_field(storage: RedisStorage, tmp_path: Path) -> None:
+    from pulserec.config_names import settings_with
+
+    with pytest.raises(ValueError, match=r"log\.retention_s: Input should be greater"):
+        settings_with(["log.retention_s=-5"])
+    with pytest.raises(ValueError, match=r"log\.archive_dir: required"):
+        settings_with(["log.retention_s=86400"])
     with pytest.raises(ValueError, match=r"log\.retention_s"):
         archive_log(storage, retention_s=0.0, folder=tmp_path)
     archive_log(storage, retention_s=10.0, folder=tmp_path / "a")
@@ -263,3 +269,55 @@ def test_an_archive_missing_on_this_host_is_an_error_not_a_gap(
     assert len(list(fresh.events(user_id="u1"))) == 0  # the stream was trimmed
     fresh.close()
 
+
+def shop(n_users: int = 20, per_user: int = 8) -> list[Event]:
+    """Even users click the first half of 40 items, odd users the second, long ago."""
+    return [
+        Event(f"s{u}", f"it-{(u % 2) * 20 + (3 * u + j) % 20}", "click", 1e6 + 60.0 * t)
+        for u in range(n_users)
+        for j in range(per_user)
+        for t in (u * per_user + j,)
+    ]
+
+
+def worker_engine(storage: RedisStorage, tmp_path: Path) -> Any:
+    from pulserec.engine import Engine, EngineConfig
+    from pulserec.types import Item
+
+    engine = Engine(storage, None, EngineConfig(sequential=False), tmp_path / "artifacts")
+    engine.upsert_items([Item(f"it-{j}", f"Item {j}") for j in range(40)])
+    engine.bootstrap(shop())
+    return engine
+
+
+def test_the_worker_archives_after_each_refit_and_refits_read_the_archive(
+    storage: RedisStorage, tmp_path: Path
+) -> None:
+    import time
+
+    from pulserec.config import LogSettings
+    from pulserec.scaleout import run_worker
+
+    engine = worker_engine(storage, tmp_path)
+    settings = LogSettings(retention_s=86_400.0, archive_dir=tmp_path / "archive")
+    assert run_worker(engine, every=None, once=True, log_settings=settings) == 1
+    assert xlen(storage, "log") == 0 and storage.counts()["events"] == 160
+    users = set(engine.models.users.to_list())
+    assert len(users) == 20
+    storage.append([Event("late", "it-3", "click", time.time())])
+    assert run_worker(engine, every=None, once=True, log_settings=settings) == 1
+    assert set(engine.models.users.to_list()) == users | {"late"}  # the archive was read
+    assert xlen(storage, "log") == 1  # the recent event stays
+
+
+def test_retention_zero_changes_nothing(storage: RedisStorage, tmp_path: Path) -> None:
+    from pulserec.config import LogSettings
+    from pulserec.scaleout import archive_due, run_worker
+
+    engine = worker_engine(storage, tmp_path)
+    keys = sorted(storage.client.keys(f"{storage.prefix}:*"))
+    assert archive_due(storage, LogSettings()) is None
+    assert run_worker(engine, every=None, once=True, log_settings=LogSettings()) == 1
+    assert xlen(storage, "log") == 160 and storage.archive() is None
+    assert not [k for k in storage.client.keys(f"{storage.prefix}:*") if b"archive" in k]
+    assert set(keys) <= set(storage.client.keys(f"{storage.prefix}:*"))
