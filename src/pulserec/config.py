@@ -310,6 +310,13 @@ class EngineSettings(_Section):
         description="Model versions kept in the artifacts folder after a refit or a user's "
         "deletion, the current one always among them; older ones are deleted.",
     )
+    train_window_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="A refit fits on the events of this many seconds back from the log's "
+        "newest event only (0: the whole log): it bounds the fit and its held-out replay, not "
+        "the read of the log. Users with no event in the window leave the factor model.",
+    )
     valid_fraction: float = Field(
         default=0.1,
         gt=0.0,

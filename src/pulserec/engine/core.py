@@ -469,7 +469,7 @@ class Engine:
             try:
                 previous = self.models
                 models = self.fitter.fit(
-                    events_frame(self.storage),
+                    events_frame(self.storage, self.config.train_window_s),
                     fit_weights_on_valid=fit_weights_on_valid,
                     sequential=with_seq,
                     previous=previous,
