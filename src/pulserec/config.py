@@ -310,6 +310,13 @@ class EngineSettings(_Section):
         description="Model versions kept in the artifacts folder after a refit or a user's "
         "deletion, the current one always among them; older ones are deleted.",
     )
+    train_window_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="A refit fits on the events of this many seconds back from the log's "
+        "newest event only (0: the whole log): it bounds the fit and its held-out replay, not "
+        "the read of the log. Users with no event in the window leave the factor model.",
+    )
     valid_fraction: float = Field(
         default=0.1,
         gt=0.0,
@@ -419,6 +426,35 @@ class GcSettings(_Section):
     )
 
 
+class LogSettings(_Section):
+    """How long the event log stays in Redis before it moves to Parquet files."""
+
+    retention_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="On a redis:// storage, events older than this (by their timestamp) are "
+        "written to Parquet files in log.archive_dir, then trimmed from Redis, by `pulserec "
+        "worker` after each refit and by `pulserec archive-events`. Refits still read them; a "
+        "user's real-time state restores from the events kept. 0 keeps every event in Redis "
+        "(other storages refuse any other value).",
+    )
+    archive_dir: Path | None = Field(
+        default=None,
+        description="Folder of the archived events' Parquet files, needed when "
+        "log.retention_s > 0. Recorded in Redis at the first archive run: every API host "
+        "must see it at the same path (a shared mount), as a user's deletion rewrites it.",
+    )
+
+    @model_validator(mode="after")
+    def _archive_needs_a_folder(self) -> Self:
+        if self.retention_s > 0 and self.archive_dir is None:
+            raise ValueError(
+                "log.archive_dir: required when log.retention_s > 0 (the folder the "
+                "archived events are written to)"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable in pulserec."""
 
@@ -486,6 +522,10 @@ class Settings(BaseSettings):
         default_factory=OnlineSettings,
         description="Served-list log, attribution and experiments.",
     )
+    log: LogSettings = Field(
+        default_factory=LogSettings,
+        description="Retention of the event log in Redis, and its archive.",
+    )
     gc: GcSettings = Field(
         default_factory=GcSettings, description="The server's garbage collector."
     )
@@ -551,6 +591,7 @@ __all__ = [
     "EngineSettings",
     "EvalSettings",
     "LimitSettings",
+    "LogSettings",
     "OnlineSettings",
     "Settings",
     "StateSettings",

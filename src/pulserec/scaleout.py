@@ -8,6 +8,8 @@
   channel ``<prefix>:models``.
 - Each API process runs a :class:`ModelSubscriber` thread that swaps the announced
   version in (``Engine.load_latest_models``).
+- With ``log.retention_s`` set, the worker moves the log's events older than that window
+  to Parquet files after each refit (:mod:`pulserec.storage.redis_archive`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pulserec.config import LogSettings
 from pulserec.engine import Engine
 from pulserec.storage.base import StorageUnavailable
 from pulserec.storage.redis import RedisStorage
+from pulserec.storage.redis_archive import ArchiveReport, archive_log
 
 log = logging.getLogger("pulserec.scaleout")
 
@@ -108,14 +112,25 @@ class ModelSubscriber:
                     log.debug("closing the pub/sub connection failed", exc_info=True)
 
 
+def archive_due(storage: RedisStorage, settings: LogSettings) -> ArchiveReport | None:
+    """Archive and trim the log past ``settings.retention_s``; None when it is 0 (the log
+    stays whole in Redis)."""
+    if settings.retention_s <= 0:
+        return None
+    if settings.archive_dir is None:  # LogSettings refuses this; a hand-built one may not
+        raise ValueError("log.archive_dir: required when log.retention_s > 0")
+    return archive_log(storage, retention_s=settings.retention_s, folder=settings.archive_dir)
+
+
 def run_worker(
     engine: Engine,
     *,
     every: float | None,
     once: bool = False,
     stop: threading.Event | None = None,
+    log_settings: LogSettings | None = None,
 ) -> int:
-    """Refit on a schedule and on request; announce each new version.
+    """Refit on a schedule and on request; announce each new version; then archive.
 
     Parameters
     ----------
@@ -127,6 +142,9 @@ def run_worker(
         Refit once, announce, and return.
     stop : threading.Event, optional
         Set to end the loop.
+    log_settings : LogSettings, optional
+        With ``retention_s`` > 0, each refit is followed by an archive run
+        (:func:`archive_due`); a failed run is logged and retried after the next refit.
 
     Returns
     -------
@@ -157,6 +175,8 @@ def run_worker(
                 storage._call(storage.client.publish, models_channel(storage), models.version)
                 fits += 1
                 log.info("trained and announced models %s", models.version)
+                if log_settings is not None:
+                    _archive_after_refit(storage, log_settings, raise_errors=once)
                 if every is not None:
                     next_due = time.monotonic() + every
                 if once:
@@ -171,3 +191,17 @@ def run_worker(
             if every is not None:
                 next_due = time.monotonic() + every
     return fits
+
+
+def _archive_after_refit(
+    storage: RedisStorage, settings: LogSettings, *, raise_errors: bool
+) -> None:
+    try:
+        report = archive_due(storage, settings)
+    except Exception:
+        if raise_errors:
+            raise
+        log.exception("worker: the archive run failed; it is retried after the next refit")
+        return
+    if report is not None and report.busy:
+        log.info("worker: another archive run holds the archive; skipped this time")

@@ -13,7 +13,7 @@ from pulserec.cli.common import console, load_settings, or_default, setting_help
 from pulserec.cli.evaluate import evaluate, train
 from pulserec.cli.importing import import_items
 from pulserec.cli.replay import replay
-from pulserec.cli.serve import export_events, serve, worker
+from pulserec.cli.serve import archive_events, export_events, serve, worker
 from pulserec.cli.simulate import simulate
 from pulserec.cli.text import keywords, similar_items
 from pulserec.events.datasets import DATASETS
@@ -32,6 +32,7 @@ app.command()(simulate)
 app.command()(serve)
 app.command()(worker)
 app.command("export-events")(export_events)
+app.command("archive-events")(archive_events)
 app.command()(keywords)
 app.command("similar-items")(similar_items)
 app.command("import")(import_items)

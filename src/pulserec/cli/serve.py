@@ -133,7 +133,9 @@ def worker(
     queues a request); writes versioned artifacts into ``--artifacts-dir`` and publishes
     the version on the ``pulserec:models`` channel, which every API process swaps in.
     ``--trainer spark`` fits the factor model on Spark (``engine.spark_master``) from the
-    log exported to Parquet; the rest of a refit runs here as always.
+    log exported to Parquet; the rest of a refit runs here as always. With
+    ``log.retention_s`` set, each refit is followed by an archive run (see
+    ``pulserec archive-events``).
     """
     import logging
 
@@ -167,7 +169,7 @@ def worker(
     engine.load_from_storage()
     try:
         with private_umask():  # artifacts readable by this account only, as the server's
-            fits = run_worker(engine, every=every, once=once)
+            fits = run_worker(engine, every=every, once=once, log_settings=settings.log)
     except KeyboardInterrupt:
         fits = 0
     finally:
@@ -201,6 +203,70 @@ def export_events(
     with private_umask():  # user ids and what they did
         path = write_export(frame, output)
     console.print(f"wrote {len(positive_events(frame))} events to {path}")
+
+
+def archive_events(
+    storage: Annotated[str, typer.Option(help="Shared storage URL, redis://host:port/db.")],
+    retention_s: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help=setting_help(
+                "Events older than this many seconds (by their timestamp) are archived.",
+                "log.retention_s",
+            ),
+        ),
+    ] = None,
+    archive_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help=setting_help("Folder of the archive's Parquet files.", "log.archive_dir")
+        ),
+    ] = None,
+    assignments: SetOption = None,
+) -> None:
+    """Move the Redis log's events older than the retention window to Parquet, once.
+
+    Writes them to a new file in the archive folder (atomically), then trims them from
+    the log and their users' streams; ``pulserec worker`` does the same after each refit.
+    Refits and ``export-events`` read the archive; a user's deletion rewrites it. Safe to
+    run beside the worker: one run at a time holds the archive, the other skips.
+    """
+    from pulserec.storage import open_storage
+    from pulserec.storage.redis import RedisStorage
+    from pulserec.storage.redis_archive import archive_log
+
+    given = {"retention_s": retention_s, "archive_dir": archive_dir}
+    settings = load_settings(assignments, log={k: v for k, v in given.items() if v is not None})
+    if not storage.startswith("redis://"):
+        console.print(
+            f"[red]--storage: only a redis:// log is archived, got {storage!r}[/] (a SQLite "
+            "log lives on disk, not in memory: it is kept whole)"
+        )
+        raise typer.Exit(2)
+    if settings.log.retention_s <= 0 or settings.log.archive_dir is None:
+        console.print(
+            "[red]log.retention_s: 0 archives nothing[/]: pass --retention-s SECONDS and "
+            "--archive-dir (or set PULSEREC_LOG__RETENTION_S and PULSEREC_LOG__ARCHIVE_DIR)"
+        )
+        raise typer.Exit(2)
+    store = open_storage(storage)
+    if not isinstance(store, RedisStorage):  # a redis:// URL always opens one
+        raise TypeError(f"expected a RedisStorage for {storage!r}")
+    try:  # the files are 0600 in a 0700 folder, whatever the umask
+        report = archive_log(
+            store, retention_s=settings.log.retention_s, folder=settings.log.archive_dir
+        )
+    finally:
+        store.close()
+    if report.busy:
+        console.print("another archive run holds the archive; nothing done")
+        raise typer.Exit(1)
+    console.print(
+        f"archived {report.events} events into {len(report.files)} file(s) in "
+        f"{report.seconds:.1f} s (finished a crashed run's trim: {report.recovered} events; "
+        f"event ids dropped: {report.ids_dropped})"
+    )
 
 
 TRAINERS = ("implicit", "spark")

@@ -53,6 +53,7 @@ class EngineConfig:
     max_sessions: int = _DEFAULTS.max_sessions
     max_pending: int = _DEFAULTS.max_pending
     artifacts_keep: int = _DEFAULTS.artifacts_keep
+    train_window_s: float = _DEFAULTS.train_window_s
     valid_fraction: float = _DEFAULTS.valid_fraction
     max_fit_lists: int = _DEFAULTS.max_fit_lists
     exact_threshold: int = _DEFAULTS.exact_threshold

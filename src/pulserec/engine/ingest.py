@@ -306,7 +306,7 @@ class IngestMixin:
         """
         # what the user wrote may sit in the embedding cache: it leaves with them
         comments, queries = set(), set()
-        for stored in self.storage.events(user_id=user_id):
+        for stored in self.storage.user_history(user_id):  # archived events included
             event = stored.event
             if event.text and event.type == "comment":
                 comments.add(event.text)
@@ -327,7 +327,7 @@ class IngestMixin:
         to the user in the log (their order and times kept, after the user's own) and
         both states are rebuilt on their next read. Returns how many events moved."""
         session = session_user(session_id)
-        stored = list(self.storage.events(user_id=session))
+        stored = self.storage.user_history(session)  # archived events move too
         if not stored or session == user_id:
             return 0
         moved = [replace(s.event, user_id=user_id, event_id=None) for s in stored]

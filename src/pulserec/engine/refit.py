@@ -77,7 +77,7 @@ class RefitMixin:
             try:
                 previous = self.models
                 models = self.fitter.fit(
-                    events_frame(self.storage),
+                    events_frame(self.storage, self.config.train_window_s),
                     fit_weights_on_valid=fit_weights_on_valid,
                     sequential=with_seq,
                     previous=previous,

@@ -53,15 +53,20 @@ log = logging.getLogger("pulserec.training")
 EVENT_COLUMNS = ["user_id", "item_id", "type", "timestamp", "value", "text"]
 
 
-def events_frame(storage: Storage) -> pd.DataFrame:
-    """The log's events that are not spam, as a frame in log order."""
+def events_frame(storage: Storage, window_s: float = 0.0) -> pd.DataFrame:
+    """The log's events that are not spam, as a frame in log order; with ``window_s`` > 0,
+    only those at most that many seconds older than the newest one."""
     rows = [
         (e.user_id, e.item_id, e.type, e.timestamp, e.value, e.text)
         for s in storage.events()
         if not s.spam
         for e in (s.event,)
     ]
-    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    if window_s > 0 and len(frame):
+        times = frame["timestamp"]
+        frame = frame[times >= times.max() - window_s].reset_index(drop=True)
+    return frame
 
 
 class Fitter:

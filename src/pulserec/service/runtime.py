@@ -90,9 +90,17 @@ def load_sentiment(encoder: TextEncoder) -> SentimentModel | None:
 
 def build_runtime(settings: Settings, on_empty: Callable[[Engine], None] | None) -> Runtime:
     """Open storage, build the engine, restore the catalog and models (or train)."""
+    url = settings.resolved_storage_url
+    if settings.log.retention_s > 0 and not url.startswith("redis://"):
+        # a silent no-op would let an operator believe the log is bounded
+        raise ValueError(
+            f"log.retention_s: only a redis:// log is archived and trimmed (by `pulserec "
+            f"worker`), the storage here is {url.split('?', 1)[0]!r}: set log.retention_s "
+            "to 0 (a SQLite log lives on disk and is kept whole)"
+        )
     warn_if_open(settings.data_dir)
     private_dir(settings.data_dir)
-    storage = open_storage(settings.resolved_storage_url)
+    storage = open_storage(url)
     try:
         encoder = build_encoder(settings)
         online = None

@@ -86,6 +86,15 @@ class Storage(ABC):
     def documents(self, kind: str) -> dict[str, str]:
         """Every stored document of a kind, by name."""
 
+    def user_history(self, user_id: str) -> list[StoredEvent]:
+        """Every event of a user in sequence order, archived ones included.
+
+        ``events(user_id=...)`` reads what restores a user's real-time state, which on a
+        backend that archives its log (Redis) is the retained window only; a user's
+        deletion and a session's merge need all of it.
+        """
+        return list(self.events(user_id=user_id))
+
     def user_ids(self) -> set[str]:
         """The users with at least one event in the log (a scan; backends do it cheaper)."""
         return {stored.event.user_id for stored in self.events()}

@@ -12,14 +12,19 @@
   user only by a digest);
 - ``users``: the set of users with events; ``eids``: event id -> seq;
 - ``items``: item id -> JSON; ``item_order``: a sorted set keeping the order in
-  which items first arrived (every process then numbers the catalog alike).
+  which items first arrived (every process then numbers the catalog alike);
+- ``archive``, ``archived_seq`` and the others of
+  :mod:`pulserec.storage.redis_archive`, once the log's oldest events were moved to
+  Parquet files: :meth:`RedisStorage.events` reads the whole log as those files, then
+  the streams, while a user's stream keeps the retained window only.
 
 An append is one Lua script: the idempotency check (``HSETNX`` on the event
 id), the ``INCR`` and both ``XADD``s run atomically, so a retried request
 never appends twice and no reader sees half an event.
 
 Forgetting a user (:meth:`RedisStorage.delete_user`) removes their stream, their
-event ids and their entries of the log at once; ``XDEL`` only marks a log entry deleted
+event ids and their entries of the log at once, then rewrites the archive files holding
+their older events; ``XDEL`` only marks a log entry deleted
 inside the stream's nodes, so the log is then rewritten without them
 (:func:`pulserec.storage.redis_erase.compact_log`) and Redis is asked to rewrite its
 append-only file; see docs/deploy.md for what stays where until then.
@@ -37,11 +42,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from pulserec.storage.base import BACKENDS, Storage, StorageUnavailable, StoredEvent
 from pulserec.types import Event, Item
+
+if TYPE_CHECKING:
+    from pulserec.storage.archive import LogArchive
 
 PREFIX = "pulserec"
 """Key prefix of every key this backend writes."""
@@ -83,8 +92,9 @@ for _, entry in ipairs(entries) do
   end
 end
 redis.call('DEL', ukey)
-redis.call('SREM', p .. ':users', ARGV[2])
-if n > 0 then
+-- a user whose events all left for the archive has none here, and is still forgotten
+local known = redis.call('SREM', p .. ':users', ARGV[2])
+if n > 0 or known == 1 then
   local seq = redis.call('INCR', p .. ':seq')
   redis.call('SET', p .. ':gone:' .. ARGV[3], seq, 'EX', ARGV[4])
   redis.call('INCRBY', p .. ':erase_pending', n)
@@ -186,6 +196,7 @@ class RedisStorage(Storage):
         self._delete_user = self.client.register_script(_DELETE_USER)
         self._upsert = self.client.register_script(_UPSERT_ITEMS)
         self._delete_item = self.client.register_script(_DELETE_ITEM)
+        self._archive: LogArchive | None = None
 
     def key(self, name: str) -> str:
         """The full key of ``name``, e.g. ``pulserec:log``."""
@@ -216,12 +227,47 @@ class RedisStorage(Storage):
         return [int(s) if int(s) > 0 else None for s in seqs]
 
     def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
-        for entry_id, fields in self._entries(user_id, after_seq):
-            if b"e" in fields:  # not a deletion marker (earlier versions wrote them)
-                yield _decode_event(entry_id, fields[b"e"])
+        """The log's events after ``after_seq`` in sequence order.
 
-    def _entries(self, user_id: str | None, after_seq: int) -> Iterator[tuple[bytes, Any]]:
-        key = self.key("log" if user_id is None else f"u:{user_id}")
+        Without ``user_id``: the whole log, its archived part included (the archive's
+        files, then the live log after them; see :mod:`pulserec.storage.redis_archive`).
+        With it: the user's stream, which holds their events of the retained window only.
+        """
+        if user_id is not None:
+            for entry_id, fields in self._entries(user_id, after_seq):
+                if b"e" in fields:  # not a deletion marker (earlier versions wrote them)
+                    yield _decode_event(entry_id, fields[b"e"])
+            return
+        seen = after_seq
+        while True:
+            # the page and the trim mark in one transaction: an archive run that trimmed
+            # past ``seen`` meanwhile shows in the mark, and its files are read first
+            pipe = self.client.pipeline(transaction=True)
+            pipe.xrange(self.key("log"), f"{seen + 1}-0", "+", count=_PAGE)
+            pipe.get(self.key("archived_seq"))
+            page, mark = self._call(pipe.execute)
+            if mark is not None and int(mark) > seen:
+                archive = self.archive()
+                if archive is None:
+                    raise StorageUnavailable(
+                        f"{self.key('archived_seq')} is {int(mark)} but no archive folder is "
+                        f"recorded in {self.key('archive')}"
+                    )
+                upto = max(int(mark), archive.last_seq())
+                for stored in archive.events(after_seq=seen, upto=upto):
+                    yield stored
+                seen = upto
+            for entry_id, fields in page:
+                if b"e" in fields:
+                    stored = _decode_event(entry_id, fields[b"e"])
+                    if stored.seq > seen:
+                        yield stored
+                seen = max(seen, int(entry_id.decode().split("-", 1)[0]))
+            if len(page) < _PAGE:
+                return
+
+    def _entries(self, user_id: str, after_seq: int) -> Iterator[tuple[bytes, Any]]:
+        key = self.key(f"u:{user_id}")
         start = f"{after_seq + 1}-0"
         while True:
             page = self._call(self.client.xrange, key, start, "+", count=_PAGE)
@@ -230,6 +276,31 @@ class RedisStorage(Storage):
                 return
             last = page[-1][0].decode()
             start = f"{int(last.split('-', 1)[0]) + 1}-0"
+
+    def archive(self) -> LogArchive | None:
+        """The archive of this log's older events; None while nothing was ever archived.
+
+        Raises :class:`StorageUnavailable` when the recorded folder lacks files that Redis
+        trimmed (it is not mounted on this host): reading on would miss events.
+        """
+        if self._archive is None:
+            path = self._call(self.client.get, self.key("archive"))
+            if path is None:
+                return None
+            from pulserec.storage.archive import LogArchive
+
+            self._archive = LogArchive(Path(path.decode()))
+        from pulserec.storage.redis_archive import check_archive
+
+        check_archive(self, self._archive)
+        return self._archive
+
+    def user_history(self, user_id: str) -> list[StoredEvent]:
+        """The user's archived events, then their stream."""
+        archive = self.archive()
+        older = archive.user_events(user_id) if archive is not None else []
+        last = older[-1].seq if older else 0
+        return older + [s for s in self.events(user_id=user_id) if s.seq > last]
 
     def tail(self, user_id: str, after_seq: int) -> list[StoredEvent] | None:
         """A user's events after ``after_seq``; None when the user was deleted meanwhile.
@@ -255,17 +326,28 @@ class RedisStorage(Storage):
         return out
 
     def last_seq(self, user_id: str | None = None) -> int:
-        """The newest sequence number in the log (or in one user's events); 0 when empty."""
+        """The newest sequence number in the log (archived included) or in one user's
+        stream; 0 when empty."""
         key = self.key("log" if user_id is None else f"u:{user_id}")
         page = self._call(self.client.xrevrange, key, "+", "-", count=1)
-        return int(page[0][0].decode().split("-", 1)[0]) if page else 0
+        last = int(page[0][0].decode().split("-", 1)[0]) if page else 0
+        if user_id is None:
+            last = max(last, int(self._call(self.client.get, self.key("archived_seq")) or 0))
+        return last
 
     def delete_user(self, user_id: str) -> int:
-        """Remove the user's events, event ids and stream; then rewrite the log without
-        them and ask Redis to rewrite its append-only file (unless ``?compact=manual``)."""
+        """Remove the user's events, event ids and stream, and their events from the
+        archive's files; then rewrite the log without them and ask Redis to rewrite its
+        append-only file (unless ``?compact=manual``)."""
+        archive = self.archive()  # unreachable: fail before anything is deleted
         args = [self.prefix, user_id, user_digest(user_id), GONE_TTL_S]
         removed = int(self._call(self._delete_user, keys=[], args=args))
-        if removed and self.compact_on_delete:
+        live = removed
+        if archive is not None:
+            from pulserec.storage.redis_archive import purge_user
+
+            removed += len(purge_user(self, archive, user_id))
+        if live and self.compact_on_delete:
             from pulserec.storage.redis_erase import compact_log, rewrite_persistence
 
             if compact_log(self):
@@ -314,12 +396,14 @@ class RedisStorage(Storage):
         return {u.decode() if isinstance(u, bytes) else str(u) for u in members}
 
     def counts(self) -> dict[str, int]:
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)
         pipe.xlen(self.key("log"))
+        pipe.get(self.key("archived_events"))
         pipe.scard(self.key("users"))
         pipe.hlen(self.key("items"))
-        n_events, n_users, n_items = self._call(pipe.execute)
-        return {"events": int(n_events), "users": int(n_users), "items": int(n_items)}
+        n_events, n_archived, n_users, n_items = self._call(pipe.execute)
+        n_events = int(n_events) + int(n_archived or 0)
+        return {"events": n_events, "users": int(n_users), "items": int(n_items)}
 
     def close(self) -> None:
         self.client.close()

@@ -64,6 +64,11 @@ while true do
   if #entries < 1000 then break end
   start = (tonumber(string.match(entries[#entries][1], '^(%d+)')) + 1) .. '-0'
 end
+-- an archive run may have trimmed the log while it was copied: the copy follows
+local trimmed = redis.call('GET', p .. ':archived_seq')
+if trimmed and redis.call('EXISTS', dst) == 1 then
+  redis.call('XTRIM', dst, 'MINID', string.format('%d-0', tonumber(trimmed) + 1))
+end
 if redis.call('EXISTS', dst) == 1 then
   redis.call('RENAME', dst, p .. ':log')
 else

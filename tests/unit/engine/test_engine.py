@@ -382,3 +382,18 @@ def test_the_final_transformer_starts_from_the_validation_fits(
     final, previous = started[0]
     assert final is models.sequential and previous is not None and previous is not final
     assert previous.n_items_ <= final.n_items_
+
+
+def test_a_training_window_fits_the_newest_events_only() -> None:
+    from pulserec.engine.training import events_frame
+
+    # history(): 60 users one after another, 12 clicks each, a minute apart
+    window = 60.0 * 12 * 30 - 1  # the last 30 users' events, to the second
+    eng = Engine(config=replace(CFG, sequential=False, train_window_s=window))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    assert len(events_frame(eng.storage)) == 720
+    assert len(events_frame(eng.storage, window)) == 360
+    models = eng.train()
+    assert sorted(models.users.to_list()) == sorted(f"u{u}" for u in range(30, 60))
+    assert eng.recommend("u3", 5).items  # an older user falls back, still served
