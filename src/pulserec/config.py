@@ -180,6 +180,7 @@ class EngineSettings(_Section):
             "text",
             "trending_fast",
             "session",
+            "category",
         ),
         description="Candidate sources, comma-separated (trending also fills in when the "
         "others find nothing).",

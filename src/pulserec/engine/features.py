@@ -27,6 +27,7 @@ from pulserec.engine.sources import (
     sequential_scores,
     session_votes,
 )
+from pulserec.engine.sources.trending import recent_categories
 
 Column = Callable[[Request, np.ndarray], "np.ndarray | None"]
 
@@ -174,17 +175,10 @@ def live_ctr(request: Request, cands: np.ndarray) -> np.ndarray | None:
 def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """What the crowd takes in the user's categories: log(1 + the item's trending count,
     3-day scale) times the share of the user's latest items in the item's category."""
-    state = request.state
-    if state is None or not state.recent:
+    found = request.signal(recent_categories)
+    if found is None:
         return None
-    recent = state.recent_items(request.config.n_recent)
-    category = request.items.category
-    mine = category[np.asarray(recent, dtype=np.int64)]
-    mine = mine[mine >= 0]
-    if not len(mine):
-        return None
-    codes, counts = np.unique(mine, return_counts=True)
-    share = sparse_lookup((codes, counts / len(recent)), category[cands])
+    share = sparse_lookup(found, request.items.category[cands])
     return np.log1p(request.trending[cands]) * share  # type: ignore[no-any-return]
 
 

@@ -42,6 +42,7 @@ class LiveItems:
         self.category = np.zeros(0, dtype=np.int64)
         """Each item's first category as a code (-1: none), for trending per category."""
         self.category_codes: dict[str, int] = {}
+        self._members: tuple[np.ndarray, np.ndarray] | None = None
         self.has_text = np.zeros(0, dtype=bool)
         """Whether each item's text embedding is not zero."""
         self.text_index: HNSWIndex | None = None
@@ -74,6 +75,7 @@ class LiveItems:
         self.category[idx] = [
             codes.setdefault(it.categories[0], len(codes)) if it.categories else -1 for it in items
         ]
+        self._members = None
         if self.encoder is not None and items:
             vecs = self.encoder.encode([item_text(it) for it in items], kind="passage")
             self.text[idx] = vecs
@@ -85,6 +87,18 @@ class LiveItems:
                 self.text_index.add(idx[has_text], vecs[has_text])
                 self.text_version += 1
         return idx, self.pending.pop(it.item_id for it in items)
+
+    def category_members(self, code: int) -> np.ndarray:
+        """The indices of the items whose first category has ``code`` (ascending).
+
+        The grouping is rebuilt on the first call after items were upserted (one sort of
+        the catalog's codes), so a request reads a category in time proportional to it."""
+        if self._members is None:
+            order = np.argsort(self.category, kind="stable")
+            self._members = (order, self.category[order])
+        order, sorted_codes = self._members
+        lo, hi = np.searchsorted(sorted_codes, [code, code + 1])
+        return order[lo:hi]
 
     @property
     def text_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -105,6 +119,7 @@ class LiveItems:
             ]
         if len(self.category) < n:
             self.category = np.r_[self.category, np.full(n - len(self.category), -1, np.int64)]
+            self._members = None
         if len(self.interactions) < n:
             self.interactions = np.r_[
                 self.interactions, np.zeros(n - len(self.interactions), np.int64)

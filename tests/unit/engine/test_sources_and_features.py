@@ -412,6 +412,37 @@ def test_category_trending_weighs_the_trend_by_the_users_share_of_the_category()
     assert col[0] > col[1] > 0 and col[2] == 0.0  # jazz-6: nobody's taking it
 
 
+def test_the_category_source_proposes_what_trends_in_the_users_categories() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items([*catalog(), Item("tea-1", "Tea", "oolong", ("tea",))])
+    crowd = ["jazz-5"] * 3 + ["jazz-6"] * 2 + ["hiking-5"] * 4 + ["hiking-6"] * 3 + ["tea-1"] * 9
+    for t, item in enumerate(crowd):
+        eng.ingest(Event(f"crowd{t}", item, "click", 100.0 + t))
+    for t, item in enumerate(["jazz-1", "jazz-2", "jazz-3", "hiking-1"]):
+        eng.ingest(Event("a", item, "click", 200.0 + t))
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    found = SOURCES["category"].candidates(request, 20)
+    assert found is not None
+    names = [eng.catalog.at(int(i)).item_id for i in found]
+    # jazz is 3 of the user's 4 latest items, hiking 1: each category's trending items,
+    # best first (of equal counts the latest click weighs most), none from a category the
+    # user did not take (tea), none that nobody took
+    assert names == ["jazz-5", "jazz-6", "jazz-3", "jazz-2", "jazz-1", "hiking-5", "hiking-6",
+                     "hiking-1"]  # fmt: skip
+    jazz = eng.items.category_codes["jazz"]
+    members = eng.items.category_members(jazz)
+    assert [eng.catalog.at(int(i)).item_id for i in members] == sorted(
+        (it.item_id for it in catalog() if it.categories and it.categories[0] == "jazz"),
+        key=eng.catalog.idx,
+    )
+    eng.upsert_items([Item("jazz-new", categories=("jazz",))])  # the grouping follows upserts
+    assert eng.catalog.idx("jazz-new") in eng.items.category_members(jazz)
+    request.restrict(np.zeros(len(eng.catalog), dtype=bool))  # a filter that allows nothing
+    assert SOURCES["category"].candidates(request, 20) is None
+    stranger = eng.ranker.request(None, None, "stranger")
+    assert SOURCES["category"].candidates(stranger, 20) is None
+
+
 def test_an_item_with_only_categories_has_no_text_to_embed() -> None:
     from pulserec.engine.items import item_text
 

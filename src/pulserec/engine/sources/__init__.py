@@ -19,13 +19,17 @@ from pulserec.engine.sources.factor import FactorSource
 from pulserec.engine.sources.sequential import SequentialSource, sequential_scores
 from pulserec.engine.sources.session import SessionSource, latest_votes, session_votes
 from pulserec.engine.sources.text import TextSource
-from pulserec.engine.sources.trending import FastTrendingSource, TrendingSource
+from pulserec.engine.sources.trending import (
+    CategoryTrendingSource,
+    FastTrendingSource,
+    TrendingSource,
+)
 
 SOURCES: dict[str, Source] = {
     source.name: source
     for source in (
         AnnSource(), FactorSource(), CovisitSource(), SequentialSource(), TrendingSource(),
-        TextSource(), FastTrendingSource(), SessionSource(),
+        TextSource(), FastTrendingSource(), SessionSource(), CategoryTrendingSource(),
     )
 }  # fmt: skip
 """Every candidate source by name."""
