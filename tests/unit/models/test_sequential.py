@@ -312,6 +312,24 @@ def test_softmax_loss_equals_cross_entropy_over_all_logits(with_offset: bool) ->
         torch.testing.assert_close(got, expected)
 
 
+def test_fast_dropout_keeps_the_expectation_and_is_seeded() -> None:
+    import torch
+
+    from pulserec.models.seqnet import FastDropout
+
+    x = torch.ones(400, 500)
+    drop = FastDropout(0.2)
+    torch.manual_seed(0)
+    first = drop(x)
+    assert abs(float((first == 0).float().mean()) - 0.2) < 0.01
+    assert abs(float(first.mean()) - 1.0) < 0.01  # kept elements are scaled up
+    torch.manual_seed(0)
+    assert torch.equal(FastDropout(0.2)(x), first)  # the same torch seed, the same mask
+    assert not torch.equal(drop(x), first)  # the next step draws a new one
+    assert drop.eval()(x) is x
+    assert FastDropout(0.0).train()(x) is x
+
+
 def test_rejects_impossible_settings() -> None:
     train = interactions([[0, 1, 2]], 3)
     with pytest.raises(ValueError, match="divisible by n_heads"):
