@@ -1,6 +1,6 @@
 """Training time of the sequential transformer: full vs sampled softmax, cold vs warm start.
 
-    python benchmarks/sequential_train.py --dataset ml-latest-small --threads 2
+    python benchmarks/sequential_train.py --dataset ml-latest-small --runs engine,default
 
 On the ``loo`` split of the dataset (item text from use-m3 through the embedding cache,
 as ``benchmarks/sequential_results.py``), fits the transformer
@@ -96,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--runs",
         default="full,sampled,warm",

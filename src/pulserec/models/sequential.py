@@ -108,6 +108,10 @@ class SequentialTransformer(Recommender):
         Seed of initialisation, dropout and batch order; ``None`` is not reproducible.
     n_threads : int or None
         Torch threads while fitting (restored afterwards); ``None`` keeps torch's setting.
+        One by default: a step is many small operations, and where another process holds a
+        core each of them waits for the descheduled thread (on a shared 2-core machine at
+        load 2-4, three epochs on ml-latest-small took 16 s on one thread and 157-250 s on
+        two). Raise it on a machine of your own.
     device : str
         Torch device for fitting and scoring.
     sampled_above : int or None
@@ -173,7 +177,7 @@ class SequentialTransformer(Recommender):
         n_epochs: int = 100,
         patience: int | None = 10,
         random_state: int | None = 0,
-        n_threads: int | None = None,
+        n_threads: int | None = 1,
         device: str = "cpu",
         sampled_above: int | None = 5000,
         negatives: int = 1024,
