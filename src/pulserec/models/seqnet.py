@@ -242,15 +242,28 @@ def softmax_loss(
     the plain computation over all logits at once.
     """
     if hidden.device.type != "cpu":
-        logits = hidden @ vectors.T if offset is None else torch.addmm(offset, hidden, vectors.T)
-        if len(seen_pos):
-            where = (seen_pos, seen_col)
-            logits = logits.index_put(where, repeat_bias.expand(len(seen_pos)), accumulate=True)
-        return nn.functional.cross_entropy(logits, target)
+        return dense_softmax_loss(hidden, vectors, repeat_bias, offset, target, seen_pos, seen_col)
     loss: torch.Tensor = _SoftmaxLoss.apply(  # type: ignore[no-untyped-call]
         hidden, vectors, repeat_bias, offset, target, seen_pos, seen_col, chunk
     )
     return loss
+
+
+def dense_softmax_loss(
+    hidden: torch.Tensor,
+    vectors: torch.Tensor,
+    repeat_bias: torch.Tensor,
+    offset: torch.Tensor | None,
+    target: torch.Tensor,
+    seen_pos: torch.Tensor,
+    seen_col: torch.Tensor,
+) -> torch.Tensor:
+    """:func:`softmax_loss` over all logits at once, by autograd (any device)."""
+    logits = hidden @ vectors.T if offset is None else torch.addmm(offset, hidden, vectors.T)
+    if len(seen_pos):
+        where = (seen_pos, seen_col)
+        logits = logits.index_put(where, repeat_bias.expand(len(seen_pos)), accumulate=True)
+    return nn.functional.cross_entropy(logits, target)
 
 
 def flatten_state(net: nn.Module) -> np.ndarray:

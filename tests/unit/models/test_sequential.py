@@ -289,7 +289,7 @@ def test_softmax_loss_equals_cross_entropy_over_all_logits(with_offset: bool) ->
     import torch
     import torch.nn.functional as F
 
-    from pulserec.models.seqnet import softmax_loss
+    from pulserec.models.seqnet import dense_softmax_loss, softmax_loss
 
     gen = torch.Generator().manual_seed(0)
     n, m, d = 23, 17, 8
@@ -309,6 +309,12 @@ def test_softmax_loss_equals_cross_entropy_over_all_logits(with_offset: bool) ->
     wanted = torch.autograd.grad(3.0 * want, (hidden, vectors, bias))
     torch.testing.assert_close(loss, want)
     for got, expected in zip(grads, wanted, strict=True):
+        torch.testing.assert_close(got, expected)
+    # the plain path other devices take
+    dense = dense_softmax_loss(hidden, vectors, bias, offset, target, pos, col)
+    torch.testing.assert_close(dense, want)
+    dense_grads = torch.autograd.grad(3.0 * dense, (hidden, vectors, bias))
+    for got, expected in zip(dense_grads, wanted, strict=True):
         torch.testing.assert_close(got, expected)
 
 
