@@ -1,6 +1,6 @@
 """Training time of the sequential transformer: full vs sampled softmax, cold vs warm start.
 
-    python benchmarks/sequential_train.py --dataset ml-latest-small --threads 2
+    python benchmarks/sequential_train.py --dataset ml-latest-small --runs engine,default
 
 On the ``loo`` split of the dataset (item text from use-m3 through the embedding cache,
 as ``benchmarks/sequential_results.py``), fits the transformer
@@ -12,9 +12,14 @@ as ``benchmarks/sequential_results.py``), fits the transformer
   warm-started on all of them, as an engine refit does (validation-window fit, then the
   final fit): the time of the second fit,
 
+* ``default``: the model's own defaults (the full softmax up to 5,000 items, sampled above),
+* ``engine``: the engine's settings (``engine.sequential_params``: one torch thread,
+  patience 3; ``--threads`` does not apply),
+
 and prints one row each: fit seconds, epochs run (and the kept one), seconds per epoch,
-NDCG@10 / Recall@10 on test (full ranking, history masked). One run each: the machine is
-shared, so compare rows of the same run.
+NDCG@10 / Recall@10 on test (full ranking, history masked), the machine's load average
+(1 minute) before and after the fit, and the fit's seconds per phase (``fit_phases_``). One
+run each: the machine is shared, so compare rows of the same run.
 
 ``--synthetic`` fits the generated log of about 1M events over 100k items instead (the
 shop-like shape with 100k users, 400 topics, a median of nine events a user, as
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -60,8 +66,18 @@ def older_part(train: Interactions, share: float) -> Interactions:
     return Interactions(matrix, train.users, train.items, u, i, stamps, train.item_vectors)
 
 
-def row(name: str, model: SequentialTransformer, seconds: float, data: Any) -> dict[str, Any]:
-    metrics, _ = evaluate(model, data, k=10)
+def load() -> float:
+    """The machine's 1-minute load average."""
+    return os.getloadavg()[0]
+
+
+def row(
+    name: str, model: SequentialTransformer, seconds: float, data: Any, loads: tuple[float, float]
+) -> dict[str, Any]:
+    if data is None:  # the generated log: the held-out NDCG@10 of early stopping
+        metrics = {"ndcg@10": float(model.valid_ndcg_.max()), "recall@10": float("nan")}
+    else:
+        metrics, _ = evaluate(model, data, k=10)
     return {
         "run": name,
         "fit_s": seconds,
@@ -70,6 +86,9 @@ def row(name: str, model: SequentialTransformer, seconds: float, data: Any) -> d
         "s_per_epoch": seconds / max(model.fit_epochs_, 1),
         "ndcg@10": metrics["ndcg@10"],
         "recall@10": metrics["recall@10"],
+        "load": list(loads),
+        "phases_s": {k: round(v, 1) for k, v in getattr(model, "fit_phases_", {}).items()},
+        "held_out": [round(float(v), 4) for v in model.valid_ndcg_],
     }
 
 
@@ -77,8 +96,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", default="full,sampled,warm")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--runs",
+        default="full,sampled,warm",
+        help="Comma-separated: full, sampled, warm, default, engine.",
+    )
     parser.add_argument("--params", default="{}", help="More SequentialTransformer arguments.")
     parser.add_argument("--synthetic", action="store_true", help="The 1M-event generated log.")
     args = parser.parse_args()
@@ -99,7 +122,12 @@ def main() -> None:
     base = {"n_threads": args.threads, **json.loads(args.params)}
     rows = []
     for name in args.runs.split(","):
-        if name == "full":
+        if name == "default":
+            model = SequentialTransformer(**base)
+        elif name == "engine":
+            engine = get_settings().engine.sequential_params
+            model = SequentialTransformer(**{**engine, **json.loads(args.params)})
+        elif name == "full":
             model = SequentialTransformer(**{**base, "sampled_above": None})
         elif name == "sampled":
             model = SequentialTransformer(**{**base, "sampled_above": 0})
@@ -108,25 +136,21 @@ def main() -> None:
             early.fit(older_part(data.train, 0.9))
             model = SequentialTransformer(**{**base, "sampled_above": 0}).warm_start(early)
         else:
-            raise SystemExit(f"--runs: unknown run {name!r} (full, sampled, warm)")
+            raise SystemExit(f"--runs: unknown run {name!r} (full, sampled, warm, default, engine)")
+        before = load()
         started = time.perf_counter()
         model.fit(data.train)
         seconds = time.perf_counter() - started
-        if args.synthetic:
-            held_out = float(model.valid_ndcg_.max())
-            rows.append({"run": name, "fit_s": seconds, "epochs": model.fit_epochs_,
-                         "best": model.best_epoch_, "s_per_epoch": seconds / model.fit_epochs_,
-                         "ndcg@10": held_out, "recall@10": float("nan")})  # fmt: skip
-        else:
-            rows.append(row(name, model, seconds, data))
+        rows.append(row(name, model, seconds, None if args.synthetic else data, (before, load())))
         print(json.dumps(rows[-1]), flush=True)
     print(f"\n{args.dataset}: {data.n_items} items, {args.threads} torch threads\n")
-    print("| run | fit s | epochs (kept) | s / epoch | NDCG@10 | Recall@10 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| run | fit s | epochs (kept) | s / epoch | NDCG@10 | Recall@10 | load |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         print(
             f"| {r['run']} | {r['fit_s']:.0f} | {r['epochs']} ({r['best']}) "
-            f"| {r['s_per_epoch']:.1f} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} |"
+            f"| {r['s_per_epoch']:.1f} | {r['ndcg@10']:.4f} | {r['recall@10']:.4f} "
+            f"| {r['load'][0]:.1f}–{r['load'][1]:.1f} |"
         )
 
 

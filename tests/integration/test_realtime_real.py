@@ -18,8 +18,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def engine(dataset_dir) -> Engine:  # type: ignore[no-untyped-def]
     ds = load_dataset("ml-100k", Path(dataset_dir("ml-100k")), verbose=False)
-    # a few epochs of the transformer (minutes to converge) keep the suite fast
-    quick = {"n_threads": 2, "n_epochs": 4, "patience": None}
+    # a few epochs of the transformer (minutes to converge) keep the suite fast; one thread:
+    # a second one only waits for the core other processes hold
+    quick = {"n_threads": 1, "n_epochs": 4, "patience": None}
     eng = Engine(config=EngineConfig(max_fit_lists=800, als_epochs=8, sequential_params=quick))
     eng.upsert_items(list(Catalog.from_frame(ds.items)))
     eng.bootstrap(list(to_events(ds.events)))

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -181,6 +181,7 @@ def train_epochs(
     id_dropout: float,
     name: str,
     negatives: int | None = None,
+    phases: dict[str, float] | None = None,
 ) -> list[float]:
     """Train ``net`` in place, keeping the weights of the best held-out epoch.
 
@@ -204,8 +205,15 @@ def train_epochs(
     learning_rate, weight_decay, batch_size, n_epochs, patience, id_dropout, name
         As in :class:`~pulserec.models.sequential.SequentialTransformer` (``name`` for logs).
     negatives : int or None
-        None: full softmax. Otherwise the sampled softmax of :func:`_sampled_loss` with this
+        None: full softmax. Otherwise the sampled softmax of :func:`_sampled_step` with this
         many uniform negatives per step besides the step's own targets.
+    phases : dict or None
+        Seconds per phase are added here: ``prepare`` (batches and their numpy arrays),
+        ``forward`` (item vectors and the transformer), ``head`` (the loss over the
+        candidates and its gradients), ``backward`` (through the transformer),
+        ``optimizer``, ``validation`` (held-out ranking and keeping the best weights).
+        Wall-clock times, exact on the CPU (asynchronous devices charge work to whichever
+        phase waits for it).
 
     Returns
     -------
@@ -236,6 +244,7 @@ def train_epochs(
     )
     best_state: dict[str, torch.Tensor] | None = None
     best, since_best = -1.0, 0
+    clock = _Clock(phases)
     for epoch in range(1, n_epochs + 1):
         started, total, count = time.perf_counter(), 0.0, 0
         net.train()
@@ -243,23 +252,26 @@ def train_epochs(
             steps = _batches(inputs, targets, batch_size, _LOGIT_BUDGET // n_items, rng)
         else:  # as many positions as full windows would have: short ones are not padded out
             steps = _batches(inputs, targets, len(inputs), batch_size * inputs.shape[1], rng)
+        clock.lap("prepare")
         for batch in steps:
+            if negatives is None:
+                step = _full_step(inputs[batch], targets[batch], prefix[batch])
+            else:
+                step = _sampled_step(inputs[batch], targets[batch], prefix[batch],
+                                     negatives, frequency, rng)  # fmt: skip
             scale = id_scale
             if id_dropout > 0:
                 keep = torch.rand(n_items, device=device) >= id_dropout
                 scale = id_scale * keep
-            if negatives is None:
-                loss = _batch_loss(
-                    net, scale, text_t, inputs[batch], targets[batch], prefix[batch], device
-                )
-            else:
-                loss = _sampled_loss(net, scale, text_t, inputs[batch], targets[batch],
-                                     prefix[batch], device, negatives, frequency, rng)  # fmt: skip
+            clock.lap("prepare")
+            loss = _step_loss(net, scale, text_t, step, device, clock)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
+            clock.lap("backward")
             optimiser.step()
             total += float(loss.detach()) * len(batch)
             count += len(batch)
+            clock.lap("optimizer")
         if not len(valid_items):
             logger.info("%s epoch %d: loss %.4f, %.1fs", name, epoch,
                         total / max(count, 1), time.perf_counter() - started)  # fmt: skip
@@ -276,6 +288,7 @@ def train_epochs(
         if ndcg >= best:
             best = ndcg
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        clock.lap("validation")
         if patience is not None and since_best >= patience:
             break
     if best_state is not None:
@@ -328,113 +341,142 @@ def seen_pairs(
     logits); an item is in the history at position ``j`` of a window when it came before
     the window (``prefix``) or among its inputs up to ``j``. Sparse: the repeat bias is added
     at these entries only, where a dense mask as wide as the logits cost several passes
-    over them per step.
+    over them per step. The pairs come in ascending position, so a chunk of positions
+    reads one slice of them.
     """
     lengths = (inputs >= 0).sum(axis=1)
-    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
-    items, firsts, ends = [], [], []
+    histories, counts = [], []
     for row in range(len(inputs)):
         before = prefix.indices[prefix.indptr[row] : prefix.indptr[row + 1]]
         window, first = np.unique(inputs[row, : lengths[row]], return_index=True)
         fresh = ~np.isin(window, before, assume_unique=True)
-        items += [before, window[fresh]]
-        firsts += [np.zeros(len(before), np.int64), first[fresh].astype(np.int64)]
-        ends.append(np.full(len(before) + int(fresh.sum()), offsets[row] + lengths[row]))
-    if not items:
+        order = np.argsort(first[fresh], kind="stable")
+        firsts = first[fresh][order]
+        # the history at position j: what came before, then the window's new items by first
+        # appearance, of which those first seen at j or earlier
+        histories += [before, window[fresh][order]]
+        counts.append(len(before) + np.searchsorted(firsts, np.arange(lengths[row]), "right"))
+    count = np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, np.int64)
+    total = int(count.sum())
+    if not total:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    item = np.concatenate(items).astype(np.int64)
-    end = np.concatenate(ends).astype(np.int64)
-    start = np.repeat(offsets, [len(e) for e in ends]) + np.concatenate(firsts)
-    counts = end - start
-    total = int(counts.sum())
-    step = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(start, counts) + step, np.repeat(item, counts)
+    flat = np.concatenate(histories).astype(np.int64)
+    sizes = np.array([len(h) for h in histories]).reshape(-1, 2).sum(axis=1)
+    start = np.repeat(np.cumsum(sizes) - sizes, lengths)  # each position's history start
+    within = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(np.arange(len(count)), count), flat[np.repeat(start, count) + within]
 
 
-def _batch_loss(
-    net: SequenceNet,
-    id_scale: torch.Tensor,
-    text: torch.Tensor | None,
-    inputs: np.ndarray,
-    targets: np.ndarray,
-    prefix: sp.csr_matrix,
-    device: torch.device,
-) -> torch.Tensor:
-    """Mean full-softmax cross-entropy of the next item over a batch's real positions."""
-    import torch
-    import torch.nn.functional as F
+class _Step(NamedTuple):
+    """One training step's arrays, prepared with numpy before any torch work."""
 
+    inputs: np.ndarray
+    """``(B, W)`` rows of the step's item table (global items without ``rows``), -1 padding."""
+    real: np.ndarray
+    """``(B, W)`` positions with a target."""
+    rows: np.ndarray | None
+    """The items whose vectors the step builds, ascending; None: every item."""
+    cand: np.ndarray | None
+    """The table rows that are the candidates; None: every item."""
+    offset: np.ndarray | None
+    """Added to each candidate's logit (the sampled softmax's ``-log Q``), float32."""
+    target: np.ndarray
+    """The candidate column of each real position's target."""
+    seen_pos: np.ndarray
+    """Repeat-bias entries: positions (ascending) ..."""
+    seen_col: np.ndarray
+    """... and candidate columns."""
+
+
+def _full_step(inputs: np.ndarray, targets: np.ndarray, prefix: sp.csr_matrix) -> _Step:
+    """A full-softmax step: every item is a candidate."""
     width = int((targets >= 0).sum(axis=1).max())
-    inp = torch.from_numpy(inputs[:, :width]).to(device)
-    tgt = torch.from_numpy(targets[:, :width]).to(device)
-    table = net.item_table(id_scale, text)
-    real = tgt >= 0
-    logits = net.hidden(inp, table)[real] @ table.T
-    pos, item = seen_pairs(inputs[:, :width], prefix)
-    return F.cross_entropy(_with_repeat_bias(net, logits, pos, item), tgt[real])
+    inputs, targets = inputs[:, :width], targets[:, :width]
+    real = targets >= 0
+    pos, item = seen_pairs(inputs, prefix)
+    return _Step(inputs, real, None, None, None, targets[real], pos, item)
 
 
-def _with_repeat_bias(
-    net: SequenceNet, logits: torch.Tensor, rows: np.ndarray, cols: np.ndarray
-) -> torch.Tensor:
-    """``logits`` with the repeat bias added at each (row, col), in place."""
-    import torch
-
-    if not len(rows):
-        return logits
-    where = (torch.from_numpy(rows).to(logits.device), torch.from_numpy(cols).to(logits.device))
-    return logits.index_put_(where, net.repeat_bias.expand(len(rows)), accumulate=True)
-
-
-def _sampled_loss(
-    net: SequenceNet,
-    id_scale: torch.Tensor,
-    text: torch.Tensor | None,
+def _sampled_step(
     inputs: np.ndarray,
     targets: np.ndarray,
     prefix: sp.csr_matrix,
-    device: torch.device,
     negatives: int,
     frequency: np.ndarray,
     rng: np.random.Generator,
-) -> torch.Tensor:
-    """Sampled-softmax cross-entropy of the next item over a batch's real positions.
+) -> _Step:
+    """A sampled-softmax step: the step's targets and ``negatives`` uniform items.
 
     Each position's target competes with the step's other targets (in-batch negatives,
     drawn about as often as items are popular) and ``negatives`` items drawn uniformly
     (mixed negative sampling, so unpopular items are pushed down too). Every logit is
     corrected by the log of the probability that its item is among the candidates (logQ),
     so the sampled loss estimates the full softmax rather than over-penalising popular
-    items. The repeat bias applies as in the full loss.
+    items. The repeat bias applies as in the full loss. Only the vectors of the items the
+    step reads (inputs and candidates) are built.
     """
-    import torch
-    import torch.nn.functional as F
-
     width = int((targets >= 0).sum(axis=1).max())
-    inputs = inputs[:, :width]
-    real_np = targets[:, :width] >= 0
-    tgt = targets[:, :width][real_np]
+    inputs, targets = inputs[:, :width], targets[:, :width]
+    real = targets >= 0
+    tgt = targets[real]
     n_items = len(frequency)
     drawn = rng.integers(0, n_items, negatives)
     cand = np.unique(np.r_[tgt, drawn])
     # P(item among the candidates): among len(tgt) targets drawn by frequency, or among
     # the uniform draws
     miss = (1.0 - frequency[cand]) ** len(tgt) * (1.0 - 1.0 / n_items) ** negatives
-    log_q = torch.from_numpy(np.log(np.maximum(1.0 - miss, 1e-12))).to(device)
-    # only the vectors of the items this step reads: its inputs and its candidates
+    offset = -np.log(np.maximum(1.0 - miss, 1e-12)).astype(np.float32)
     rows = np.unique(np.r_[inputs[inputs >= 0], cand])
-    table = net.item_table(id_scale, text, torch.from_numpy(rows).to(device))
-    local = np.where(inputs >= 0, np.searchsorted(rows, np.maximum(inputs, 0)), -1)
-    inp = torch.from_numpy(local).to(device)
-    real = torch.from_numpy(real_np).to(device)
-    cand_rows = torch.from_numpy(np.searchsorted(rows, cand)).to(device)
-    logits = net.hidden(inp, table)[real] @ table[cand_rows].T - log_q.to(table.dtype)
+    slot = np.full(n_items, -1, dtype=np.int64)  # an item's row in the step's table
+    slot[rows] = np.arange(len(rows))
+    column = np.full(n_items, -1, dtype=np.int64)  # an item's candidate column
+    column[cand] = np.arange(len(cand))
     pos, item = seen_pairs(inputs, prefix)
-    col = np.searchsorted(cand, item)
-    hit = (col < len(cand)) & (cand[np.minimum(col, len(cand) - 1)] == item)
-    logits = _with_repeat_bias(net, logits, pos[hit], col[hit])
-    target_col = torch.from_numpy(np.searchsorted(cand, tgt)).to(device)
-    return F.cross_entropy(logits, target_col)
+    col = column[item]
+    hit = col >= 0
+    local = np.where(inputs >= 0, slot[np.maximum(inputs, 0)], -1)
+    return _Step(local, real, rows, slot[cand], offset, column[tgt], pos[hit], col[hit])
+
+
+def _step_loss(
+    net: SequenceNet,
+    id_scale: torch.Tensor,
+    text: torch.Tensor | None,
+    step: _Step,
+    device: torch.device,
+    clock: _Clock,
+) -> torch.Tensor:
+    """The step's mean cross-entropy over its real positions (the head's gradients taken)."""
+    import torch
+
+    from pulserec.models.seqnet import softmax_loss
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(device)
+
+    rows = None if step.rows is None else tensor(step.rows)
+    table = net.item_table(id_scale, text, rows)
+    hidden = net.hidden(tensor(step.inputs), table)[tensor(step.real)]
+    vectors = table if step.cand is None else table[tensor(step.cand)]
+    clock.lap("forward")
+    offset = None if step.offset is None else tensor(step.offset)
+    loss = softmax_loss(hidden, vectors, net.repeat_bias, offset, tensor(step.target),
+                        tensor(step.seen_pos), tensor(step.seen_col))  # fmt: skip
+    clock.lap("head")
+    return loss
+
+
+class _Clock:
+    """Seconds per phase of a fit: each :meth:`lap` charges the time since the last one."""
+
+    def __init__(self, phases: dict[str, float] | None) -> None:
+        self.phases = {} if phases is None else phases
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - self._last
+        self._last = now
 
 
 def _held_out_ndcg(

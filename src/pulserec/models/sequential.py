@@ -36,6 +36,7 @@ users share the batch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -107,6 +108,10 @@ class SequentialTransformer(Recommender):
         Seed of initialisation, dropout and batch order; ``None`` is not reproducible.
     n_threads : int or None
         Torch threads while fitting (restored afterwards); ``None`` keeps torch's setting.
+        One by default: a step is many small operations, and where another process holds a
+        core each of them waits for the descheduled thread (on a shared 2-core machine at
+        load 2-4, three epochs on ml-latest-small took 16 s on one thread and 157-250 s on
+        two). Raise it on a machine of your own.
     device : str
         Torch device for fitting and scoring.
     sampled_above : int or None
@@ -122,6 +127,9 @@ class SequentialTransformer(Recommender):
         Held-out NDCG@10 after each epoch run (empty without a hold-out).
     fit_epochs_ : int
         Epochs run. ``best_epoch_`` (1-based) is the one whose weights were kept.
+    fit_phases_ : dict of str to float
+        Seconds the last fit spent per phase: ``data`` (hold-out and training windows),
+        then those of :func:`~pulserec.models.seqtrain.train_epochs`. Not saved.
 
     Examples
     --------
@@ -152,6 +160,7 @@ class SequentialTransformer(Recommender):
     item_text_: np.ndarray
     id_mask_: np.ndarray
     valid_ndcg_: np.ndarray
+    fit_phases_: dict[str, float]
 
     def __init__(
         self,
@@ -168,7 +177,7 @@ class SequentialTransformer(Recommender):
         n_epochs: int = 100,
         patience: int | None = 10,
         random_state: int | None = 0,
-        n_threads: int | None = None,
+        n_threads: int | None = 1,
         device: str = "cpu",
         sampled_above: int | None = 5000,
         negatives: int = 1024,
@@ -257,6 +266,7 @@ class SequentialTransformer(Recommender):
             text /= np.where(norms > 0, norms, 1.0)
         else:
             text = np.zeros((self.n_items_, 0), dtype=np.float32)
+        started = time.perf_counter()
         if self.patience is None:
             inner = train
             valid_users = valid_items = np.zeros(0, dtype=np.int64)
@@ -272,6 +282,7 @@ class SequentialTransformer(Recommender):
         # pushed down as a softmax negative, so it would mean "never recommend".
         id_mask = np.bincount(inner.item_idx, minlength=self.n_items_) > 0
 
+        phases = {"data": time.perf_counter() - started}
         device = torch.device(self.device)
         with torch.random.fork_rng(devices=[]), _torch_threads(self.n_threads):
             if self.random_state is None:
@@ -299,12 +310,14 @@ class SequentialTransformer(Recommender):
                 id_dropout=self.id_dropout,
                 name=self.name,
                 negatives=self._negatives(),
+                phases=phases,
             )
         self._warm_start_from = None  # not kept: it would hold the previous model alive
         self.weights_ = flatten_state(net)
         self.item_text_ = text
         self.id_mask_ = id_mask
         self.valid_ndcg_ = np.asarray(history, dtype=np.float64)
+        self.fit_phases_ = phases
         full = user_sequences(train.user_idx, train.item_idx, train.timestamp, self.n_users_)
         self.sequences_ = pad_last(full, self.max_len).astype(np.int32)
         self._prepare_scoring()

@@ -64,6 +64,9 @@ def test_learns_the_next_item_of_a_chain(chain: tuple[Interactions, SequentialTr
     # Early stopping ran and kept its best epoch.
     assert 1 <= model.best_epoch_ <= model.fit_epochs_ <= CHAIN_PARAMS["n_epochs"]
     assert model.valid_ndcg_.max() > 0.9
+    phases = {"data", "prepare", "forward", "head", "backward", "optimizer", "validation"}
+    assert set(model.fit_phases_) == phases
+    assert all(seconds >= 0 for seconds in model.fit_phases_.values())
 
 
 def test_sampled_softmax_learns_the_chain_too(
@@ -276,6 +279,61 @@ def test_seen_pairs_mark_each_positions_history_once() -> None:
     expected = sorted((p, i) for p, items in enumerate(dense) for i in items)
     assert sorted(zip(pos.tolist(), item.tolist(), strict=True)) == expected
     assert len(expected) > len(dense)  # repeats happen in this data: the check has teeth
+    assert np.all(np.diff(pos) >= 0)  # by position: a chunk of positions is one slice
+
+
+@pytest.mark.parametrize("with_offset", [False, True])
+def test_softmax_loss_equals_cross_entropy_over_all_logits(with_offset: bool) -> None:
+    """The chunked loss and its gradients against torch's cross-entropy on the whole logits,
+    with the repeat bias at sparse entries and chunks of a few rows (the last one partial)."""
+    import torch
+    import torch.nn.functional as F
+
+    from pulserec.models.seqnet import dense_softmax_loss, softmax_loss
+
+    gen = torch.Generator().manual_seed(0)
+    n, m, d = 23, 17, 8
+    hidden = torch.randn(n, d, generator=gen, dtype=torch.float64, requires_grad=True)
+    vectors = torch.randn(m, d, generator=gen, dtype=torch.float64, requires_grad=True)
+    bias = torch.tensor(-1.5, dtype=torch.float64, requires_grad=True)
+    offset = torch.randn(m, generator=gen, dtype=torch.float64) if with_offset else None
+    target = torch.randint(0, m, (n,), generator=gen)
+    entries = np.unique(np.random.default_rng(1).integers(0, n * m, 60))
+    pos, col = torch.from_numpy(entries // m), torch.from_numpy(entries % m)
+
+    loss = softmax_loss(hidden, vectors, bias, offset, target, pos, col, chunk=5 * m)
+    grads = torch.autograd.grad(3.0 * loss, (hidden, vectors, bias))
+    logits = hidden @ vectors.T + (0.0 if offset is None else offset)
+    logits = logits.index_put((pos, col), bias.expand(len(pos)), accumulate=True)
+    want = F.cross_entropy(logits, target)
+    wanted = torch.autograd.grad(3.0 * want, (hidden, vectors, bias))
+    torch.testing.assert_close(loss, want)
+    for got, expected in zip(grads, wanted, strict=True):
+        torch.testing.assert_close(got, expected)
+    # the plain path other devices take
+    dense = dense_softmax_loss(hidden, vectors, bias, offset, target, pos, col)
+    torch.testing.assert_close(dense, want)
+    dense_grads = torch.autograd.grad(3.0 * dense, (hidden, vectors, bias))
+    for got, expected in zip(dense_grads, wanted, strict=True):
+        torch.testing.assert_close(got, expected)
+
+
+def test_fast_dropout_keeps_the_expectation_and_is_seeded() -> None:
+    import torch
+
+    from pulserec.models.seqnet import FastDropout
+
+    x = torch.ones(400, 500)
+    drop = FastDropout(0.2)
+    torch.manual_seed(0)
+    first = drop(x)
+    assert abs(float((first == 0).float().mean()) - 0.2) < 0.01
+    assert abs(float(first.mean()) - 1.0) < 0.01  # kept elements are scaled up
+    torch.manual_seed(0)
+    assert torch.equal(FastDropout(0.2)(x), first)  # the same torch seed, the same mask
+    assert not torch.equal(drop(x), first)  # the next step draws a new one
+    assert drop.eval()(x) is x
+    assert FastDropout(0.0).train()(x) is x
 
 
 def test_rejects_impossible_settings() -> None:
