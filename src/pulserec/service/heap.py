@@ -26,6 +26,7 @@ import gc
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,6 +45,11 @@ class GcPauses:
     The callbacks are process-wide: :meth:`install` adds this recorder once and
     :meth:`uninstall` removes it. Passes are counted in a fixed-bucket histogram, so
     memory stays constant however long the process runs.
+
+    No lock: the hook may run in any thread, in the middle of any allocation, including
+    a reader's own copy of these figures (a lock held there would deadlock the hook).
+    Collections never overlap, so the hook is the only writer; readers copy each list at
+    once and may see a pass in one figure and not yet in another.
     """
 
     def __init__(self) -> None:
@@ -51,7 +57,6 @@ class GcPauses:
         self.seconds = [0.0, 0.0, 0.0]
         self.longest = [0.0, 0.0, 0.0]
         self._started = 0.0
-        self._lock = threading.Lock()
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         """The :data:`gc.callbacks` hook."""
@@ -60,11 +65,9 @@ class GcPauses:
             return
         elapsed = time.perf_counter() - self._started
         generation = min(int(info.get("generation", 2)), 2)
-        slot = next((i for i, b in enumerate(PAUSE_BUCKETS) if elapsed <= b), len(PAUSE_BUCKETS))
-        with self._lock:
-            self.counts[generation][slot] += 1
-            self.seconds[generation] += elapsed
-            self.longest[generation] = max(self.longest[generation], elapsed)
+        self.counts[generation][bisect_left(PAUSE_BUCKETS, elapsed)] += 1
+        self.seconds[generation] += elapsed
+        self.longest[generation] = max(self.longest[generation], elapsed)
 
     def install(self) -> GcPauses:
         """Start timing passes; returns self."""
@@ -79,15 +82,14 @@ class GcPauses:
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Passes, total and longest pause (milliseconds) per generation."""
-        with self._lock:
-            return {
-                f"gen{g}": {
-                    "passes": float(sum(self.counts[g])),
-                    "total_ms": round(self.seconds[g] * 1000.0, 3),
-                    "longest_ms": round(self.longest[g] * 1000.0, 3),
-                }
-                for g in range(3)
+        return {
+            f"gen{g}": {
+                "passes": float(sum(self.counts[g])),
+                "total_ms": round(self.seconds[g] * 1000.0, 3),
+                "longest_ms": round(self.longest[g] * 1000.0, 3),
             }
+            for g in range(3)
+        }
 
 
 GC_PAUSES = GcPauses()
@@ -112,8 +114,7 @@ class GcCollector(Collector):
             "Pauses of the cyclic garbage collector (every thread stops), by generation.",
             labels=("generation",),
         )
-        with pauses._lock:
-            rows = [(list(pauses.counts[g]), pauses.seconds[g]) for g in range(3)]
+        rows = [(list(pauses.counts[g]), pauses.seconds[g]) for g in range(3)]
         for g, (counts, total) in enumerate(rows):
             cumulative, buckets = 0, []
             for bound, n in zip((*map(str, PAUSE_BUCKETS), "+Inf"), counts, strict=True):
