@@ -87,5 +87,5 @@ class CategoryTrendingSource:
             values = scores[members]
             best = top_indices(values, want)
             pools.append(members[best[values[best] > 0]])  # nobody took it lately: not trending
-        found_items = np.concatenate(pools) if pools else np.zeros(0, np.int64)
-        return found_items if len(found_items) else None
+        proposed = np.concatenate(pools)  # one pool per category: never none
+        return proposed if len(proposed) else None
