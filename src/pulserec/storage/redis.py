@@ -141,11 +141,16 @@ def _encode_event(event: Event, spam: bool) -> str:
     )
 
 
-def _decode_event(entry_id: bytes | str, data: bytes | str) -> StoredEvent:
+def entry_seq(entry_id: bytes | str) -> int:
+    """The sequence number of a stream entry id (``"<seq>-0"``)."""
     sid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(sid.split("-", 1)[0])
+
+
+def _decode_event(entry_id: bytes | str, data: bytes | str) -> StoredEvent:
     eid, uid, iid, typ, ts, value, text, spam = json.loads(data)
     event = Event(uid, iid, typ, float(ts), value, text, eid)
-    return StoredEvent(int(sid.split("-", 1)[0]), event, bool(spam))
+    return StoredEvent(entry_seq(entry_id), event, bool(spam))
 
 
 class RedisStorage(Storage):
@@ -262,7 +267,7 @@ class RedisStorage(Storage):
                     stored = _decode_event(entry_id, fields[b"e"])
                     if stored.seq > seen:
                         yield stored
-                seen = max(seen, int(entry_id.decode().split("-", 1)[0]))
+                seen = max(seen, entry_seq(entry_id))
             if len(page) < _PAGE:
                 return
 
@@ -274,8 +279,7 @@ class RedisStorage(Storage):
             yield from page
             if len(page) < _PAGE:
                 return
-            last = page[-1][0].decode()
-            start = f"{int(last.split('-', 1)[0]) + 1}-0"
+            start = f"{entry_seq(page[-1][0]) + 1}-0"
 
     def archive(self) -> LogArchive | None:
         """The archive of this log's older events; None while nothing was ever archived.
@@ -318,7 +322,7 @@ class RedisStorage(Storage):
             return None  # a deletion marker entry, as earlier versions wrote them
         out = [_decode_event(entry_id, fields[b"e"]) for entry_id, fields in page]
         if len(page) == _PAGE:
-            last = int(page[-1][0].decode().split("-", 1)[0])
+            last = entry_seq(page[-1][0])
             rest = self.tail(user_id, last)
             if rest is None:
                 return None
@@ -330,7 +334,7 @@ class RedisStorage(Storage):
         stream; 0 when empty."""
         key = self.key("log" if user_id is None else f"u:{user_id}")
         page = self._call(self.client.xrevrange, key, "+", "-", count=1)
-        last = int(page[0][0].decode().split("-", 1)[0]) if page else 0
+        last = entry_seq(page[0][0]) if page else 0
         if user_id is None:
             last = max(last, int(self._call(self.client.get, self.key("archived_seq")) or 0))
         return last

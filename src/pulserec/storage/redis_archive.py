@@ -262,7 +262,7 @@ def _archive_step(
     max_events: int,
 ) -> tuple[Path, int] | None:
     """Archive one file's worth of the log; None when nothing is old enough."""
-    from pulserec.storage.redis import _decode_event
+    from pulserec.storage.redis import _decode_event, entry_seq
 
     lo = archive.last_seq() + 1
     events: list[StoredEvent] = []
@@ -272,7 +272,7 @@ def _archive_step(
         start = f"{hi + 1}-0"
         page = storage._call(storage.client.xrange, storage.key("log"), start, "+", count=count)
         for entry_id, fields in page:
-            seq = int(entry_id.decode().split("-", 1)[0])
+            seq = entry_seq(entry_id)
             if b"e" in fields:  # else a deletion marker of earlier versions: trimmed too
                 stored = _decode_event(entry_id, fields[b"e"])
                 if stored.event.timestamp >= horizon:
