@@ -88,6 +88,25 @@ def test_hnsw_switches_to_graph_past_threshold_and_survives_removals() -> None:
     assert len(idx) == 500
 
 
+def test_hnsw_counts_its_dead_nodes_through_replaces_removals_and_rebuilds() -> None:
+    x = clustered(700, 16, seed=4)
+    idx = HNSWIndex(16, exact_threshold=100, rebuild_ratio=0.25)
+    idx.add(np.arange(300), x[:300])
+    steps = [("replace", np.arange(0, 20)), ("remove", np.arange(20, 40)),
+             ("remove", np.arange(20, 40)), ("add", np.arange(300, 400)),
+             ("replace", np.arange(50, 150)), ("remove", np.arange(150, 200))]  # fmt: skip
+    removed: set[int] = set()
+    for what, keys in steps:
+        if what == "remove":
+            idx.remove(keys)
+            removed |= set(keys.tolist())
+        else:
+            idx.add(keys, x[keys + 300 if what == "replace" else keys])
+        assert idx._dead == int((idx._node_key < 0).sum())  # what searches over-fetch by
+        found, _ = idx.search(x[300:303], 10)
+        assert (found >= 0).all() and not (set(found.ravel().tolist()) & removed)
+
+
 @pytest.mark.parametrize("share", [1.0, 0.3, 0.02])
 def test_a_filtered_search_returns_only_allowed_keys_and_matches_exact(
     make: Callable[[int], VectorIndex], share: float
