@@ -11,7 +11,10 @@ one torch thread. In one process, alternating, for random 50-item sequences:
 * ``candidates only``: what it does now: the sequence's hidden state (``sequence_states``),
   the top 100 from the inner-product index over the item vectors, and the standardised
   scores of 300 candidates from the vectors' moments (``engine.sequential.UserScores``);
-* the parts of the second alone, and the baseline: one 64-d dot product with 1,000 vectors.
+* the parts of the second alone, and the baseline: one 64-d dot product with 1,000 vectors;
+* the forward pass for sequences of 2, 10 and 50 items, in numpy (``sequence_states``, what
+  serving runs) and through the torch network padded to ``max_len`` (what it ran before),
+  alternating in blocks.
 
 Prints medians and 99th percentiles in ms and each median as a ratio to the baseline.
 """
@@ -31,7 +34,7 @@ from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import top_indices
 from pulserec.engine.seqspace import SeqSpace
 from pulserec.events.interactions import Interactions
-from pulserec.models.sequential import SequentialTransformer
+from pulserec.models.sequential import SequentialTransformer, pad_last
 
 
 def timed(fn: Callable[[], object], n: int) -> tuple[float, float]:
@@ -92,6 +95,20 @@ def main() -> None:
             lambda: (space.vectors[cands] @ h - space.moments.mean_std(h)[0]), args.requests
         ),
     }
+    forward: dict[str, list[tuple[float, float]]] = {}
+    for length in (2, 10, 50):
+        seq = seqs[2][:length]
+        padded = pad_last([np.array(seq)], model.max_len)
+        numpy_name = f"  forward pass, {length} items, numpy"
+        torch_name = f"  forward pass, {length} items, torch (before)"
+        for _ in range(5):
+            forward.setdefault(numpy_name, []).append(
+                timed(lambda s=seq: model.sequence_states([s]), args.requests // 5))
+            forward.setdefault(torch_name, []).append(
+                timed(lambda p=padded: model._states_fast(p), args.requests // 5))  # fmt: skip
+    for name, blocks in forward.items():
+        parts[name] = (statistics.median(b[0] for b in blocks),
+                       statistics.median(b[1] for b in blocks))  # fmt: skip
     base = timed(lambda: mat @ q, args.requests)[0]
     print(f"\n{n} items; index and moments built in {build_s:.1f} s; baseline {base:.4f} ms\n")
     print("| path | p50 ms | p99 ms | p50 / baseline |")

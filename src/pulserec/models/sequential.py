@@ -361,6 +361,7 @@ class SequentialTransformer(Recommender):
             self._table = net.item_table(id_scale, text)
         self._table32: np.ndarray | None = None  # built on the first fast scoring
         self._fast: tuple[Any, Any] | None = None  # float32 network and table, likewise
+        self._numpy_states: Any = None  # the one-sequence forward pass in numpy, likewise
         self._net = net
 
     def _after_load(self) -> None:
@@ -451,12 +452,18 @@ class SequentialTransformer(Recommender):
     def sequence_states(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """The float32 hidden state ``(n, d)`` after each item sequence (oldest first;
         indices outside the model's item space are skipped), in serving mode."""
+        from pulserec.models.seqserve import SequenceStates
+
         self._check_fitted()
-        cleaned = []
-        for seq in sequences:
+        if self._numpy_states is None:
+            net, _ = self._fast_parts()
+            assert self._table32 is not None
+            self._numpy_states = SequenceStates(net, self._table32)
+        out = np.empty((len(sequences), self.n_factors), dtype=np.float32)
+        for row, seq in enumerate(sequences):
             arr = np.asarray(list(seq), dtype=np.int64)
-            cleaned.append(arr[(arr >= 0) & (arr < self.n_items_)])
-        return self._states_fast(pad_last(cleaned, self.max_len))
+            out[row] = self._numpy_states.state(arr[(arr >= 0) & (arr < self.n_items_)])
+        return out
 
     def text_item_vectors(self, text: np.ndarray) -> np.ndarray | None:
         """Float32 item vectors ``(m, d)`` of items outside the model's item space from

@@ -342,3 +342,31 @@ def test_rejects_impossible_settings() -> None:
         SequentialTransformer(n_factors=10, n_heads=3).fit(train)
     with pytest.raises(ValueError, match="patience"):
         SequentialTransformer(patience=0).fit(train)
+
+
+def test_serving_states_equal_the_torch_network() -> None:
+    """The numpy one-sequence forward pass (serving) gives the torch network's hidden state
+    for every length, empty and longer than ``max_len`` included, with several heads and
+    layers and the repeat bias and text part in play."""
+    rng = np.random.default_rng(3)
+    n_items = 30
+    seqs = [rng.integers(0, n_items, rng.integers(3, 15)).tolist() for _ in range(40)]
+    vectors = rng.standard_normal((n_items, 5)).astype(np.float32)
+    train = interactions(seqs, n_items).with_item_vectors(vectors)
+    model = SequentialTransformer(
+        max_len=7, n_factors=16, n_layers=2, n_heads=4, dropout=0.1, n_epochs=2,
+        patience=None, random_state=0,
+    ).fit(train)  # fmt: skip
+    probes = [[], [4], [4, 9], list(range(7)), list(range(12)), [29, 0, 29, 0, 5]]
+    got = model.sequence_states(probes)
+    # the float32 torch network on the same sequences, padded to max_len as in training
+    want = model._states_fast(pad_last([np.array(p) for p in probes], model.max_len))
+    assert got.shape == (len(probes), 16) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # the states give the float64 network's next-item scores (an empty sequence scores
+    # by popularity there, so it is left out)
+    table = model.serving_table()
+    scores = got[1:] @ table.T
+    for row, seq in enumerate(probes[1:]):
+        scores[row, np.unique(np.array(seq, dtype=np.int64))] += model.repeat_bias_
+    np.testing.assert_allclose(scores, model.score_sequences(probes[1:]), rtol=1e-4, atol=1e-4)
