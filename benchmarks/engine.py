@@ -107,8 +107,31 @@ def fit_transformer(events: list[Event], n_items: int, seed: int):  # type: igno
     return SequentialTransformer(n_epochs=1, patience=None, random_state=seed).fit(inter)
 
 
+def torch_forward_copy(model):  # type: ignore[no-untyped-def]
+    """A shallow copy of a fitted transformer whose ``sequence_states`` runs the torch
+    network on the sequence padded to ``max_len`` (the serving path before numpy)."""
+    import copy
+
+    from pulserec.models.sequential import pad_last
+
+    old = copy.copy(model)
+
+    def sequence_states(sequences):  # type: ignore[no-untyped-def]
+        cleaned = [np.asarray(list(s), dtype=np.int64) for s in sequences]
+        cleaned = [a[(a >= 0) & (a < model.n_items_)] for a in cleaned]
+        return model._states_fast(pad_last(cleaned, model.max_len))
+
+    old.sequence_states = sequence_states
+    return old
+
+
 def run(
-    n_items: int, n_users: int, requests: int, seed: int, sequential: bool = False
+    n_items: int,
+    n_users: int,
+    requests: int,
+    seed: int,
+    sequential: bool = False,
+    torch_forward: bool = False,
 ) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     engine = Engine(config=get_settings().engine.to_engine_config())
@@ -163,6 +186,8 @@ def run(
         model = fit_transformer(sample, n_items, seed)
         seq_rows["seq_fit_s"] = time.perf_counter() - t0
         with_seq = replace(plain, sequential=model, seq_items=np.arange(n_items))
+        with_torch = replace(with_seq, sequential=torch_forward_copy(model))
+        before: list[float] = []
         cold: list[float] = []
         warm: list[float] = []
         without: list[float] = []
@@ -186,7 +211,10 @@ def run(
         for _block in range(10):  # interleaved: both see the same machine
             event_then_reads(with_seq, cold, warm)
             event_then_reads(plain, without, None)
-        for name, samples in (("seq", cold), ("seq_cached", warm), ("plain", without)):
+            if torch_forward:
+                event_then_reads(with_torch, before, None)
+        timed = [("seq", cold), ("seq_cached", warm), ("plain", without)]
+        for name, samples in timed + ([("seq_torch", before)] if torch_forward else []):
             p50, p99 = percentiles(samples)
             seq_rows[f"{name}_p50_ms"], seq_rows[f"{name}_p99_ms"] = p50, p99
 
@@ -226,8 +254,16 @@ def main() -> None:
     parser.add_argument(
         "--sequential", action="store_true", help="Also time recommend with the transformer."
     )
+    parser.add_argument(
+        "--torch-forward",
+        action="store_true",
+        help="With --sequential: also the user's state through the torch network.",
+    )
     args = parser.parse_args()
-    rows = [run(n, args.users, args.requests, args.seed, args.sequential) for n in args.items]
+    rows = [
+        run(n, args.users, args.requests, args.seed, args.sequential, args.torch_forward)
+        for n in args.items
+    ]
     print(
         "| items | users | ingest p50 ms | ingest p99 ms | recommend p50 ms | recommend p99 ms "
         "| events/s (1 core) | memory per user KB | baseline ms | recommend p50 / baseline |"
@@ -254,6 +290,15 @@ def main() -> None:
                 f"| {r['seq_cached_p50_ms']:.2f} / {r['seq_cached_p99_ms']:.2f} "
                 f"| {r['seq_p50_ms'] / r['plain_p50_ms']:.2f}× | {r['seq_fit_s']:.0f} |"
             )
+        if args.torch_forward:
+            print("\n| items | after an event, numpy | torch (before) | p50 ratio |")
+            print("|---:|---:|---:|---:|")
+            for r in rows:
+                print(
+                    f"| {r['items']} | {r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} "
+                    f"| {r['seq_torch_p50_ms']:.2f} / {r['seq_torch_p99_ms']:.2f} "
+                    f"| {r['seq_p50_ms'] / r['seq_torch_p50_ms']:.2f} |"
+                )
 
 
 if __name__ == "__main__":
