@@ -427,6 +427,13 @@ class GcSettings(_Section):
     )
 
 
+ARCHIVE_DIR_REQUIRED: Final = (
+    "log.archive_dir: required when log.retention_s > 0 (the folder the archived events "
+    "are written to)"
+)
+"""What a log with a retention window and no archive folder is told, wherever it is met."""
+
+
 class LogSettings(_Section):
     """How long the event log stays in Redis before it moves to Parquet files."""
 
@@ -448,12 +455,20 @@ class LogSettings(_Section):
 
     @model_validator(mode="after")
     def _archive_needs_a_folder(self) -> Self:
-        if self.retention_s > 0 and self.archive_dir is None:
-            raise ValueError(
-                "log.archive_dir: required when log.retention_s > 0 (the folder the "
-                "archived events are written to)"
-            )
+        self.archive_folder()
         return self
+
+    def archive_folder(self) -> Path | None:
+        """The folder the log's old events are archived to; None when ``retention_s`` is
+        0 (nothing is archived). The one check of these two fields: these settings refuse
+        a window without a folder, and the worker's archive run
+        (:func:`pulserec.scaleout.archive_due`) and ``pulserec archive-events`` ask here
+        (a hand-built ``model_construct`` skips the validation)."""
+        if self.retention_s <= 0:
+            return None
+        if self.archive_dir is None:
+            raise ValueError(ARCHIVE_DIR_REQUIRED)
+        return self.archive_dir
 
 
 class Settings(BaseSettings):

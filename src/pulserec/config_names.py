@@ -135,8 +135,11 @@ def describe_errors(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
         if not loc:  # a check across fields: its input is every setting, secrets included
             lines.append(f"settings: {err['msg']}")
+        elif err["type"] == "value_error" and msg.startswith(f"{loc}."):
+            lines.append(msg)  # a section's check that names its field (log.archive_dir: ...)
         elif loc.startswith("api_keys"):
             lines.append(f"{loc}: {err['msg']}")
         else:

@@ -114,12 +114,12 @@ class ModelSubscriber:
 
 def archive_due(storage: RedisStorage, settings: LogSettings) -> ArchiveReport | None:
     """Archive and trim the log past ``settings.retention_s``; None when it is 0 (the log
-    stays whole in Redis)."""
-    if settings.retention_s <= 0:
+    stays whole in Redis). A window without a folder is refused by
+    :meth:`LogSettings.archive_folder`, the check ``pulserec archive-events`` makes too."""
+    folder = settings.archive_folder()
+    if folder is None:
         return None
-    if settings.archive_dir is None:  # LogSettings refuses this; a hand-built one may not
-        raise ValueError("log.archive_dir: required when log.retention_s > 0")
-    return archive_log(storage, retention_s=settings.retention_s, folder=settings.archive_dir)
+    return archive_log(storage, retention_s=settings.retention_s, folder=folder)
 
 
 def run_worker(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from pulserec.cli import app
-from pulserec.config import Settings
+from pulserec.config import ARCHIVE_DIR_REQUIRED, LogSettings, Settings
 from pulserec.storage import open_storage
 from pulserec.types import Event
 
@@ -40,13 +41,36 @@ def test_archive_events_refuses_sqlite_and_a_zero_window(tmp_path: Path) -> None
               "--archive-dir", str(tmp_path)],
     )  # fmt: skip
     assert result.exit_code == 2 and "only a redis:// log is archived" in result.output
-    result = CliRunner().invoke(app, ["archive-events", "--storage", "redis://127.0.0.1:1/0"])
+    nowhere = "redis://127.0.0.1:1/0"  # nothing listens: each refusal comes before connecting
+    result = CliRunner().invoke(app, ["archive-events", "--storage", nowhere])
     assert result.exit_code == 2 and "log.retention_s: 0 archives nothing" in result.output
     result = CliRunner().invoke(
-        app, ["archive-events", "--storage", "redis://127.0.0.1:1/0", "--retention-s", "60"]
+        app, ["archive-events", "--storage", nowhere, "--archive-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "log.retention_s: 0 archives nothing" in result.output
+    result = CliRunner().invoke(
+        app, ["archive-events", "--storage", nowhere, "--retention-s", "60"]
     )
     text = " ".join(result.output.replace("│", " ").split())
-    assert result.exit_code == 2 and "log.archive_dir: required" in text
+    assert result.exit_code == 2 and ARCHIVE_DIR_REQUIRED in text  # the worker's message
+    assert "Value error" not in text
+
+
+def test_archive_events_makes_the_workers_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings that skipped validation (built by hand) meet the same check and message
+    as the worker's archive run (``LogSettings.archive_folder``), before any connection."""
+    serve = importlib.import_module("pulserec.cli.serve")  # the package's `serve` is the command
+
+    unchecked = Settings(data_dir=tmp_path).model_copy(
+        update={"log": LogSettings.model_construct(retention_s=60.0, archive_dir=None)}
+    )
+    monkeypatch.setattr(serve, "load_settings", lambda *args, **kwargs: unchecked)
+    result = CliRunner().invoke(app, ["archive-events", "--storage", "redis://127.0.0.1:1/0"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert text.startswith(f"{ARCHIVE_DIR_REQUIRED}: pass --retention-s SECONDS and --archive-dir")
 
 
 def test_a_server_on_sqlite_refuses_a_retention_it_would_not_apply(tmp_path: Path) -> None:

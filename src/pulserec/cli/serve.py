@@ -244,19 +244,23 @@ def archive_events(
             "log lives on disk, not in memory: it is kept whole)"
         )
         raise typer.Exit(2)
-    if settings.log.retention_s <= 0 or settings.log.archive_dir is None:
-        console.print(
-            "[red]log.retention_s: 0 archives nothing[/]: pass --retention-s SECONDS and "
-            "--archive-dir (or set PULSEREC_LOG__RETENTION_S and PULSEREC_LOG__ARCHIVE_DIR)"
-        )
+    hint = (
+        "pass --retention-s SECONDS and --archive-dir (or set PULSEREC_LOG__RETENTION_S and "
+        "PULSEREC_LOG__ARCHIVE_DIR)"
+    )
+    try:  # the worker's check (scaleout.archive_due), made before connecting
+        folder = settings.log.archive_folder()
+    except ValueError as exc:  # loaded settings were refused already, with this message
+        console.print(f"[red]{exc}[/]: {hint}")
+        raise typer.Exit(2) from None
+    if folder is None:
+        console.print(f"[red]log.retention_s: 0 archives nothing[/]: {hint}")
         raise typer.Exit(2)
     store = open_storage(storage)
     if not isinstance(store, RedisStorage):  # a redis:// URL always opens one
         raise TypeError(f"expected a RedisStorage for {storage!r}")
     try:  # the files are 0600 in a 0700 folder, whatever the umask
-        report = archive_log(
-            store, retention_s=settings.log.retention_s, folder=settings.log.archive_dir
-        )
+        report = archive_log(store, retention_s=settings.log.retention_s, folder=folder)
     finally:
         store.close()
     if report.busy:

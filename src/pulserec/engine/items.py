@@ -15,6 +15,7 @@ import numpy as np
 from pulserec.catalog.catalog import Catalog
 from pulserec.control import Expressions, Properties
 from pulserec.engine.config import EngineConfig
+from pulserec.engine.groups import Groups
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.trending import Trending
@@ -39,10 +40,9 @@ class LiveItems:
         self.shown_keys: OrderedDict[tuple[str, float], None] = OrderedDict()
         self.text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
         """Each item's text embedding (zero rows: no text); grows ahead of the catalog."""
-        self.category = np.zeros(0, dtype=np.int64)
-        """Each item's first category as a code (-1: none), for trending per category."""
+        self.category_groups = Groups()
+        """Each item's first category as a code, and the items of each code."""
         self.category_codes: dict[str, int] = {}
-        self._members: tuple[np.ndarray, np.ndarray] | None = None
         self.has_text = np.zeros(0, dtype=bool)
         """Whether each item's text embedding is not zero."""
         self.text_index: HNSWIndex | None = None
@@ -72,10 +72,13 @@ class LiveItems:
         self.grow()
         self.properties.set(idx, items)
         codes = self.category_codes
-        self.category[idx] = [
-            codes.setdefault(it.categories[0], len(codes)) if it.categories else -1 for it in items
-        ]
-        self._members = None
+        self.category_groups.assign(
+            idx,
+            [
+                codes.setdefault(it.categories[0], len(codes)) if it.categories else -1
+                for it in items
+            ],
+        )
         if self.encoder is not None and items:
             vecs = self.encoder.encode([item_text(it) for it in items], kind="passage")
             self.text[idx] = vecs
@@ -88,17 +91,18 @@ class LiveItems:
                 self.text_version += 1
         return idx, self.pending.pop(it.item_id for it in items)
 
-    def category_members(self, code: int) -> np.ndarray:
-        """The indices of the items whose first category has ``code`` (ascending).
+    @property
+    def category(self) -> np.ndarray:
+        """Each item's first category as a code (-1: none), for trending per category."""
+        return self.category_groups.codes
 
-        The grouping is rebuilt on the first call after items were upserted (one sort of
-        the catalog's codes), so a request reads a category in time proportional to it."""
-        if self._members is None:
-            order = np.argsort(self.category, kind="stable")
-            self._members = (order, self.category[order])
-        order, sorted_codes = self._members
-        lo, hi = np.searchsorted(sorted_codes, [code, code + 1])
-        return order[lo:hi]
+    def category_members(self, code: int) -> np.ndarray:
+        """The indices of the items whose first category has ``code`` (ascending, deleted
+        items included: the ranking leaves them out), read-only.
+
+        The grouping is kept up to date per upsert (:class:`~pulserec.engine.groups.Groups`),
+        so a request reads a category without regrouping the catalog."""
+        return self.category_groups.members(code)
 
     @property
     def text_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -117,9 +121,7 @@ class LiveItems:
             self.has_text = np.r_[
                 self.has_text, np.zeros(self.text.shape[0] - len(self.has_text), bool)
             ]
-        if len(self.category) < n:
-            self.category = np.r_[self.category, np.full(n - len(self.category), -1, np.int64)]
-            self._members = None
+        self.category_groups.resize(n)
         if len(self.interactions) < n:
             self.interactions = np.r_[
                 self.interactions, np.zeros(n - len(self.interactions), np.int64)
@@ -133,6 +135,7 @@ class LiveItems:
         added = np.arange(before, len(self.catalog))
         if len(added):  # id-only items have an id (and no other property)
             self.properties.set(added, [self.catalog.at(int(j)) for j in added])
+            self.category_groups.assign(added, np.full(len(added), -1))
         return idx
 
     def delete(self, item_id: str) -> bool:

@@ -240,12 +240,28 @@ def test_event_ids_refuse_retries_until_their_events_are_archived_and_old(
 
 
 def test_archive_settings_errors_name_the_field(storage: RedisStorage, tmp_path: Path) -> None:
+    from pulserec.config import ARCHIVE_DIR_REQUIRED, LogSettings
     from pulserec.config_names import settings_with
+    from pulserec.scaleout import archive_due, run_worker
 
+    assert ARCHIVE_DIR_REQUIRED.startswith("log.archive_dir: required when log.retention_s > 0")
     with pytest.raises(ValueError, match=r"log\.retention_s: Input should be greater"):
         settings_with(["log.retention_s=-5"])
-    with pytest.raises(ValueError, match=r"log\.archive_dir: required"):
+    with pytest.raises(ValueError) as refused:  # the settings, as every command loads them
         settings_with(["log.retention_s=86400"])
+    assert str(refused.value) == ARCHIVE_DIR_REQUIRED
+    # settings built by hand skip that validation: the worker's archive run makes the same
+    # check (LogSettings.archive_folder, which archive-events calls too), same message
+    hand_built = LogSettings.model_construct(retention_s=86400.0, archive_dir=None)
+    with pytest.raises(ValueError) as refused:
+        archive_due(storage, hand_built)
+    assert str(refused.value) == ARCHIVE_DIR_REQUIRED
+    engine = worker_engine(storage, tmp_path)
+    with pytest.raises(ValueError) as refused:  # a single run raises what it met
+        run_worker(engine, every=None, once=True, log_settings=hand_built)
+    assert str(refused.value) == ARCHIVE_DIR_REQUIRED
+    assert LogSettings(archive_dir=tmp_path).archive_folder() is None  # 0: nothing archived
+    assert LogSettings(retention_s=1.0, archive_dir=tmp_path).archive_folder() == tmp_path
     with pytest.raises(ValueError, match=r"log\.retention_s"):
         archive_log(storage, retention_s=0.0, folder=tmp_path)
     archive_log(storage, retention_s=10.0, folder=tmp_path / "a")
