@@ -112,11 +112,14 @@ def simulate(
         console.print(f"  A/A over {seeds} user splits: significant at 5% in {n_sig} "
                       f"({n_sig / seeds:.0%}); p-values {p_values}")  # fmt: skip
         # the same test over many more splits: the share significant estimates its size
-        many = [resplit(sim.per_user, variants, f"aa-many-{s}")["p_value"] for s in range(1000)]
-        rate = sum(p < 0.05 for p in many) / len(many)
-        console.print(f"  A/A over 1000 user splits: significant at 5% in {rate:.1%}")
+        many = [resplit(sim.per_user, variants, f"aa-many-{s}") for s in range(1000)]
+        rate = sum(s["p_value"] < 0.05 for s in many) / len(many)
+        rate_z = sum(s["p_value_z"] < 0.05 for s in many) / len(many)
+        console.print(f"  A/A over 1000 user splits: significant at 5% in {rate:.1%} "
+                      f"({many[0]['test']} test; the z-test in {rate_z:.1%})")  # fmt: skip
         payload["aa_splits"] = splits
         payload["aa_rate_1000_splits"] = rate
+        payload["aa_rate_1000_splits_z"] = rate_z
         payload["per_user"] = sim.per_user
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ import numpy as np
 
 from pulserec.evaluation.replay import ReplayPlan
 from pulserec.online.experiments import Experiment, Overrides
-from pulserec.online.stats import compare, ratio_estimate
+from pulserec.online.stats import compare, decision_p, ratio_estimate
 from pulserec.types import NEGATIVE_TYPES, Event
 
 EXPERIMENTS: dict[str, list[dict[str, Any]]] = {
@@ -158,8 +158,11 @@ def resplit(
         found = e.variant_of(user)
         if found is not None:
             groups[found.name].append(row)
-    estimates = [ratio_estimate(np.array([c for _, c in rows]), np.array([n for n, _ in rows]))
-                 for rows in groups.values()]  # fmt: skip
+    arrays = [(np.array([c for _, c in rows]), np.array([n for n, _ in rows]))
+              for rows in groups.values()]  # fmt: skip
+    estimates = [ratio_estimate(clicks, shown) for clicks, shown in arrays]
     c = compare(estimates[0], estimates[1])
+    p, test = decision_p(arrays[0], arrays[1], c.p_value)
     return {"salt": salt, "ctr": [r.ctr for r in estimates], "users": [r.users for r in estimates],
-            "diff": c.diff, "ci_low": c.low, "ci_high": c.high, "p_value": c.p_value}  # fmt: skip
+            "diff": c.diff, "ci_low": c.low, "ci_high": c.high, "p_value": p, "test": test,
+            "p_value_z": c.p_value}  # fmt: skip

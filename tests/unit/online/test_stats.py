@@ -7,9 +7,12 @@ import pytest
 from scipy.stats import norm
 
 from pulserec.online.stats import (
+    PERMUTATION_MAX_USERS,
     RatioEstimate,
     bootstrap_diff,
     compare,
+    decision_p,
+    permutation_p,
     ratio_estimate,
     users_for_power,
 )
@@ -85,3 +88,49 @@ def test_users_for_power_matches_the_textbook_formula() -> None:
     # two proportions 0.10 vs 0.11, one impression per user: 2 * 0.09 * 7.849 / 0.01^2
     assert users_for_power(0.10, 0.10, impressions_per_user=1) == 14128
     assert users_for_power(0.10, 0.10, impressions_per_user=10, design_effect=2.0) == 2826
+
+
+def test_permutation_p_is_exact_on_a_small_split() -> None:
+    # control users (clicks, impressions) (1, 2), (0, 2); treatment (2, 2), (2, 2): the 6
+    # ways to split the four users in two pairs give |differences| 1, 0.5, 0.5, 0.5, 0.5, 1:
+    # two of six reach the observed 1 - 0.25 = 0.75 (the split itself and its mirror)
+    control = (np.array([1.0, 0.0]), np.array([2.0, 2.0]))
+    treatment = (np.array([2.0, 2.0]), np.array([2.0, 2.0]))
+    assert permutation_p(control, treatment) == pytest.approx(2 / 6)
+    # no difference at all: every split is at least as extreme
+    same = (np.array([1.0, 1.0]), np.array([2.0, 2.0]))
+    assert permutation_p(same, same) == 1.0
+
+
+def test_permutation_p_is_reproducible_and_finds_a_real_difference() -> None:
+    rng = np.random.default_rng(3)
+    ca, na = clustered(rng, 400, 0.05)
+    cb, nb = clustered(rng, 400, 0.08)
+    p = permutation_p((ca, na), (cb, nb), n_perm=500)
+    assert p == permutation_p((ca, na), (cb, nb), n_perm=500)
+    assert p < 0.01  # (z-test: p < 0.001)
+    assert compare(ratio_estimate(ca, na), ratio_estimate(cb, nb)).p_value < 0.001
+
+
+def test_aa_permutation_tests_are_significant_five_percent_of_the_time() -> None:
+    # few users, heavy-tailed clicks: the permutation test's size is the nominal one
+    rng = np.random.default_rng(5)
+    runs, hits = 400, 0
+    for _ in range(runs):
+        ca, na = clustered(rng, 60)
+        cb, nb = clustered(rng, 60)
+        seed = int(rng.integers(1 << 30))
+        hits += permutation_p((ca, na), (cb, nb), n_perm=200, random_state=seed) < 0.05
+    # 400 runs at 5%: 95% of runs land within 11-29 significant
+    assert 0.025 <= hits / runs <= 0.075
+
+
+def test_decision_p_permutes_small_experiments_and_uses_the_z_test_above_the_bound() -> None:
+    rng = np.random.default_rng(9)
+    ca, na = clustered(rng, 50)
+    cb, nb = clustered(rng, 50)
+    z = compare(ratio_estimate(ca, na), ratio_estimate(cb, nb)).p_value
+    p, test = decision_p((ca, na), (cb, nb), z)
+    assert test == "permutation" and p == permutation_p((ca, na), (cb, nb))
+    big = clustered(rng, PERMUTATION_MAX_USERS // 2 + 1)
+    assert decision_p(big, big, 0.3) == (0.3, "z")
