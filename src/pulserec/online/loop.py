@@ -354,7 +354,7 @@ class OnlineLoop:
             "method": "CTR = clicks / impressions summed per user; users are the independent "
             "units; 95% interval from the delta-method variance over users; p-value from a "
             "two-sided permutation test over users (2,000 random reassignments; the z-test's "
-            "above 20,000 users, see each comparison's test); fixed horizon: significant "
+            "above 5,000 users, see each comparison's test); fixed horizon: significant "
             "only once every variant has horizon_users users",
             "variants": variants, "comparisons": comparisons, "warnings": warnings,
         }  # fmt: skip
