@@ -220,7 +220,8 @@ def replay_engine(
     engine.upsert_items(plan.items)
     engine.bootstrap(plan.train)
     t0 = time.perf_counter()
-    engine.train()
+    fitted = engine.train()
+    training = dict(fitted.metrics) if fitted is not None else None  # a stand-in may return none
     if not realtime:
         engine.freeze()
     n = plan.n_scored
@@ -250,7 +251,7 @@ def replay_engine(
         if on_step is not None:
             on_step(step + 1, len(plan.test))
     name = f"realtime-{'on' if realtime else 'off'}"
-    run = MethodRun(name, ranks, time.perf_counter() - t0)
+    run = MethodRun(name, ranks, time.perf_counter() - t0, training=training)
     run.reflect_ms = np.asarray(reflect_ms)
     run.reflect_new = np.asarray(reflect_new, dtype=np.int64)
     return run

@@ -88,6 +88,7 @@ class MethodRun:
     reflect_ms: np.ndarray | None = None  # ingest + next recommend, per timed event
     reflect_new: np.ndarray | None = None  # items new in the list after it (freed slot aside)
     coverage: float | None = None  # share of events the method proposed anything itself
+    training: dict[str, float] | None = None  # the engine's refit at the cut: its metrics
 
     def reflect_stats(self) -> dict[str, float] | None:
         """Median and p99 ms from ingest start to the next list, and how often the list moved.
@@ -191,6 +192,8 @@ class ReplayReport:
             row: dict[str, Any] = {"name": r.name, "metrics": metrics[r.name], "seconds": r.seconds}
             if r.coverage is not None:
                 row["coverage"] = r.coverage
+            if r.training is not None:
+                row["training"] = r.training
             results.append(row)
         reflect = {r.name: r.reflect_stats() for r in self.runs if r.reflect_stats() is not None}
         return {
