@@ -60,7 +60,8 @@ def aa(results: Path, out: Path) -> None:
     ax.axhline(0.05, color="tab:red", lw=1, ls="--", label="0.05")
     ax.set_xlabel("seed, by p-value")
     ax.set_ylabel("A/A p-value")
-    ax.set_title("A/A: the same lists, users split by 20 hash seeds", fontsize=10)
+    ax.set_title("A/A: the same lists, users split by 20 hash seeds (permutation test)",
+                 fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "online-aa.png", dpi=120)
