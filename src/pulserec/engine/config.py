@@ -43,6 +43,7 @@ class EngineConfig:
     )
     sequential_cache_mb: float = _DEFAULTS.sequential_cache_mb
     sequential_warm_start: bool = _DEFAULTS.sequential_warm_start
+    sequential_gate: bool = _DEFAULTS.sequential_gate
     n_recent: int = _DEFAULTS.n_recent
     recency_decay: float = _DEFAULTS.recency_decay
     trending_half_life_s: float = _DEFAULTS.trending_half_life_s

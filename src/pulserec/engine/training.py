@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -121,7 +121,13 @@ class Fitter:
             if len(before) and len(after):
                 early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
                 choices, lists = self.collect_choices(early, before, after)
-                weights, metrics = fit_blend(choices)
+                if early.sequential is not None and self.config.sequential_gate:
+                    gated = self.gate_sequential(early, before, after, choices, lists)
+                    choices, lists, gate = gated
+                    sequential = sequential and gate["transformer_kept"] > 0
+                    metrics |= gate
+                weights, fitted = fit_blend(choices)
+                metrics |= fitted
                 metrics |= validation_quality(choices, previous, self.config.random_state)
                 segment_weights = fit_segment_weights(choices, weights, metrics)
                 if len(lists) >= MIN_LISTS:
@@ -253,6 +259,34 @@ class Fitter:
         if isinstance(warm, SequentialTransformer) and warm.get_params() == model.get_params():
             model.warm_start(warm)
         return model.fit(inter)
+
+    def gate_sequential(
+        self,
+        early: ModelSet,
+        before: pd.DataFrame,
+        after: pd.DataFrame,
+        choices: ChoiceData,
+        lists: ChoiceData,
+    ) -> tuple[ChoiceData, ChoiceData, dict[str, float]]:
+        """Whether the transformer ranks the held-out window better: the window replayed
+        again without it (no candidate source, no feature), each ranked by blend weights
+        cross-fitted on its own choices; it stays only when its NDCG@10 there is higher.
+        Returns the choices (and logged lists) to fit the weights on, those of the
+        kept engine, and metrics: ``ndcg@10_with_transformer``,
+        ``ndcg@10_without_transformer`` and ``transformer_kept`` (1 or 0)."""
+        plain = replace(early, sequential=None, seq_items=None, seq_space=None)
+        plain_choices, plain_lists = self.collect_choices(plain, before, after)
+        seed = self.config.random_state or 0
+        with_q = validation_quality(choices, None, seed).get("ndcg@10")
+        without_q = validation_quality(plain_choices, None, seed).get("ndcg@10")
+        if with_q is None or without_q is None:  # too few choices to tell: keep it
+            return choices, lists, {"transformer_kept": 1.0}
+        keep = with_q > without_q
+        metrics = {"ndcg@10_with_transformer": with_q, "ndcg@10_without_transformer": without_q,
+                   "transformer_kept": float(keep)}  # fmt: skip
+        log.info("transformer %s: held-out NDCG@10 %.4f with, %.4f without",
+                 "kept" if keep else "left out", with_q, without_q)  # fmt: skip
+        return (choices, lists, metrics) if keep else (plain_choices, plain_lists, metrics)
 
     def collect_choices(
         self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame

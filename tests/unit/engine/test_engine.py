@@ -384,6 +384,52 @@ def test_the_final_transformer_starts_from_the_validation_fits(
     assert previous.n_items_ <= final.n_items_
 
 
+@pytest.mark.parametrize(("with_q", "without_q", "kept"), [(0.3, 0.2, True), (0.2, 0.2, False)])
+def test_the_transformer_is_kept_only_where_it_ranks_the_held_out_window_better(
+    monkeypatch: pytest.MonkeyPatch, with_q: float, without_q: float, kept: bool
+) -> None:
+    """The gate replays the validation window without the transformer and keeps it only
+    when its cross-fitted NDCG@10 there is higher; the blend is then fitted on the kept
+    engine's choices (none of them with a transformer score when it is left out)."""
+    from pulserec.engine import training
+    from pulserec.engine.features import BLEND_NAMES
+
+    seq_cols = [j for j, name in enumerate(BLEND_NAMES) if name.startswith("sequential")]
+    real = training.validation_quality
+    calls: list[bool] = []  # per call: whether its choices hold transformer scores
+
+    def fake(choices, previous, random_state=0):  # type: ignore[no-untyped-def]
+        out = real(choices, previous, random_state)
+        calls.append(any(np.abs(f[:, seq_cols]).sum() > 0 for f in choices.features))
+        if len(calls) <= 2:  # the gate's two calls (with, without); then the refit's report
+            out["ndcg@10"] = with_q if calls[-1] else without_q
+        return out
+
+    monkeypatch.setattr(training, "validation_quality", fake)
+    eng = Engine(encoder=make_encoder("hashing"), config=replace(CFG, sequential_gate=True))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    models = eng.train()
+    assert (models.sequential is not None) is kept
+    assert models.metrics["transformer_kept"] == float(kept)
+    assert models.metrics["ndcg@10_with_transformer"] == with_q
+    assert models.metrics["ndcg@10_without_transformer"] == without_q
+    assert calls == [True, False, kept]  # the report reads the choices the blend was fitted on
+    assert eng.recommend("u3", 5).items  # served either way
+
+
+def test_the_gate_keeps_the_transformer_by_the_real_held_out_figures() -> None:
+    eng = Engine(encoder=make_encoder("hashing"), config=replace(CFG, sequential_gate=True))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    m = eng.train().metrics
+    with_q, without_q = m["ndcg@10_with_transformer"], m["ndcg@10_without_transformer"]
+    assert 0.0 < without_q <= 1.0 and 0.0 < with_q <= 1.0
+    assert m["transformer_kept"] == float(with_q > without_q)
+    assert eng.models is not None
+    assert (eng.models.sequential is not None) is (with_q > without_q)
+
+
 def test_a_training_window_fits_the_newest_events_only() -> None:
     from pulserec.engine.training import events_frame
 
