@@ -231,17 +231,24 @@ class RedisStorage(Storage):
         seqs = self._call(self._append, keys=[], args=args)
         return [int(s) if int(s) > 0 else None for s in seqs]
 
-    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
-        """The log's events after ``after_seq`` in sequence order.
+    def events(
+        self, *, user_id: str | None = None, after_seq: int = 0, since_ts: float | None = None
+    ) -> Iterator[StoredEvent]:
+        """The log's events after ``after_seq`` (stamped at ``since_ts`` or later) in
+        sequence order.
 
         Without ``user_id``: the whole log, its archived part included (the archive's
         files, then the live log after them; see :mod:`pulserec.storage.redis_archive`).
         With it: the user's stream, which holds their events of the retained window only.
+        ``since_ts`` skips the archive files whose timestamps all end before it
+        (:meth:`LogArchive.events`); the live log is read whole and filtered.
         """
         if user_id is not None:
             for entry_id, fields in self._entries(user_id, after_seq):
                 if b"e" in fields:  # not a deletion marker (earlier versions wrote them)
-                    yield _decode_event(entry_id, fields[b"e"])
+                    stored = _decode_event(entry_id, fields[b"e"])
+                    if since_ts is None or stored.event.timestamp >= since_ts:
+                        yield stored
             return
         seen = after_seq
         while True:
@@ -259,17 +266,42 @@ class RedisStorage(Storage):
                         f"recorded in {self.key('archive')}"
                     )
                 upto = max(int(mark), archive.last_seq())
-                for stored in archive.events(after_seq=seen, upto=upto):
-                    yield stored
+                yield from archive.events(after_seq=seen, upto=upto, since_ts=since_ts)
                 seen = upto
             for entry_id, fields in page:
                 if b"e" in fields:
                     stored = _decode_event(entry_id, fields[b"e"])
-                    if stored.seq > seen:
+                    if stored.seq > seen and (
+                        since_ts is None or stored.event.timestamp >= since_ts
+                    ):
                         yield stored
                 seen = max(seen, entry_seq(entry_id))
             if len(page) < _PAGE:
                 return
+
+    def newest_timestamp(self) -> float | None:
+        """The latest non-spam timestamp: the live log's (each entry decoded), then the
+        archive's row groups that may end later (:meth:`LogArchive.newest_timestamp`).
+
+        The live log is read before the archive: an event an archive run trims meanwhile
+        is in its file by then.
+        """
+        newest: float | None = None
+        start = "-"
+        while True:
+            page = self._call(self.client.xrange, self.key("log"), start, "+", count=_PAGE)
+            for _, fields in page:
+                if b"e" in fields:
+                    row = json.loads(fields[b"e"])
+                    ts = float(row[4])
+                    if not row[7] and (newest is None or ts > newest):
+                        newest = ts
+            if len(page) < _PAGE:
+                break
+            start = f"{entry_seq(page[-1][0]) + 1}-0"
+        archive = self.archive()
+        older = archive.newest_timestamp(floor=newest) if archive is not None else None
+        return newest if older is None else older
 
     def _entries(self, user_id: str, after_seq: int) -> Iterator[tuple[bytes, Any]]:
         key = self.key(f"u:{user_id}")
