@@ -1,6 +1,7 @@
 """Reading the log by event time on each backend: ``events(since_ts=...)`` returns what
 filtering the whole log gives, and ``newest_timestamp`` its latest non-spam time, reading
-no more than they need.
+no more than they need; a refit's window (``events_frame``) is the frame that reading the
+whole log and filtering it gave.
 
 Known answer: a log of 600 events of 20 users, stamped one second apart in log order but
 jittered by up to ±90 s (event times need not follow the log), every 13th spam, and the
@@ -16,9 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from pulserec.engine.training import EVENT_COLUMNS, EVENT_TYPES, events_frame
 from pulserec.storage import Storage, open_storage
 from pulserec.storage import archive as archive_module
 from pulserec.storage.redis import RedisStorage
@@ -27,6 +30,7 @@ from pulserec.storage.sqlite import SQLiteStorage
 from pulserec.types import Event
 
 N = 600
+WINDOWS = [0.0, 1.0, 30.0, 95.5, 200.0, 550.0, 10_000.0]
 CUTOFFS = [-1.0, 900.0, 1100.0, 1333.3, 1449.0, 1450.0, 1600.0, 1689.0, 4999.0, 5000.0, 6e3]
 
 
@@ -43,6 +47,21 @@ def log() -> tuple[list[Event], list[bool]]:
     events[-40] = Event("spammer", "i1", "click", 5000.0)  # the latest time: spam
     spam[-40] = True
     return events, spam
+
+
+def read_all_then_filter(storage: Storage, window_s: float) -> pd.DataFrame:
+    """``events_frame`` as it was: the whole log, then the window in pandas."""
+    rows = [
+        (e.user_id, e.item_id, e.type, e.timestamp, e.value, e.text)
+        for s in storage.events()
+        if not s.spam
+        for e in (s.event,)
+    ]
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    if window_s > 0 and len(frame):
+        times = frame["timestamp"]
+        frame = frame[times >= times.max() - window_s].reset_index(drop=True)
+    return frame
 
 
 def filled(url: str, folder: Path, archived: bool = False) -> Storage:
@@ -88,6 +107,71 @@ def test_the_newest_time_is_the_latest_of_the_events_not_spam(storage: Storage) 
     top = max(e.timestamp for e, flag in zip(events, spam, strict=True) if not flag)
     assert 1600.0 < top < 1700.0
     assert storage.newest_timestamp() == top
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_the_window_frame_is_the_whole_read_filtered(storage: Storage, window: float) -> None:
+    expected = read_all_then_filter(storage, window)
+    got = events_frame(storage, window)
+    # the one difference: the columns' types no longer depend on which rows were read
+    # (pandas makes a column of None alone objects, with a value or a text floats or str)
+    pd.testing.assert_frame_equal(got, expected.astype(EVENT_TYPES))
+    if 0 < window < 500:
+        assert 0 < len(got) < len(read_all_then_filter(storage, 0.0))
+
+
+def test_the_window_ends_at_the_newest_event_not_spam(storage: Storage) -> None:
+    newest = storage.newest_timestamp()
+    assert newest is not None
+    frame = events_frame(storage, 30.0)
+    assert frame["timestamp"].min() >= newest - 30.0 and frame["timestamp"].max() == newest
+
+
+def test_an_empty_or_all_spam_log_gives_an_empty_window(tmp_path: Path) -> None:
+    s = open_storage(f"sqlite:///{tmp_path}/p.db")
+    assert events_frame(s, 60.0).empty
+    s.append([Event("a", "x", "click", 1.0)], spam=[True])
+    frame = events_frame(s, 60.0)
+    assert frame.empty and list(frame.columns) == EVENT_COLUMNS
+    assert frame.dtypes.to_dict() == events_frame(s).dtypes.to_dict()
+    s.close()
+
+
+def test_events_newer_than_the_window_read_narrow_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event appended between finding the newest time and reading the window moves it:
+    the frame is the window of what the read saw."""
+    s = open_storage("memory://")
+    s.append([Event("a", "x", "click", 10.0), Event("b", "y", "click", 20.0)])
+    found = s.newest_timestamp
+
+    def then_append() -> float | None:
+        newest = found()
+        s.append([Event("c", "z", "click", 25.0)])
+        return newest
+
+    monkeypatch.setattr(s, "newest_timestamp", then_append)
+    assert events_frame(s, 10.0)["timestamp"].tolist() == [20.0, 25.0]
+
+
+def test_a_newest_event_deleted_during_the_read_reads_the_window_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = open_storage("memory://")
+    s.append([Event("a", "x", "click", 5.0), Event("a", "y", "click", 10.0),
+              Event("b", "y", "click", 30.0)])  # fmt: skip
+    found = s.newest_timestamp
+    calls = []
+
+    def then_delete() -> float | None:
+        newest = found()
+        if not calls:
+            s.delete_user("b")
+        calls.append(newest)
+        return newest
+
+    monkeypatch.setattr(s, "newest_timestamp", then_delete)
+    assert events_frame(s, 6.0)["timestamp"].tolist() == [5.0, 10.0]
+    assert calls == [30.0, 10.0]
 
 
 def test_files_before_the_cutoff_are_not_read(
