@@ -216,7 +216,7 @@ def test_a_trim_between_two_pages_of_a_time_bounded_read_loses_nothing(
     assert isinstance(s, RedisStorage)
     s.append([Event(f"u{j % 7}", "x", "click", float(j)) for j in range(3000)])
     reader = s.events(since_ts=1000.0)
-    first = [next(reader) for _ in range(10)]  # a page of the live log is read
+    first = [next(reader) for _ in range(10)]  # a page (250 entries) is scanned in Redis
     assert [e.seq for e in first] == list(range(1001, 1011))
     archive_log(s, retention_s=10.0, folder=tmp_path, now=2500.0)  # trims to 2,490
     rest = [e.seq for e in reader]
