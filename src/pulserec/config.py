@@ -321,8 +321,9 @@ class EngineSettings(_Section):
         default=0.0,
         ge=0.0,
         description="A refit fits on the events of this many seconds back from the log's "
-        "newest event only (0: the whole log): it bounds the fit and its held-out replay, not "
-        "the read of the log. Users with no event in the window leave the factor model.",
+        "newest event only (0: the whole log), and reads only those from storage: it bounds "
+        "the read, the fit and its held-out replay. Users with no event in the window leave "
+        "the factor model.",
     )
     valid_fraction: float = Field(
         default=0.1,

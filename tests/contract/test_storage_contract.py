@@ -49,6 +49,28 @@ def test_append_assigns_increasing_sequence_and_filters(make: Factory) -> None:
     assert s.counts() == {"events": 3, "users": 2, "items": 0}
 
 
+def test_since_ts_filters_by_event_time_in_log_order(make: Factory) -> None:
+    s = make()
+    # event times out of log order; the latest time of all is a spam event's
+    s.append(
+        [ev("a", "x", 10), ev("b", "y", 40), ev("a", "z", 5), ev("c", "x", 90),
+         ev("b", "x", 25), ev("a", None, 40, "search"), ev("c", "y", 30)],
+        spam=[False, False, False, True, False, False, True],
+    )  # fmt: skip
+    assert s.newest_timestamp() == 40.0  # spam is not the newest
+    read = [(e.seq, e.event.timestamp, e.spam) for e in s.events(since_ts=25)]
+    assert read == [(2, 40.0, False), (4, 90.0, True), (5, 25.0, False), (6, 40.0, False),
+                    (7, 30.0, True)]  # fmt: skip
+    assert [e.seq for e in s.events(since_ts=25, after_seq=4)] == [5, 6, 7]
+    assert [e.seq for e in s.events(since_ts=25, user_id="a")] == [6]
+    assert [e.seq for e in s.events(since_ts=40.5)] == [4]
+    assert [e.seq for e in s.events(since_ts=-1)] == [1, 2, 3, 4, 5, 6, 7]
+    s.delete_user("b")
+    assert s.newest_timestamp() == 40.0  # a's search
+    s.delete_user("a")
+    assert s.newest_timestamp() is None  # c's events are spam
+
+
 def test_event_id_makes_retries_idempotent(make: Factory) -> None:
     s = make()
     first = s.append([ev("a", "x", 1, eid="e1")])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,28 +45,57 @@ from pulserec.ranking import (
     recall_ndcg,
 )
 from pulserec.state.base import UserState
-from pulserec.storage.base import Storage
+from pulserec.storage.base import Storage, StoredEvent
 from pulserec.types import NEGATIVE_TYPES, Event
 
 log = logging.getLogger("pulserec.training")
 
 EVENT_COLUMNS = ["user_id", "item_id", "type", "timestamp", "value", "text"]
+EVENT_TYPES = {
+    "user_id": "str", "item_id": "str", "type": "str", "timestamp": "float64",
+    "value": "float64", "text": "str",
+}  # fmt: skip
+"""The columns' types in :func:`events_frame` (a missing value, item or text: NaN)."""
 
 
 def events_frame(storage: Storage, window_s: float = 0.0) -> pd.DataFrame:
-    """The log's events that are not spam, as a frame in log order; with ``window_s`` > 0,
-    only those at most that many seconds older than the newest one."""
+    """The log's events that are not spam, as a frame in log order (:data:`EVENT_TYPES`);
+    with ``window_s`` > 0, only those at most that many seconds older than the newest one.
+
+    A window reads only its events from storage (:meth:`Storage.newest_timestamp`, then
+    ``events(since_ts=...)``), never the older log.
+    """
+    if window_s <= 0:
+        return _frame(storage.events())
+    for _ in range(WINDOW_READS):
+        newest = storage.newest_timestamp()
+        if newest is None:
+            return _frame([])
+        frame = _frame(storage.events(since_ts=newest - window_s))
+        top = frame["timestamp"].max() if len(frame) else None
+        if top is not None and top >= newest:
+            if top > newest:  # newer events arrived during the read: their window
+                frame = frame[frame["timestamp"] >= top - window_s].reset_index(drop=True)
+            return frame
+        # the newest event left the log meanwhile (its user was deleted): the window
+        # reaches further back
+    return frame
+
+
+WINDOW_READS = 3
+"""Reads of a window before :func:`events_frame` keeps the last one: another is needed
+only when the newest event's user was deleted during the read."""
+
+
+def _frame(stored: Iterable[StoredEvent]) -> pd.DataFrame:
     rows = [
         (e.user_id, e.item_id, e.type, e.timestamp, e.value, e.text)
-        for s in storage.events()
+        for s in stored
         if not s.spam
         for e in (s.event,)
     ]
-    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
-    if window_s > 0 and len(frame):
-        times = frame["timestamp"]
-        frame = frame[times >= times.max() - window_s].reset_index(drop=True)
-    return frame
+    # the same types whichever rows were read: pandas makes a column of None alone objects
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS).astype(EVENT_TYPES)
 
 
 class Fitter:

@@ -154,19 +154,61 @@ class LogArchive:
         return int(pq.read_metadata(f.path).num_rows)
 
     # ------------------------------------------------------------------ reads
-    def events(self, *, after_seq: int = 0, upto: int | None = None) -> Iterator[StoredEvent]:
-        """The archived events after ``after_seq`` (and up to ``upto``), in sequence order."""
+    def events(
+        self, *, after_seq: int = 0, upto: int | None = None, since_ts: float | None = None
+    ) -> Iterator[StoredEvent]:
+        """The archived events after ``after_seq`` (and up to ``upto``, and stamped at
+        ``since_ts`` or later), in sequence order.
+
+        With ``since_ts``, a file or row group whose timestamp statistics end before it is
+        not read, and the rest are filtered before any row becomes an event.
+        """
         for f in self.files():
             if f.hi <= after_seq:
                 continue
             if upto is not None and f.lo > upto:
                 return
-            table = pq.read_table(f.path, schema=ARCHIVE_SCHEMA).sort_by("seq")
+            if since_ts is None:
+                table = pq.read_table(f.path, schema=ARCHIVE_SCHEMA)
+            else:
+                with pq.ParquetFile(f.path) as parquet:
+                    ends = _newest(parquet)
+                    groups = [g for g, top in enumerate(ends) if top is None or top >= since_ts]
+                    if not groups:
+                        continue
+                    table = parquet.read_row_groups(groups).cast(ARCHIVE_SCHEMA)
             seqs = table.column("seq")
             keep = pc.greater(seqs, after_seq)
             if upto is not None:
                 keep = pc.and_(keep, pc.less_equal(seqs, upto))
-            yield from from_table(table.filter(keep))
+            if since_ts is not None:
+                keep = pc.and_(keep, pc.greater_equal(table.column("timestamp"), since_ts))
+            yield from from_table(table.filter(keep).sort_by("seq"))
+
+    def newest_timestamp(self, floor: float | None = None) -> float | None:
+        """The latest timestamp of the archived events that are not spam, if later than
+        ``floor``; else None.
+
+        Row groups are read (their ``timestamp`` and ``spam`` columns only) from the one
+        whose statistics end latest, until the next one's end is no later than what was
+        found: mostly one row group of the newest file.
+        """
+        groups: list[tuple[float, int, Path]] = []
+        for f in self.files():
+            with pq.ParquetFile(f.path) as parquet:
+                for g, top in enumerate(_newest(parquet)):
+                    groups.append((float("inf") if top is None else top, g, f.path))
+        best = floor
+        for top, g, path in sorted(groups, key=lambda t: -t[0]):
+            if best is not None and top <= best:
+                break
+            with pq.ParquetFile(path) as parquet:
+                rows = parquet.read_row_group(g, columns=["timestamp", "spam"])
+            times = rows.column("timestamp").filter(pc.invert(rows.column("spam")))
+            found = pc.max(times).as_py()
+            if found is not None and (best is None or found > best):
+                best = float(found)
+        return None if best is None or best == floor else best
 
     def user_events(self, user_id: str) -> list[StoredEvent]:
         """One user's archived events, in sequence order (reads only their row groups)."""
@@ -271,6 +313,17 @@ class LogArchive:
         for name in os.listdir(self.folder):
             if name.startswith(TEMP_PREFIX):
                 (self.folder / name).unlink(missing_ok=True)
+
+
+def _newest(parquet: pq.ParquetFile) -> list[float | None]:
+    """Each row group's latest timestamp by its statistics (None: no statistics)."""
+    column = parquet.schema_arrow.get_field_index("timestamp")
+    out: list[float | None] = []
+    for g in range(parquet.num_row_groups):
+        stats = parquet.metadata.row_group(g).column(column).statistics
+        has = stats is not None and stats.has_min_max
+        out.append(float(stats.max) if has else None)
+    return out
 
 
 def _may_hold(parquet: pq.ParquetFile, group: int, user_id: str) -> bool:

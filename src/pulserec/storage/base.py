@@ -54,8 +54,21 @@ class Storage(ABC):
         """
 
     @abstractmethod
-    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
-        """Stored events in sequence order, optionally of one user and after a sequence number."""
+    def events(
+        self, *, user_id: str | None = None, after_seq: int = 0, since_ts: float | None = None
+    ) -> Iterator[StoredEvent]:
+        """Stored events in sequence order, optionally of one user, after a sequence number,
+        and stamped at ``since_ts`` or later.
+
+        Timestamps are event times, not in log order: ``since_ts`` filters, the order
+        stays the log's. A backend reads no more of its log than the filter needs where it
+        can (an index, files whose time range ends before ``since_ts``).
+        """
+
+    def newest_timestamp(self) -> float | None:
+        """The latest timestamp of the log's events that are not spam; None when it has
+        none. (A scan; backends do it cheaper.)"""
+        return max((s.event.timestamp for s in self.events() if not s.spam), default=None)
 
     @abstractmethod
     def delete_user(self, user_id: str) -> int:

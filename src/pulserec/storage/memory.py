@@ -38,10 +38,12 @@ class MemoryStorage(Storage):
             out.append(self._seq)
         return out
 
-    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+    def events(
+        self, *, user_id: str | None = None, after_seq: int = 0, since_ts: float | None = None
+    ) -> Iterator[StoredEvent]:
         source = self._events if user_id is None else self._by_user.get(user_id, [])
         for stored in list(source):
-            if stored.seq > after_seq:
+            if stored.seq > after_seq and (since_ts is None or stored.event.timestamp >= since_ts):
                 yield stored
 
     def delete_user(self, user_id: str) -> int:

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS events (
     spam INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_user ON events (user_id, seq);
+CREATE INDEX IF NOT EXISTS events_time ON events (timestamp);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
@@ -79,6 +80,20 @@ class SQLiteStorage(Storage):
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._conn.execute("PRAGMA secure_delete=ON")
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        """Create what is missing: every table and index on a new file; on a file an
+        earlier version wrote, the indexes added since (built once, at this open)."""
+        tables = {
+            name
+            for (name,) in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
+            )
+        }
+        if "events" in tables and "events_time" not in tables:
+            (n,) = self._conn.execute("SELECT COUNT(*) FROM events").fetchone()
+            log.info("%s: indexing the timestamps of %d events (once)", self.url, n)
         self._conn.executescript(SCHEMA)
 
     def append(
@@ -113,20 +128,37 @@ class SQLiteStorage(Storage):
                 raise
         return out
 
-    def events(self, *, user_id: str | None = None, after_seq: int = 0) -> Iterator[StoredEvent]:
+    def events(
+        self, *, user_id: str | None = None, after_seq: int = 0, since_ts: float | None = None
+    ) -> Iterator[StoredEvent]:
         sql = (
             "SELECT seq, event_id, user_id, item_id, type, timestamp, value, text, spam FROM events"
         )
+        if since_ts is not None and user_id is None:
+            # without statistics the planner scans the whole table in seq order rather than
+            # sort the rows the timestamp index finds: the index reads the window only
+            sql += " INDEXED BY events_time"
         sql += " WHERE seq > ?"
         args: list[object] = [after_seq]
         if user_id is not None:
             sql += " AND user_id = ?"
             args.append(user_id)
+        if since_ts is not None:
+            sql += " AND timestamp >= ?"
+            args.append(float(since_ts))
         sql += " ORDER BY seq"
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
         for seq, event_id, uid, iid, typ, ts, value, text, spam in rows:
             yield StoredEvent(seq, Event(uid, iid, typ, ts, value, text, event_id), bool(spam))
+
+    def newest_timestamp(self) -> float | None:
+        """The latest non-spam timestamp: the timestamp index read from its end."""
+        with self._lock:
+            (newest,) = self._conn.execute(
+                "SELECT MAX(timestamp) FROM events WHERE spam = 0"
+            ).fetchone()
+        return None if newest is None else float(newest)
 
     def delete_user(self, user_id: str) -> int:
         """Remove the user's events; their bytes leave the database and its WAL."""
