@@ -459,10 +459,22 @@ class LogSettings(_Section):
         "log.retention_s > 0. Recorded in Redis at the first archive run: every API host "
         "must see it at the same path (a shared mount), as a user's deletion rewrites it.",
     )
+    archive_keep_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="The archive's retention: archived events older than this (by their "
+        "timestamp) are deleted at the end of each archive run (0: kept for good). Must "
+        "exceed log.retention_s. Refits then see only the events it keeps.",
+    )
 
     @model_validator(mode="after")
     def _archive_needs_a_folder(self) -> Self:
         self.archive_folder()
+        if self.archive_keep_s and not self.archive_keep_s > self.retention_s:
+            raise ValueError(
+                f"log.archive_keep_s: must exceed log.retention_s ({self.retention_s} s) or "
+                f"be 0, got {self.archive_keep_s}"
+            )
         return self
 
     def archive_folder(self) -> Path | None:

@@ -119,7 +119,9 @@ def archive_due(storage: RedisStorage, settings: LogSettings) -> ArchiveReport |
     folder = settings.archive_folder()
     if folder is None:
         return None
-    return archive_log(storage, retention_s=settings.retention_s, folder=folder)
+    return archive_log(
+        storage, retention_s=settings.retention_s, folder=folder, keep_s=settings.archive_keep_s
+    )
 
 
 def run_worker(

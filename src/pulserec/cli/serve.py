@@ -260,7 +260,8 @@ def archive_events(
     if not isinstance(store, RedisStorage):  # a redis:// URL always opens one
         raise TypeError(f"expected a RedisStorage for {storage!r}")
     try:  # the files are 0600 in a 0700 folder, whatever the umask
-        report = archive_log(store, retention_s=settings.log.retention_s, folder=folder)
+        report = archive_log(store, retention_s=settings.log.retention_s, folder=folder,
+                             keep_s=settings.log.archive_keep_s)  # fmt: skip
     finally:
         store.close()
     if report.busy:
@@ -269,7 +270,8 @@ def archive_events(
     console.print(
         f"archived {report.events} events into {len(report.files)} file(s) in "
         f"{report.seconds:.1f} s (finished a crashed run's trim: {report.recovered} events; "
-        f"event ids dropped: {report.ids_dropped})"
+        f"event ids dropped: {report.ids_dropped}; past log.archive_keep_s, removed: "
+        f"{report.expired})"
     )
 
 

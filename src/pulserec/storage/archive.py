@@ -285,6 +285,27 @@ class LogArchive:
             self._write_atomic(table.filter(pc.invert(mine)), f.path)
         return sorted(removed, key=lambda s: s.seq)
 
+    def expire(self, before_ts: float) -> list[StoredEvent]:
+        """Remove every archived event stamped before ``before_ts`` (the archive's
+        retention), rewriting each file that holds one (atomically); files whose
+        timestamp statistics start at or after it are not read. A file left empty stays,
+        as after :meth:`remove_user`. Returns the removed events, in sequence order."""
+        removed: list[StoredEvent] = []
+        for f in self.files():
+            with pq.ParquetFile(f.path) as parquet:
+                starts = _oldest(parquet)
+                if parquet.metadata.num_rows == 0 or all(
+                    start is not None and start >= before_ts for start in starts
+                ):
+                    continue
+            table = pq.read_table(f.path, schema=ARCHIVE_SCHEMA)
+            old = pc.less(table.column("timestamp"), before_ts)
+            if not pc.any(old).as_py():
+                continue
+            removed += from_table(table.filter(old))
+            self._write_atomic(table.filter(pc.invert(old)), f.path)
+        return sorted(removed, key=lambda s: s.seq)
+
     def _write_atomic(self, table: pa.Table, target: Path) -> None:
         private_dir(self.folder)
         self._remove_temporaries()
@@ -317,12 +338,21 @@ class LogArchive:
 
 def _newest(parquet: pq.ParquetFile) -> list[float | None]:
     """Each row group's latest timestamp by its statistics (None: no statistics)."""
+    return _timestamp_stats(parquet, "max")
+
+
+def _oldest(parquet: pq.ParquetFile) -> list[float | None]:
+    """Each row group's earliest timestamp by its statistics (None: no statistics)."""
+    return _timestamp_stats(parquet, "min")
+
+
+def _timestamp_stats(parquet: pq.ParquetFile, end: str) -> list[float | None]:
     column = parquet.schema_arrow.get_field_index("timestamp")
     out: list[float | None] = []
     for g in range(parquet.num_row_groups):
         stats = parquet.metadata.row_group(g).column(column).statistics
         has = stats is not None and stats.has_min_max
-        out.append(float(stats.max) if has else None)
+        out.append(float(getattr(stats, end)) if has else None)
     return out
 
 

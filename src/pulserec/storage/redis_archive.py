@@ -121,6 +121,8 @@ class ArchiveReport:
     recovered: int = 0
     """Events of a crashed run's file whose trim this run finished."""
     ids_dropped: int = 0
+    expired: int = 0
+    """Archived events removed for being older than ``keep_s`` (the archive's retention)."""
     seconds: float = 0.0
     busy: bool = False
     """Another run or a deletion held the archive: this run stopped there."""
@@ -186,8 +188,10 @@ def archive_log(
     folder: Path,
     now: float | None = None,
     max_events: int = MAX_EVENTS,
+    keep_s: float = 0.0,
 ) -> ArchiveReport:
-    """Archive the events older than ``retention_s``, then trim them from Redis.
+    """Archive the events older than ``retention_s``, then trim them from Redis; with
+    ``keep_s``, then remove archived events older than that from the archive.
 
     Parameters
     ----------
@@ -203,15 +207,25 @@ def archive_log(
     max_events : int
         Most events per file; a run writes as many files as the backlog needs, taking
         the lock for each.
+    keep_s : float
+        The archive's retention (``log.archive_keep_s``): archived events whose timestamp
+        is at least this old are deleted (their files rewritten without them, their ids
+        forgotten) at the end of the run; 0 keeps them. Must exceed ``retention_s``.
     """
     if not retention_s > 0:
         raise ValueError(f"log.retention_s: archiving needs a window > 0 s, got {retention_s}")
+    if keep_s and not keep_s > retention_s:
+        raise ValueError(
+            f"log.archive_keep_s: must exceed log.retention_s ({retention_s} s) or be 0, "
+            f"got {keep_s}"
+        )
     if max_events < 1:
         raise ValueError(f"max_events: expected >= 1, got {max_events}")
     t0 = time.perf_counter()
     report = ArchiveReport()
     archive = register_archive(storage, folder)
-    horizon = (time.time() if now is None else now) - retention_s
+    clock = time.time() if now is None else now
+    horizon = clock - retention_s
     lock = ArchiveLock(storage)
     first = True
     while True:
@@ -227,6 +241,8 @@ def archive_log(
             written = _archive_step(storage, archive, lock, horizon, max_events)
             if written is None:
                 report.ids_dropped = _drop_event_ids(storage, archive, lock, retention_s)
+                if keep_s > 0:
+                    report.expired = len(_expire(storage, archive, lock, clock - keep_s))
                 break
             path, n = written
             report.files.append(path)
@@ -376,12 +392,30 @@ def purge_user(storage: RedisStorage, archive: LogArchive, user_id: str) -> list
         )
     try:
         removed = archive.remove_user(user_id)
-        if removed:
-            _forget_ids(storage, lock, [(s.seq, s.event.event_id) for s in removed])
-            storage._call(storage.client.decrby, storage.key("archived_events"), len(removed))
+        _uncount(storage, lock, removed)
         return removed
     finally:
         lock.release()
+
+
+def _expire(
+    storage: RedisStorage, archive: LogArchive, lock: ArchiveLock, before_ts: float
+) -> list[StoredEvent]:
+    """Remove the archived events stamped before ``before_ts`` (the caller holds the
+    lock), as a user's deletion does: files rewritten, ids forgotten, uncounted."""
+    removed = archive.expire(before_ts)
+    _uncount(storage, lock, removed)
+    if removed:
+        log.info("archive retention: removed %d events stamped before %.0f", len(removed),
+                 before_ts)  # fmt: skip
+    return removed
+
+
+def _uncount(storage: RedisStorage, lock: ArchiveLock, removed: Sequence[StoredEvent]) -> None:
+    """Forget the ids of events removed from the archive and take them off its count."""
+    if removed:
+        _forget_ids(storage, lock, [(s.seq, s.event.event_id) for s in removed])
+        storage._call(storage.client.decrby, storage.key("archived_events"), len(removed))
 
 
 def _forget_ids(

@@ -178,6 +178,46 @@ def test_a_deleted_user_leaves_the_archive_and_never_comes_back(
     other.close()
 
 
+def test_the_archive_keeps_its_events_for_archive_keep_s_only(
+    storage: RedisStorage, tmp_path: Path
+) -> None:
+    """Events stamped 0-1,199, a second apart; with the clock at 1,200 and a 400 s window,
+    seqs 1-800 go to three files of 300, 300 and 200; ``keep_s`` 1,000 then removes the
+    archived events stamped before 200: two thirds of the first file."""
+    logged = fill(storage, history())
+    report = archive_log(storage, retention_s=WINDOW, folder=tmp_path, now=NOW,
+                         max_events=300, keep_s=1000.0)  # fmt: skip
+    gone = [(seq, e) for seq, e in logged if seq <= 800 and e.timestamp < 200.0]
+    assert report.events == 800 and report.expired == len(gone) == 200
+    kept = [(seq, e) for seq, e in logged if (seq, e) not in gone]
+    assert whole(storage) == kept
+    assert storage.counts()["events"] == N - 200
+    files = LogArchive(tmp_path / storage.prefix).files()
+    assert [f.lo for f in files] == [1, 301, 601]  # an emptied file keeps its range
+    assert pq.read_metadata(files[0].path).num_rows == 100  # 1-300 less the 200 before 200
+    # the removed events' ids are forgotten: a retry of one is taken as new
+    eids = {k.decode() for k in storage.client.hkeys(storage.key("eids"))}
+    assert not {e.event_id for _, e in gone if e.event_id} & eids
+    # live events are never touched, however old: only the archive has a retention
+    again = archive_log(storage, retention_s=WINDOW, folder=tmp_path, now=NOW + 300,
+                        keep_s=1000.0)  # fmt: skip
+    assert again.expired == 300  # the archived ones stamped 200-499
+    assert [s.seq for s in storage.events()][:3] == [501, 502, 503]
+    assert whole(storage) == [(seq, e) for seq, e in kept if e.timestamp >= 500.0]
+
+
+def test_archive_keep_s_must_exceed_the_window(storage: RedisStorage, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from pulserec.config import LogSettings
+
+    with pytest.raises(ValueError, match=r"log\.archive_keep_s: must exceed log\.retention_s"):
+        archive_log(storage, retention_s=WINDOW, folder=tmp_path, now=NOW, keep_s=WINDOW)
+    with pytest.raises(ValidationError, match=r"log\.archive_keep_s"):
+        LogSettings(retention_s=400.0, archive_dir=tmp_path, archive_keep_s=100.0)
+    assert LogSettings(retention_s=400.0, archive_dir=tmp_path, archive_keep_s=0.0)
+
+
 def test_a_merged_session_takes_its_archived_events_along(
     storage: RedisStorage, tmp_path: Path
 ) -> None:
