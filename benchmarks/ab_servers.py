@@ -41,6 +41,7 @@ from http_load import (
     fixed_rate,
     format_gc,
     gc_pauses,
+    list_writes,
     population,
     prepare,
     requests_for,
@@ -65,6 +66,7 @@ async def alternate(
                                    for u in users[chunk : chunk + 50]))  # fmt: skip
     make = requests_for(users, items, args.seed)["GET /v1/users/{id}/recommendations"]
     gc_before = {name: gc_pauses(url) for name, (_, url) in servers.items()}
+    writes_before = {name: list_writes(url) for name, (_, url) in servers.items()}
     found: dict[str, list[tuple[Cell, float]]] = {name: [] for name in servers}
     names = list(servers)
     for rnd in range(args.rounds):
@@ -82,6 +84,13 @@ async def alternate(
                   f"{cell.errors}", flush=True)  # fmt: skip
     for client in clients.values():
         await client.__aexit__()
+    for name, (_, url) in servers.items():
+        n0, ms0, _ = writes_before[name]
+        n, ms, longest = list_writes(url)
+        if n > n0:
+            print(f"served-list writes, {name}, during the rounds: {n - n0:.0f} writes, "
+                  f"{(ms - ms0) / (n - n0):.2f} ms on average (longest since start "
+                  f"{longest:.1f} ms)", flush=True)  # fmt: skip
     return found, gc_before
 
 

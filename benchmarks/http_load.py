@@ -419,6 +419,20 @@ def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
     return {g: (n, total * 1000.0) for g, (n, total) in found.items()}
 
 
+def list_writes(url: str) -> tuple[float, float, float]:
+    """The server's writes of served lists so far: how many, their summed ms, and the
+    longest (ms, since start), read from its ``/metrics``."""
+    found = {"count": 0.0, "sum": 0.0, "max": 0.0}
+    text = httpx.get(f"{url}/metrics", headers=HEADERS, timeout=10.0).text
+    for line in text.splitlines():
+        for key, head in (("count", "pulserec_online_list_write_seconds_count "),
+                          ("sum", "pulserec_online_list_write_seconds_sum "),
+                          ("max", "pulserec_online_list_write_max_seconds ")):  # fmt: skip
+            if line.startswith(head):
+                found[key] = float(line[len(head) :])
+    return found["count"], found["sum"] * 1000.0, found["max"] * 1000.0
+
+
 def format_gc(pauses: dict[str, tuple[float, float]]) -> str:
     return ", ".join(f"{g} {n:.0f} passes {ms:.0f} ms" for g, (n, ms) in sorted(pauses.items()))
 

@@ -82,9 +82,12 @@ def test_a_click_with_its_id_moves_ctr_of_its_variant_and_position(client: TestC
     by_name = {v["name"]: v for v in report["variants"]}
     assert by_name["varied"]["clicks"] == 1 and by_name["plain"]["clicks"] == 0
     assert report["comparisons"][0]["variant"] == "varied" and report["warnings"]
+    assert report["comparisons"][0]["test"] == "permutation"  # a few users: permuted
     metrics = client.get("/metrics", headers=ADMIN).text
     assert 'pulserec_online_clicks_total{placement="home",variant="varied"} 1.0' in metrics
     assert 'pulserec_online_clicks_by_position_total{placement="home",position="2"} 1.0' in metrics
+    assert "pulserec_online_list_write_seconds_count" in metrics  # the writer's histogram
+    assert "pulserec_online_list_write_max_seconds" in metrics
     r = client.post("/v1/admin/experiments/diversity/conclude", headers=JSON,
                     json={"winner": "varied"})  # fmt: skip
     assert r.status_code == 200 and r.json()["status"] == "concluded"

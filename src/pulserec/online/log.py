@@ -10,13 +10,18 @@ are still attributed in this process.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
+import time
 from collections import deque
 
 from pulserec.online.base import OnlineStore, ServedList
 
 log = logging.getLogger("pulserec.online")
+
+WRITE_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
+"""Upper bounds (s) of the write-duration histogram (``pulserec_online_list_write_seconds``)."""
 
 
 class ListLog:
@@ -32,6 +37,10 @@ class ListLog:
         self.max_buffer = max_buffer
         self.dropped = 0
         self.written = 0
+        self.write_counts = [0] * (len(WRITE_BUCKETS) + 1)
+        """Writes of a batch to the store by duration (:data:`WRITE_BUCKETS`, then more)."""
+        self.write_seconds = 0.0
+        self.write_max_s = 0.0
         self._buffer: deque[ServedList] = deque()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -61,12 +70,17 @@ class ListLog:
                              for _ in range(min(self.batch, len(self._buffer)))]  # fmt: skip
                 if not chunk:
                     return n
+                t0 = time.perf_counter()
                 try:
                     self.store.append_lists(chunk)
                 except Exception:
                     with self._lock:  # keep them for the next try, oldest first
                         self._buffer.extendleft(reversed(chunk))
                     raise
+                took = time.perf_counter() - t0
+                self.write_counts[bisect.bisect_left(WRITE_BUCKETS, took)] += 1
+                self.write_seconds += took
+                self.write_max_s = max(self.write_max_s, took)
                 n += len(chunk)
                 self.written += len(chunk)
 

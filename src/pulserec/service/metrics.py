@@ -7,11 +7,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pulserec.online import OnlineLoop
+from pulserec.online.log import WRITE_BUCKETS
 from pulserec.service.heap import GcCollector, GcPauses
 from pulserec.state.pending import PendingItems
 
@@ -172,6 +178,22 @@ class OnlineCollector(Collector):
             "pulserec_online_lists_dropped",
             "Served lists not logged because the write buffer was full.",
             value=loop.log.dropped,
+        )
+        writes = HistogramMetricFamily(
+            "pulserec_online_list_write_seconds",
+            "Writes of a batch of served lists to the store (the list log's thread).",
+        )
+        cumulative, buckets = 0, []
+        for bound, n in zip((*map(str, WRITE_BUCKETS), "+Inf"), list(loop.log.write_counts),
+                            strict=True):  # fmt: skip
+            cumulative += n
+            buckets.append((bound, float(cumulative)))
+        writes.add_metric((), buckets, loop.log.write_seconds)
+        yield writes
+        yield GaugeMetricFamily(
+            "pulserec_online_list_write_max_seconds",
+            "The longest write of a batch of served lists since start.",
+            value=loop.log.write_max_s,
         )
 
     def describe(self) -> Iterator[Metric]:

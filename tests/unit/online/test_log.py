@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import pytest
@@ -16,13 +17,15 @@ def served(i: int) -> ServedList:
 
 
 class CountingStore(MemoryOnlineStore):
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, sleep_s: float = 0.0) -> None:
         super().__init__()
         self.calls: list[int] = []
         self.fail = fail
+        self.sleep_s = sleep_s
 
     def append_lists(self, lists: Iterable[ServedList]) -> None:
         rows = list(lists)
+        time.sleep(self.sleep_s)
         if self.fail:
             self.fail -= 1
             raise ConnectionError("store down")
@@ -64,3 +67,19 @@ def test_close_writes_what_the_thread_left() -> None:
     log.add(served(1))
     log.close()
     assert store.get_list("r1") == served(1)
+
+
+def test_each_write_is_timed_into_its_bucket() -> None:
+    # WRITE_BUCKETS 1, 2, 5, 10, 20 ms...: three writes of >= 6 ms land past 5 ms; a failed
+    # write is not counted
+    store = CountingStore(fail=1, sleep_s=0.006)
+    log = ListLog(store, batch=2)
+    for i in range(6):
+        log.add(served(i))
+    with pytest.raises(ConnectionError):
+        log.flush()
+    assert sum(log.write_counts) == 0 and log.write_seconds == 0.0
+    log.flush()
+    assert sum(log.write_counts) == 3 and sum(log.write_counts[:3]) == 0
+    assert 3 * 0.006 <= log.write_seconds < 3 * 0.2
+    assert 0.006 <= log.write_max_s <= log.write_seconds
