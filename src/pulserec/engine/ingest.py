@@ -120,12 +120,19 @@ class IngestMixin:
         self._index_items(list(self.storage.items()))
         with self._lock:
             self.placer.load()
+        self._count_log()
+
+    def _count_log(self) -> None:
+        """Count the whole log into the live item signals (server start).
+
+        The whole log, not a recent part of it: the click-through and interaction counts
+        never decay, and the sessions are the latest ``max_sessions`` in log order, which
+        a late event (stamped long ago) joins whatever its time; see docs/deploy.md.
+        """
         stored_events = iter(self.storage.events())
         while chunk := list(islice(stored_events, 1000)):
-            self.items.note_shown(s.event for s in chunk)
-            for stored in chunk:
-                self.items.count(stored.event, spam=stored.spam)
-                self._log_seq = stored.seq
+            self.items.count_log(chunk)
+            self._log_seq = chunk[-1].seq
         self.last_seq = max(self.last_seq, self._log_seq)
 
     def sync_items(self) -> int:

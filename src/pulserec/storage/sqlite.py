@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 
+_PAGE = 10_000
+"""Rows a read of the whole log fetches at a time."""
+
+
 def sqlite_path(url: str) -> Path:
     """``sqlite:///rel/path.db`` or ``sqlite:////abs/path.db`` -> the file path."""
     if not url.startswith("sqlite:///"):
@@ -147,10 +151,18 @@ class SQLiteStorage(Storage):
             sql += " AND timestamp >= ?"
             args.append(float(since_ts))
         sql += " ORDER BY seq"
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
-        for seq, event_id, uid, iid, typ, ts, value, text, spam in rows:
-            yield StoredEvent(seq, Event(uid, iid, typ, ts, value, text, event_id), bool(spam))
+        if user_id is None and since_ts is None:
+            # the whole log (a server's start) a page at a time: a long log is never all
+            # in memory at once, and each page is a range of the primary key
+            sql += f" LIMIT {_PAGE}"
+        while True:
+            with self._lock:
+                rows = self._conn.execute(sql, args).fetchall()
+            for seq, event_id, uid, iid, typ, ts, value, text, spam in rows:
+                yield StoredEvent(seq, Event(uid, iid, typ, ts, value, text, event_id), bool(spam))
+            if user_id is not None or since_ts is not None or len(rows) < _PAGE:
+                return
+            args[0] = rows[-1][0]
 
     def newest_timestamp(self) -> float | None:
         """The latest non-spam timestamp: the timestamp index read from its end."""

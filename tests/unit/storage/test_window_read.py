@@ -24,6 +24,7 @@ import pytest
 from pulserec.engine.training import EVENT_COLUMNS, EVENT_TYPES, events_frame
 from pulserec.storage import Storage, open_storage
 from pulserec.storage import archive as archive_module
+from pulserec.storage import sqlite as sqlite_module
 from pulserec.storage.redis import RedisStorage
 from pulserec.storage.redis_archive import archive_log
 from pulserec.storage.sqlite import SQLiteStorage
@@ -277,3 +278,16 @@ def test_sqlite_reads_the_window_and_the_newest_time_through_the_index(tmp_path:
         plan = " ".join(str(row) for row in s._conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "USING INDEX events_time" in plan, (sql, plan)
     s.close()
+
+
+def test_a_whole_read_of_sqlite_in_pages_is_the_whole_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = filled(f"sqlite:///{tmp_path}/p.db", tmp_path)
+    whole = [(s.seq, s.event, s.spam) for s in storage.events()]
+    monkeypatch.setattr(sqlite_module, "_PAGE", 7)  # 600 events: 86 pages, the last short
+    assert [(s.seq, s.event, s.spam) for s in storage.events()] == whole
+    assert [s.seq for s in storage.events(after_seq=30)] == [r[0] for r in whole if r[0] > 30]
+    monkeypatch.setattr(sqlite_module, "_PAGE", 50)  # 600 events: the last page is full
+    assert [(s.seq, s.event, s.spam) for s in storage.events()] == whole
+    storage.close()
