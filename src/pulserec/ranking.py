@@ -42,7 +42,11 @@ class ChoiceData:
 
 
 def fit_weights(
-    data: ChoiceData, defaults: np.ndarray, l2: float = 1e-2, prior: np.ndarray | None = None
+    data: ChoiceData,
+    defaults: np.ndarray,
+    l2: float = 1e-2,
+    prior: np.ndarray | None = None,
+    held: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Weights maximising the mean log-probability of the chosen candidates.
 
@@ -50,12 +54,19 @@ def fit_weights(
     diagnostics (log-likelihood per list before and after, and the share of lists where
     the chosen item ranks first). The L2 penalty pulls towards ``prior`` (weights fitted
     on a larger set, say) instead of towards zero when it is given; a feature that is
-    constant in ``data`` then keeps its prior weight.
+    constant in ``data`` then keeps its prior weight. ``held`` (one bool per column)
+    marks weights that are not fitted: they keep the prior's value (``defaults``'
+    without a prior) and the others are fitted around them.
     """
     if len(data) == 0:
         return np.array(defaults, dtype=np.float64), {"lists": 0.0}
     lengths = np.array([len(f) for f in data.features])
     xs = np.concatenate(data.features).astype(np.float64, copy=False)
+    base = np.asarray(defaults if prior is None else prior, dtype=np.float64)
+    keep = np.zeros(xs.shape[1], dtype=bool) if held is None else np.asarray(held, dtype=bool)
+    # the held weights' part of every score, fixed; their columns then say nothing
+    fixed = xs[:, keep] @ base[keep] if keep.any() else np.zeros(len(xs))
+    xs[:, keep] = 0.0
     scale = np.maximum(xs.std(axis=0), 1e-6)  # optimise on a comparable scale
     xs /= scale  # in place: at most one copy of the candidates' features (4,000 lists of
     # a few hundred candidates and 42 columns: about 300 MB)
@@ -66,9 +77,10 @@ def fit_weights(
     rows = np.arange(len(xs))
 
     centre = np.zeros(xs.shape[1]) if prior is None else np.asarray(prior) * scale
+    centre[keep] = 0.0
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        s = xs @ w
+        s = xs @ w + fixed
         seg_max = np.maximum.reduceat(s, offsets)
         e = np.exp(s - seg_max[segment])
         z = np.add.reduceat(e, offsets)
@@ -85,7 +97,8 @@ def fit_weights(
     before = loss(np.zeros(xs.shape[1]))[0]
     res = minimize(loss, w0, jac=True, method="L-BFGS-B")
     w = res.x / scale
-    s = xs @ res.x  # the features times w
+    w[keep] = base[keep]
+    s = xs @ res.x + fixed  # the features times w
     first = np.mean(s[chosen_rows] >= np.maximum.reduceat(s, offsets))
     return w, {
         "lists": float(len(data)),

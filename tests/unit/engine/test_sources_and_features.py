@@ -174,14 +174,16 @@ def test_a_new_item_gets_covisitation_neighbours_within_one_event() -> None:
     eng.train()
     eng.upsert_items([Item("jazz-new", "New", "swing", ("jazz",))])
     eng.ingest(Event("b", "jazz-3", "click", 7_000_000.0))
-    before = eng.score_items("b", ["jazz-new"])[0]
+    eng.ingest(Event("c", "jazz-5", "click", 7_000_000.0))
     eng.ingest(Event("a", "jazz-3", "click", 7_000_001.0))
     eng.ingest(Event("a", "jazz-new", "click", 7_000_002.0))  # first ever click on it
     request = eng.ranker.request(eng.models, eng.states.get("b"), "b")
     votes = request.signal(live_covisit_votes)
     assert votes is not None and votes[0].tolist() == [eng.catalog.idx("jazz-new")]
     assert eng.catalog.idx("jazz-new") in eng.ranker.candidates(request).tolist()
-    assert eng.score_items("b", ["jazz-new"])[0] > before
+    # it ranks higher for b, whose latest item was just paired with it, than for c, who
+    # took another jazz item at the same time
+    assert eng.score_items("b", ["jazz-new"])[0] > eng.score_items("c", ["jazz-new"])[0]
 
 
 def test_live_sessions_split_at_the_gap_and_vote_for_what_similar_sessions_took() -> None:
@@ -347,6 +349,66 @@ def test_segment_weights_are_pulled_towards_the_prior() -> None:
     assert pulled[1] == pytest.approx(7.0, abs=0.01) and 0.5 < pulled[0] < free[0]
     half = data.subset([j % 2 == 0 for j in range(30)])
     assert half.chosen == [0] * 15 and half.segment == [0] * 15
+
+
+def test_a_held_weight_keeps_its_prior_and_the_others_are_fitted_around_it() -> None:
+    from pulserec.ranking import ChoiceData, fit_weights
+
+    # feature 0 decides every choice; feature 1 marks the two items passed over
+    lists = [np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]) for _ in range(30)]
+    data = ChoiceData(lists, [0] * 30)
+    held = np.array([False, True])
+    free, _ = fit_weights(data, np.zeros(2))
+    kept, _ = fit_weights(data, np.array([0.0, 3.0]), held=held)
+    pulled, _ = fit_weights(data, np.zeros(2), prior=np.array([0.5, -2.0]), held=held)
+    assert free[1] < -1.0  # fitted, feature 1 takes a share of the choice
+    assert kept[1] == 3.0 and pulled[1] == -2.0
+    # a held weight that favours the passed-over items asks more of feature 0
+    assert kept[0] > free[0] and pulled[0] < kept[0]
+
+
+def test_a_feature_hardly_any_chosen_item_has_keeps_its_default_weights() -> None:
+    from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS, terms, weight_slots
+    from pulserec.engine.training import MIN_SUPPORT, fit_blend, fit_segment_weights, unsupported
+    from pulserec.ranking import ChoiceData, fit_weights
+
+    cov, fresh, trend = (NAMES.index(n) for n in ("covisit", "fresh_trending", "trending"))
+
+    def lists(n: int, fresh_chosen: int) -> ChoiceData:
+        # of two items as co-visited, the first is chosen; the second is fresh in every
+        # list, the chosen one in the first ``fresh_chosen`` only; trending is 0 throughout
+        fs, chosen = [], []
+        for j in range(n):
+            f = np.zeros((4, len(NAMES)))
+            f[:, cov] = [2.0, 2.0, 1.0, 0.0]
+            f[1, fresh] = 1.0
+            if j < fresh_chosen:
+                f[0, fresh] = 1.0
+            fs.append(terms(f))
+            chosen.append(0)
+        return ChoiceData(fs, chosen, [1] * n)
+
+    thin = lists(300, MIN_SUPPORT - 1)
+    held = unsupported(thin)
+    assert [BLEND_NAMES[j] for j in np.flatnonzero(held)] == [
+        "fresh_trending", "fresh_trending:sq", "fresh_trending:z"
+    ]  # fmt: skip
+    assert not unsupported(lists(300, MIN_SUPPORT)).any()
+    slots = weight_slots("fresh_trending")
+    # fitted, the fresh item passed over in nearly every list takes about 3 off its score
+    free, _ = fit_weights(thin, DEFAULT_WEIGHTS)
+    assert (free[slots] < -0.5).all()
+    weights, _ = fit_blend(thin)
+    np.testing.assert_array_equal(weights[slots], DEFAULT_WEIGHTS[slots])
+    assert weights[cov] > 0.0 and weights[trend] == 0.0
+    fitted, _ = fit_blend(lists(300, 150))
+    assert fitted[slots[0]] != DEFAULT_WEIGHTS[slots[0]]
+    # a segment whose chosen items hardly have it keeps everyone's weights for it
+    everyone = np.full(len(BLEND_NAMES), 0.25)
+    rows = fit_segment_weights(lists(120, 5), everyone, {})
+    assert rows is not None
+    np.testing.assert_array_equal(rows[1, slots], everyone[slots])
+    assert rows[1, cov] != everyone[cov]
 
 
 def test_history_segments_count_positive_items() -> None:
