@@ -31,6 +31,7 @@ import asyncio
 import os
 import statistics
 import subprocess
+import time
 from pathlib import Path
 
 from http_load import (
@@ -94,6 +95,28 @@ async def alternate(
     return found, gc_before
 
 
+def settled(servers: dict[str, tuple[subprocess.Popen[bytes], str]], wait_s: float) -> None:
+    """Wait until each server's heap keeper has settled after its start.
+
+    The keeper's first round, ``gc.freeze_s`` (30 s) after a server starts, unfreezes and
+    collects the whole heap once (a full pass of 100-400 ms here); servers started one
+    after the other would otherwise meet theirs at different points of the rounds, and the
+    one that meets it inside a round loses its p99 to it. A full pass seen after the
+    servers are ready is taken as the settle; past ``wait_s`` s the rounds start anyway
+    (the settle then came before, during the server's own training)."""
+    start = {name: gc_pauses(url).get("gen2", (0.0, 0.0))[0] for name, (_, url) in servers.items()}
+    deadline = time.monotonic() + wait_s
+    waiting = set(servers)
+    while waiting and time.monotonic() < deadline:
+        time.sleep(1.0)
+        for name in list(waiting):
+            if gc_pauses(servers[name][1]).get("gen2", (0.0, 0.0))[0] > start[name]:
+                waiting.discard(name)
+    for name in servers:
+        state = "not seen, started anyway" if name in waiting else "settled"
+        print(f"build {name}: heap keeper {state}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", type=Path, required=True, help="source tree of build a (src/)")
@@ -112,6 +135,8 @@ def main() -> None:
                         metavar="NAME=VALUE", help="a setting of build a only (repeatable)")
     parser.add_argument("--set-b", dest="only_b", action="append", default=[],
                         metavar="NAME=VALUE", help="a setting of build b only (repeatable)")
+    parser.add_argument("--settle-wait-s", type=float, default=70.0,
+                        help="longest wait for each server's first full collection")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="requests a second per round (0: closed loop, --workers)")
     args = parser.parse_args()  # fmt: skip
@@ -131,6 +156,7 @@ def main() -> None:
             wait_trained(servers[name][1])
             print(f"build {name} ({src}) ready", flush=True)
         users, items = population(args.work_dir / "a")
+        settled(servers, args.settle_wait_s)
         import uvloop
 
         found, gc_before = uvloop.run(alternate(servers, users, items, args))
