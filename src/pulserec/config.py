@@ -255,8 +255,9 @@ class EngineSettings(_Section):
     sequential_gate: bool = Field(
         default=True,
         description="Keep the transformer only where it ranks the held-out events better: "
-        "each refit ranks its validation window with and without it and leaves it out when "
-        "its NDCG@10 there is not higher (on short visits it can cost accuracy).",
+        "each refit ranks its validation window with and without it and leaves it out "
+        "unless its NDCG@10 there is higher by more than one standard error of the paired "
+        "difference (on short visits it can cost accuracy).",
     )
     n_recent: int = Field(
         default=10,

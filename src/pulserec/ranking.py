@@ -28,6 +28,9 @@ class ChoiceData:
     :mod:`pulserec.engine.segments`)."""
     missed: int = 0
     """Held-out choices with no list: the chosen item was not among the candidates."""
+    events: list[int] = field(default_factory=list)
+    """Per list, which held-out event it came from (when recorded): two sets of lists
+    collected from the same events pair up by it."""
 
     def subset(self, keep: list[bool]) -> ChoiceData:
         """The lists where ``keep`` is true."""

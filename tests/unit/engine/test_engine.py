@@ -384,38 +384,58 @@ def test_the_final_transformer_starts_from_the_validation_fits(
     assert previous.n_items_ <= final.n_items_
 
 
-@pytest.mark.parametrize(("with_q", "without_q", "kept"), [(0.3, 0.2, True), (0.2, 0.2, False)])
+@pytest.mark.parametrize(("gain", "se", "kept"), [(0.03, 0.01, True), (0.01, 0.01, False),
+                                                 (-0.02, 0.01, False)])  # fmt: skip
 def test_the_transformer_is_kept_only_where_it_ranks_the_held_out_window_better(
-    monkeypatch: pytest.MonkeyPatch, with_q: float, without_q: float, kept: bool
+    monkeypatch: pytest.MonkeyPatch, gain: float, se: float, kept: bool
 ) -> None:
     """The gate replays the validation window without the transformer and keeps it only
-    when its cross-fitted NDCG@10 there is higher; the blend is then fitted on the kept
-    engine's choices (none of them with a transformer score when it is left out)."""
+    when its NDCG@10 there is higher by more than one standard error of the paired
+    difference; the blend is then fitted on the kept engine's choices (none of them with a
+    transformer score when it is left out)."""
     from pulserec.engine import training
     from pulserec.engine.features import BLEND_NAMES
 
     seq_cols = [j for j, name in enumerate(BLEND_NAMES) if name.startswith("sequential")]
+    compared: list[tuple[bool, bool]] = []
+
+    def fake(a, b, random_state=0):  # type: ignore[no-untyped-def]
+        compared.append(tuple(any(np.abs(f[:, seq_cols]).sum() > 0 for f in d.features)
+                              for d in (a, b)))  # type: ignore[arg-type]  # fmt: skip
+        return gain, se
+
     real = training.validation_quality
-    calls: list[bool] = []  # per call: whether its choices hold transformer scores
+    reported: list[bool] = []
 
-    def fake(choices, previous, random_state=0):  # type: ignore[no-untyped-def]
-        out = real(choices, previous, random_state)
-        calls.append(any(np.abs(f[:, seq_cols]).sum() > 0 for f in choices.features))
-        if len(calls) <= 2:  # the gate's two calls (with, without); then the refit's report
-            out["ndcg@10"] = with_q if calls[-1] else without_q
-        return out
+    def report(choices, previous, random_state=0):  # type: ignore[no-untyped-def]
+        reported.append(any(np.abs(f[:, seq_cols]).sum() > 0 for f in choices.features))
+        return real(choices, previous, random_state)
 
-    monkeypatch.setattr(training, "validation_quality", fake)
+    monkeypatch.setattr(training, "paired_ndcg_gain", fake)
+    monkeypatch.setattr(training, "validation_quality", report)
     eng = Engine(encoder=make_encoder("hashing"), config=replace(CFG, sequential_gate=True))
     eng.upsert_items(catalog())
     eng.bootstrap(history())
     models = eng.train()
+    assert compared == [(True, False)]  # with the transformer against without
     assert (models.sequential is not None) is kept
     assert models.metrics["transformer_kept"] == float(kept)
-    assert models.metrics["ndcg@10_with_transformer"] == with_q
-    assert models.metrics["ndcg@10_without_transformer"] == without_q
-    assert calls == [True, False, kept]  # the report reads the choices the blend was fitted on
+    assert models.metrics["ndcg@10_gain_se"] == se
+    assert reported[-1] is kept  # the report reads the choices the blend was fitted on
     assert eng.recommend("u3", 5).items  # served either way
+
+
+def test_the_paired_gain_and_its_error_by_hand() -> None:
+    from pulserec.engine.training import paired_gain
+
+    # a ranks the chosen item first in events 0 and 1 and missed 2 and 3; b ranks it first
+    # in 0, second in 1, first in 2, and missed 3: differences 0, 1 - 1/log2(3), -1, 0
+    d = np.array([0.0, 1.0 - 1.0 / np.log2(3.0), -1.0, 0.0])
+    gain, se = paired_gain(np.array([0, 0]), [0, 1], np.array([0, 1, 0]), [0, 1, 2], 4)
+    assert gain == pytest.approx(d.mean()) and se == pytest.approx(d.std(ddof=1) / 2.0)
+    # past the top 10 a rank scores 0 like a miss; the same ranking gains nothing
+    assert paired_gain(np.array([10]), [0], np.array([]), [], 3) == (0.0, 0.0)
+    assert paired_gain(np.array([0, 3]), [0, 1], np.array([0, 3]), [0, 1], 5) == (0.0, 0.0)
 
 
 def test_the_gate_keeps_the_transformer_by_the_real_held_out_figures() -> None:
@@ -424,10 +444,11 @@ def test_the_gate_keeps_the_transformer_by_the_real_held_out_figures() -> None:
     eng.bootstrap(history())
     m = eng.train().metrics
     with_q, without_q = m["ndcg@10_with_transformer"], m["ndcg@10_without_transformer"]
-    assert 0.0 < without_q <= 1.0 and 0.0 < with_q <= 1.0
-    assert m["transformer_kept"] == float(with_q > without_q)
+    assert 0.0 < without_q <= 1.0 and 0.0 < with_q <= 1.0 and m["ndcg@10_gain_se"] >= 0.0
+    kept = with_q - without_q > m["ndcg@10_gain_se"]
+    assert m["transformer_kept"] == float(kept)
     assert eng.models is not None
-    assert (eng.models.sequential is not None) is (with_q > without_q)
+    assert (eng.models.sequential is not None) is kept
 
 
 def test_a_training_window_fits_the_newest_events_only() -> None:
