@@ -150,14 +150,17 @@ class Fitter:
             if len(before) and len(after):
                 early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
                 choices, lists = self.collect_choices(early, before, after)
+                ranks = None  # the kept choices' cross-fitted ranks, when the gate made them
                 if early.sequential is not None and self.config.sequential_gate:
                     gated = self.gate_sequential(early, before, after, choices, lists)
-                    choices, lists, gate = gated
+                    choices, lists, gate, ranks = gated
                     sequential = sequential and gate["transformer_kept"] > 0
                     metrics |= gate
                 weights, fitted = fit_blend(choices)
                 metrics |= fitted
-                metrics |= validation_quality(choices, previous, self.config.random_state)
+                metrics |= validation_quality(
+                    choices, previous, self.config.random_state, ranks=ranks
+                )
                 segment_weights = fit_segment_weights(choices, weights, metrics)
                 if len(lists) >= MIN_LISTS:
                     list_weights, _ = fit_blend(lists)
@@ -296,28 +299,30 @@ class Fitter:
         after: pd.DataFrame,
         choices: ChoiceData,
         lists: ChoiceData,
-    ) -> tuple[ChoiceData, ChoiceData, dict[str, float]]:
+    ) -> tuple[ChoiceData, ChoiceData, dict[str, float], np.ndarray | None]:
         """Whether the transformer ranks the held-out window better: the window replayed
         again without it (no candidate source, no feature), each ranked by blend weights
-        cross-fitted on its own choices; it stays only when its NDCG@10 there is higher.
-        Returns the choices (and logged lists) to fit the weights on, those of the
-        kept engine, and metrics: ``ndcg@10_with_transformer``,
-        ``ndcg@10_without_transformer`` and ``transformer_kept`` (1 or 0)."""
+        cross-fitted on its own choices; it stays only when its NDCG@10 there is higher by
+        more than one standard error of the paired difference (:func:`paired_ndcg_gain`).
+        Returns the choices (and logged lists) to fit the weights on, those of the kept
+        engine; metrics: ``ndcg@10_with_transformer``, ``ndcg@10_without_transformer``,
+        ``ndcg@10_gain_se`` and ``transformer_kept`` (1 or 0); and the kept choices'
+        cross-fitted ranks (None when too few choices to tell: then it is kept)."""
         plain = replace(early, sequential=None, seq_items=None, seq_space=None)
         plain_choices, plain_lists = self.collect_choices(plain, before, after)
-        seed = self.config.random_state or 0
-        with_q = validation_quality(choices, None, seed).get("ndcg@10")
-        without_q = validation_quality(plain_choices, None, seed).get("ndcg@10")
-        if with_q is None or without_q is None:  # too few choices to tell: keep it
-            return choices, lists, {"transformer_kept": 1.0}
-        gain, se = paired_ndcg_gain(choices, plain_choices, seed)
-        keep = gain > se
-        metrics = {"ndcg@10_with_transformer": with_q, "ndcg@10_without_transformer": without_q,
-                   "ndcg@10_gain_se": se, "transformer_kept": float(keep)}  # fmt: skip
+        if not (_enough_to_rank(choices) and _enough_to_rank(plain_choices)):
+            return choices, lists, {"transformer_kept": 1.0}, None
+        paired = paired_ndcg_gain(choices, plain_choices, self.config.random_state or 0)
+        keep = paired.gain > paired.se
+        metrics = {"ndcg@10_with_transformer": paired.ndcg_a,
+                   "ndcg@10_without_transformer": paired.ndcg_b,
+                   "ndcg@10_gain_se": paired.se, "transformer_kept": float(keep)}  # fmt: skip
         log.info("transformer %s: held-out NDCG@10 %.4f with, %.4f without (gain %.4f, "
-                 "standard error %.4f)", "kept" if keep else "left out", with_q, without_q,
-                 gain, se)  # fmt: skip
-        return (choices, lists, metrics) if keep else (plain_choices, plain_lists, metrics)
+                 "standard error %.4f)", "kept" if keep else "left out", paired.ndcg_a,
+                 paired.ndcg_b, paired.gain, paired.se)  # fmt: skip
+        if keep:
+            return choices, lists, metrics, paired.ranks_a
+        return plain_choices, plain_lists, metrics, paired.ranks_b
 
     def collect_choices(
         self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame
@@ -408,23 +413,29 @@ MIN_QUALITY_LISTS = 20
 
 
 def validation_quality(
-    choices: ChoiceData, previous: ModelSet | None, random_state: int | None = 0
+    choices: ChoiceData,
+    previous: ModelSet | None,
+    random_state: int | None = 0,
+    *,
+    ranks: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Recall@10 and NDCG@10 on the held-out choices, of this refit and of ``previous``.
 
     Every held-out choice counts, those whose item retrieval missed as misses. This
     refit's ranking weights are fitted on these very choices, so its figures are
-    cross-fitted (each half ranked by weights fitted on the other half). ``previous``
-    ranks the same candidates, with the same features, by its own weights: the two
-    figures differ by what the new blend changed. Keys: ``recall@10``, ``ndcg@10``,
-    ``previous_recall@10``, ``previous_ndcg@10``, ``validation_choices``.
+    cross-fitted (each half ranked by weights fitted on the other half; ``ranks``, when
+    given, are those ranks, made already). ``previous`` ranks the same candidates, with
+    the same features, by its own weights: the two figures differ by what the new blend
+    changed. Keys: ``recall@10``, ``ndcg@10``, ``previous_recall@10``,
+    ``previous_ndcg@10``, ``validation_choices``.
     """
     n = len(choices) + choices.missed
     out = {"validation_choices": float(n)}
-    if n < MIN_QUALITY_LISTS or len(choices) < 2:
+    if not _enough_to_rank(choices):
         return out
     seed = 0 if random_state is None else random_state
-    ranks = cross_fitted_ranks(choices, DEFAULT_WEIGHTS, random_state=seed, fit=fit_blend)
+    if ranks is None:
+        ranks = cross_fitted_ranks(choices, DEFAULT_WEIGHTS, random_state=seed, fit=fit_blend)
     out["recall@10"], out["ndcg@10"] = recall_ndcg(ranks, choices.missed, QUALITY_K)
     if previous is not None and previous.features == BLEND_NAMES:
         before = chosen_ranks(choices, previous.weights)
@@ -433,15 +444,39 @@ def validation_quality(
     return out
 
 
-def paired_ndcg_gain(a: ChoiceData, b: ChoiceData, random_state: int = 0) -> tuple[float, float]:
+def _enough_to_rank(choices: ChoiceData) -> bool:
+    """Whether the held-out choices are enough to report a Recall and NDCG from."""
+    return len(choices) + choices.missed >= MIN_QUALITY_LISTS and len(choices) >= 2
+
+
+@dataclass(frozen=True)
+class PairedGain:
+    """Two engines' cross-fitted rankings of the same held-out events, compared."""
+
+    gain: float
+    """Mean over the events of NDCG@10 of ``a`` less that of ``b``."""
+    se: float
+    """Its standard error, the events paired."""
+    ndcg_a: float
+    ndcg_b: float
+    ranks_a: np.ndarray
+    ranks_b: np.ndarray
+
+
+def paired_ndcg_gain(a: ChoiceData, b: ChoiceData, random_state: int = 0) -> PairedGain:
     """How much better ``a`` ranks the held-out events than ``b`` (both collected from the
     same events, each ranked by weights cross-fitted on its own lists): the mean over
     events of the difference in NDCG@10 (a missed event scores 0), and its standard error,
-    the events paired (:func:`paired_gain`)."""
-    ranks = [cross_fitted_ranks(d, DEFAULT_WEIGHTS, random_state=random_state, fit=fit_blend)
-             for d in (a, b)]  # fmt: skip
+    the events paired (:func:`paired_gain`); each side's NDCG@10 and ranks with it."""
+    ranks_a, ranks_b = (
+        cross_fitted_ranks(d, DEFAULT_WEIGHTS, random_state=random_state, fit=fit_blend)
+        for d in (a, b)
+    )
     n = max(len(a) + a.missed, len(b) + b.missed)
-    return paired_gain(ranks[0], a.events, ranks[1], b.events, n)
+    gain, se = paired_gain(ranks_a, a.events, ranks_b, b.events, n)
+    _, ndcg_a = recall_ndcg(ranks_a, a.missed, QUALITY_K)
+    _, ndcg_b = recall_ndcg(ranks_b, b.missed, QUALITY_K)
+    return PairedGain(gain, se, ndcg_a, ndcg_b, ranks_a, ranks_b)
 
 
 def paired_gain(
