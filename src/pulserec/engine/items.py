@@ -176,20 +176,9 @@ class LiveItems:
         ``previous`` are the user's items before it, newest first, when known. A flagged
         event counts towards trending only; an impression (shown, not taken) counts as a
         show of the item; ``models`` are those a fresh item's vector is folded against."""
-        if event.item_id is None or event.item_id not in self.catalog:
-            return
-        if event.type in NEGATIVE_TYPES:
-            if event.type == "impression":
-                self.note_shown([event])
-                self.live.shown(self.catalog.idx(event.item_id))
-            return
-        idx = self.catalog.idx(event.item_id)
-        user = None if spam else event.user_id
-        listed = list_key(event) in self.shown_keys
-        self.live.add(
-            idx, event.timestamp, None if spam else previous, user, listed=listed, models=models
-        )
-        self.interactions[idx] += 1
+        idx = self._count(event, previous, spam=spam, models=models)
+        if idx is not None:
+            self.live.trend(idx, event.timestamp)
 
     def count_log(self, chunk: Sequence[StoredEvent]) -> None:
         """Count a chunk of the log, read at start, as :meth:`count` counts each of its
@@ -197,32 +186,41 @@ class LiveItems:
         one batch: a decayed sum does not depend on the order of its terms (equal up to
         rounding), and per event it cost more than the whole read."""
         self.note_shown(s.event for s in chunk)
-        catalog, live, shown_keys = self.catalog, self.live, self.shown_keys
-        sessions = None if live.pairs_frozen else live.sessions
         counted: list[int] = []
         times: list[float] = []
         for stored in chunk:
-            event = stored.event
-            if event.item_id is None or event.item_id not in catalog:
-                continue
-            idx = catalog.idx(event.item_id)
-            if event.type in NEGATIVE_TYPES:
-                if event.type == "impression":
-                    self.note_shown([event])
-                    live.shown(idx)
-                continue
-            counted.append(idx)
-            times.append(event.timestamp)
-            if list_key(event) in shown_keys:
-                live.ctr.click(idx)
-            if sessions is not None and not stored.spam:
-                sessions.add(event.user_id, idx, event.timestamp)
+            idx = self._count(stored.event, spam=stored.spam)
+            if idx is not None:
+                counted.append(idx)
+                times.append(stored.event.timestamp)
         if counted:
-            idx_array = np.asarray(counted, dtype=np.int64)
-            ts_array = np.asarray(times, dtype=np.float64)
-            live.trending.add_many(idx_array, ts_array)
-            live.trending_fast.add_many(idx_array, ts_array)
-            np.add.at(self.interactions, idx_array, 1)
+            self.live.trend_many(np.asarray(counted, np.int64), np.asarray(times, np.float64))
+
+    def _count(
+        self,
+        event: Event,
+        previous: list[int] | None = None,
+        *,
+        spam: bool = False,
+        models: ModelSet | None = None,
+    ) -> int | None:
+        """:meth:`count` but trending; the item's index when the event is a positive one on
+        a known item (for the caller to count into trending), else None."""
+        if event.item_id is None or event.item_id not in self.catalog:
+            return None
+        idx = self.catalog.idx(event.item_id)
+        if event.type in NEGATIVE_TYPES:
+            if event.type == "impression":
+                self.note_shown([event])
+                self.live.shown(idx)
+            return None
+        user = None if spam else event.user_id
+        listed = list_key(event) in self.shown_keys
+        self.live.add_untrended(
+            idx, event.timestamp, None if spam else previous, user, listed=listed, models=models
+        )
+        self.interactions[idx] += 1
+        return idx
 
     def note_shown(self, events: Iterable[Event]) -> None:
         """Remember which (user, time) pairs are logged lists (they have ``impression``

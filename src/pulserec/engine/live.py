@@ -266,8 +266,31 @@ class LiveSignals:
         ``user_id`` whose session it joins (None: a flagged or anonymous event), and
         ``listed`` whether it was taken from a logged list (a click of its rate), and
         ``models`` those a fresh item's factor vector is folded in against."""
+        self.trend(item, ts)
+        self.add_untrended(item, ts, previous, user_id, listed=listed, models=models)
+
+    def trend(self, item: int, ts: float) -> None:
+        """Count a positive event on ``item`` at ``ts`` into both trending scales."""
         self.trending.add(item, ts)
         self.trending_fast.add(item, ts)
+
+    def trend_many(self, items: np.ndarray, ts: np.ndarray) -> None:
+        """:meth:`trend` for a batch of events at once (equal up to rounding)."""
+        self.trending.add_many(items, ts)
+        self.trending_fast.add_many(items, ts)
+
+    def add_untrended(
+        self,
+        item: int,
+        ts: float,
+        previous: list[int] | None = None,
+        user_id: str | None = None,
+        *,
+        listed: bool = False,
+        models: ModelSet | None = None,
+    ) -> None:
+        """What :meth:`add` counts but trending (:meth:`trend`, or :meth:`trend_many`
+        for a batch of events at once)."""
         if listed:
             self.ctr.click(item)
         if self.pairs_frozen:

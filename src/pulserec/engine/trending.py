@@ -39,13 +39,17 @@ class Trending:
         if n > len(self.values):
             self.values = np.r_[self.values, np.zeros(n - len(self.values))]
 
+    def _advance(self, ts: float) -> None:
+        """Move the reference time forward to ``ts`` (decaying every value), if later."""
+        if ts > self.ref_ts:
+            self.values *= math.exp(-self.rate * (ts - self.ref_ts))
+            self.ref_ts = ts
+
     def add(self, item_idx: int, ts: float, weight: float = 1.0) -> None:
         """Count one interaction with ``item_idx`` at time ``ts``."""
         self.adds += 1
         self._grow(item_idx + 1)
-        if ts > self.ref_ts:
-            self.values *= math.exp(-self.rate * (ts - self.ref_ts))
-            self.ref_ts = ts
+        self._advance(ts)
         self.values[item_idx] += weight * math.exp(-self.rate * (self.ref_ts - ts))
 
     def add_many(self, items: np.ndarray, ts: np.ndarray) -> None:
@@ -55,10 +59,7 @@ class Trending:
             return
         self.adds += len(items)
         self._grow(int(items.max()) + 1)
-        newest = float(ts.max())
-        if newest > self.ref_ts:
-            self.values *= math.exp(-self.rate * (newest - self.ref_ts))
-            self.ref_ts = newest
+        self._advance(float(ts.max()))
         np.add.at(self.values, items, np.exp(-self.rate * (self.ref_ts - ts)))
 
     def scores(self, n_items: int) -> np.ndarray:
