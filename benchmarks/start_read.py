@@ -40,12 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from http_load import start_redis  # the benchmarks' throwaway redis-server
 from pulserec.engine import Engine
 from pulserec.storage import Storage, open_storage
 from pulserec.storage.redis_archive import archive_log
 from pulserec.types import Item
-from window_read import DAY, append_all, rss_kb, sqlite_log, synthetic_log
+from window_read import DAY, redis_log, rss_kb, sqlite_log
 
 N_ITEMS = 20_000
 
@@ -160,29 +159,14 @@ def row(name: str, url: str, repeats: int) -> str:
 
 
 def redis_rows(args: argparse.Namespace, work: Path) -> list[str]:
-    proc, url = start_redis(work)
     out = []
-    try:
-        storage = open_storage(url)
-        with_items(storage)
-        events, spam = synthetic_log(args.events, args.days)
-        newest = max(e.timestamp for e, s in zip(events, spam, strict=True) if not s)
-        seconds = append_all(storage, events, spam, 1000)
-        print(f"appended {args.events:,} events to Redis in {seconds:.0f} s", flush=True)
-        del events, spam
-        folder = Path(tempfile.mkdtemp(dir=work, prefix="archive-"))
+    with redis_log(work, args.events, args.days, with_items) as (storage, url, newest, folder):
         days = args.retention_days
         archive_log(storage, retention_s=days * DAY, folder=folder, now=newest,
                     max_events=100_000)  # fmt: skip
         live = int(storage.client.xlen(storage.key("log")))
         out.append(row(f"Redis, {days:g} days live ({live:,})", url, args.repeats))
         print(out[-1], flush=True)
-        storage.close()
-        shutil.rmtree(folder, ignore_errors=True)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(work / "redis", ignore_errors=True)
     return out
 
 

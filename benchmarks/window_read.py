@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -209,20 +211,39 @@ def row(name: str, url: str, window_s: float, repeats: int) -> str:
             f"{new['peak_mb']:.0f} | {smaller:.1f}× |")  # fmt: skip
 
 
-def redis_rows(
-    args: argparse.Namespace, work: Path, window_s: float, scripts: list[str]
-) -> list[str]:
+@contextmanager
+def redis_log(
+    work: Path, n_events: int, days: float, fill: Callable[[Storage], None] | None = None
+) -> Iterator[tuple[RedisStorage, str, float, Path]]:
+    """A throwaway redis-server holding :func:`synthetic_log` (after ``fill``, say the
+    items): the storage, its URL, the newest unflagged event's time and an empty archive
+    folder; all removed on exit."""
     proc, url = start_redis(work)
-    out = []
     try:
         storage = open_storage(url)
         assert isinstance(storage, RedisStorage)
-        events, spam = synthetic_log(args.events, args.days)
+        if fill is not None:
+            fill(storage)
+        events, spam = synthetic_log(n_events, days)
         newest = max(e.timestamp for e, s in zip(events, spam, strict=True) if not s)
         seconds = append_all(storage, events, spam, 1000)
-        print(f"appended {args.events:,} events to Redis in {seconds:.0f} s", flush=True)
+        print(f"appended {n_events:,} events to Redis in {seconds:.0f} s", flush=True)
         del events, spam
         folder = Path(tempfile.mkdtemp(dir=work, prefix="archive-"))
+        yield storage, url, newest, folder
+        storage.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(work / "redis", ignore_errors=True)
+
+
+def redis_rows(
+    args: argparse.Namespace, work: Path, window_s: float, scripts: list[str]
+) -> list[str]:
+    out = []
+    with redis_log(work, args.events, args.days) as (storage, url, newest, folder):
         for days in sorted((float(d) for d in args.retention_days.split(",")), reverse=True):
             report = archive_log(storage, retention_s=days * DAY, folder=folder, now=newest,
                                  max_events=args.file_events)  # fmt: skip
@@ -246,12 +267,6 @@ def redis_rows(
                                f"{statistics.median(held) / 1000:.2f} ms (median), "
                                f"{max(held) / 1000:.2f} ms at most")  # fmt: skip
                 print(scripts[-1], flush=True)
-        storage.close()
-        shutil.rmtree(folder, ignore_errors=True)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(work / "redis", ignore_errors=True)
     return out
 
 
