@@ -427,7 +427,7 @@ def test_the_transformer_is_kept_only_where_it_ranks_the_held_out_window_better(
 
 
 def test_the_paired_gain_and_its_error_by_hand() -> None:
-    from pulserec.engine.training import paired_gain
+    from pulserec.engine.blend import paired_gain
 
     # a ranks the chosen item first in events 0 and 1 and missed 2 and 3; b ranks it first
     # in 0, second in 1, first in 2, and missed 3: differences 0, 1 - 1/log2(3), -1, 0

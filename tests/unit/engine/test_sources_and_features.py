@@ -368,8 +368,8 @@ def test_a_held_weight_keeps_its_prior_and_the_others_are_fitted_around_it() -> 
 
 
 def test_a_feature_hardly_any_chosen_item_has_keeps_its_default_weights() -> None:
+    from pulserec.engine.blend import MIN_SUPPORT, fit_blend, fit_segment_weights, unsupported
     from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS, terms, weight_slots
-    from pulserec.engine.training import MIN_SUPPORT, fit_blend, fit_segment_weights, unsupported
     from pulserec.ranking import ChoiceData, fit_weights
 
     cov, fresh, trend = (NAMES.index(n) for n in ("covisit", "fresh_trending", "trending"))
@@ -425,8 +425,8 @@ def test_history_segments_count_positive_items() -> None:
 
 
 def test_each_segment_ranks_with_its_own_weights_and_thin_ones_with_everyones() -> None:
+    from pulserec.engine.blend import MIN_SEGMENT_LISTS, fit_segment_weights
     from pulserec.engine.rank import Ranker
-    from pulserec.engine.training import MIN_SEGMENT_LISTS, fit_segment_weights
     from pulserec.ranking import ChoiceData
 
     rng = np.random.default_rng(0)
@@ -695,8 +695,8 @@ def test_an_operators_weight_replaces_every_term_of_its_feature() -> None:
 
 
 def test_a_blend_fitted_on_few_choices_reads_the_values_alone() -> None:
+    from pulserec.engine.blend import MIN_TERM_LISTS, fit_blend
     from pulserec.engine.features import BLEND_NAMES, terms
-    from pulserec.engine.training import MIN_TERM_LISTS, fit_blend
     from pulserec.ranking import ChoiceData
 
     rng = np.random.default_rng(1)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from shop import tiny_models
 
+from pulserec.engine.blend import validation_quality
 from pulserec.engine.features import BLEND_NAMES
-from pulserec.engine.training import validation_quality
 from pulserec.ranking import ChoiceData, chosen_ranks, cross_fitted_ranks, recall_ndcg
 
 
