@@ -181,6 +181,7 @@ class EngineSettings(_Section):
             "trending_fast",
             "session",
             "category",
+            "popular",
         ),
         description="Candidate sources, comma-separated (trending also fills in when the "
         "others find nothing).",
@@ -279,6 +280,12 @@ class EngineSettings(_Section):
         default=3600.0,
         gt=0.0,
         description="Half-life of the fast trending counts (news, launches), in seconds.",
+    )
+    popular_half_life_s: float = Field(
+        default=365 * 86400.0,
+        gt=0.0,
+        description="Half-life of the slow counts (what has been taken most, this year or "
+        "so), in seconds.",
     )
     live_covisit_half_life_s: float = Field(
         default=86400.0,

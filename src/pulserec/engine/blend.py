@@ -180,15 +180,32 @@ Only item-side features speak for a user without events, and the weights everyon
 choices give fit users with histories."""
 
 
+MIN_FIRST_CHECK = 20
+"""Held-out choices of users without events from which weights fitted on users' first
+choices before the window must rank them at least as well as everyone's weights do."""
+
+
 def fit_segment_weights(
-    choices: ChoiceData, weights: np.ndarray, metrics: dict[str, float]
+    choices: ChoiceData,
+    weights: np.ndarray,
+    metrics: dict[str, float],
+    *,
+    first: ChoiceData | None = None,
 ) -> np.ndarray | None:
     """One row of ranking weights per history segment (:mod:`pulserec.engine.segments`):
     fitted on that segment's held-out choices with everyone's ``weights`` as the prior
     (and everyone's weights for a feature the segment's chosen items hardly have,
     :data:`MIN_SUPPORT`), or everyone's where the segment has fewer than
     :data:`MIN_SEGMENT_LISTS` choices.
-    None when no segment has its own. Counts go into ``metrics`` (``lists_<segment>``)."""
+
+    ``first``: choices users made as their first, before the held-out window (each ranked
+    among the candidates of a user without events at that moment). Where the window holds
+    too few choices of users without events, the first segment's weights are fitted on
+    these instead, and kept unless the window's own such choices (from
+    :data:`MIN_FIRST_CHECK` on) rank worse by them than by everyone's weights: a log's
+    early first choices may not hold for its latest newcomers.
+    None when no segment has its own. Counts go into ``metrics`` (``lists_<segment>``;
+    ``first_choices`` and ``first_kept`` where ``first`` is given)."""
     if len(choices.segment) != len(choices):
         return None
     rows = np.tile(np.asarray(weights, dtype=np.float64), (len(SEGMENT_NAMES), 1))
@@ -202,4 +219,29 @@ def fit_segment_weights(
             # feature the segment's chosen items hardly have at everyone's
             rows[j], _ = fit_weights(part, DEFAULT_WEIGHTS, prior=weights, held=unsupported(part))
             own = True
+        elif j == 0 and first is not None:
+            kept = _first_weights(first, part, weights, metrics)
+            if kept is not None:
+                rows[j], own = kept, True
     return rows if own else None
+
+
+def _first_weights(
+    first: ChoiceData, window: ChoiceData, weights: np.ndarray, metrics: dict[str, float]
+) -> np.ndarray | None:
+    """Weights for users without events fitted on ``first`` (users' first choices before
+    the held-out window, everyone's ``weights`` as the prior), or None where there are too
+    few of them or the ``window``'s choices of such users rank worse by them."""
+    metrics["first_choices"] = float(len(first))
+    metrics["first_kept"] = 0.0
+    if len(first) < MIN_SEGMENT_LISTS:
+        return None
+    fitted, _ = fit_weights(first, DEFAULT_WEIGHTS, prior=weights, held=unsupported(first))
+    if len(window) >= MIN_FIRST_CHECK:
+        _, ndcg_first = recall_ndcg(chosen_ranks(window, fitted), window.missed, QUALITY_K)
+        _, ndcg_all = recall_ndcg(chosen_ranks(window, weights), window.missed, QUALITY_K)
+        metrics["first_ndcg@10"], metrics["everyone_ndcg@10"] = ndcg_first, ndcg_all
+        if ndcg_first < ndcg_all:
+            return None
+    metrics["first_kept"] = 1.0
+    return fitted

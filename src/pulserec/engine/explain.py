@@ -27,6 +27,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "category_now": "popular in {category} now",
         "hour": "popular this hour",
         "now": "popular now",
+        "popular": "a favourite of many",
     },
     "zh": {
         "new": "新上架，贴近你的兴趣",
@@ -40,6 +41,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "category_now": "{category}类最近热门",
         "hour": "本小时热门",
         "now": "最近热门",
+        "popular": "很多人喜欢",
     },
 }
 """Each reason in the languages a user's text can be in (``insight.language_of``)."""
@@ -107,6 +109,8 @@ class Explainer:
                 reasons.append(words["category_now"].format(category=cats[0]))
             elif best in ("trending_fast", "fresh_trending"):
                 reasons.append(words["hour"])
+            elif best == "popular":
+                reasons.append(words["popular"])
             else:
                 reasons.append(words["now"])
         return reasons

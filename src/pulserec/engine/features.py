@@ -27,7 +27,7 @@ from pulserec.engine.sources import (
     sequential_scores,
     session_votes,
 )
-from pulserec.engine.sources.trending import recent_categories
+from pulserec.engine.sources.trending import newcomer, recent_categories
 
 Column = Callable[[Request, np.ndarray], "np.ndarray | None"]
 
@@ -145,6 +145,16 @@ def trending_fast(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return np.log1p(scores[cands]) if len(scores) else None
 
 
+def popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + the item's slowly decaying interaction count): what has been taken most
+    this year or so; for newcomers only (:func:`~pulserec.engine.sources.trending.
+    newcomer`)."""
+    if not newcomer(request):
+        return None
+    scores = request.live.popular.scores(len(request.trending))
+    return np.log1p(scores[cands]) if len(scores) else None
+
+
 def session(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's session-kNN score): what sessions like the user's latest went to."""
     votes = request.signal(session_votes)
@@ -204,6 +214,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("live_ctr", 0.0, live_ctr),
     Feature("category_trending", 0.0, category_trending),
     Feature("latest_knn", 0.0, latest_knn),
+    Feature("popular", 0.0, popular),
 )
 """Every ranking feature, in the order of the weight vector."""
 

@@ -223,8 +223,8 @@ class LiveCTR:
 
 
 class LiveSignals:
-    """Trending at two scales, click-through rates, live co-visitation and recent
-    sessions, per event."""
+    """Trending at three scales (the hour, days, about a year), click-through rates, live
+    co-visitation and recent sessions, per event."""
 
     def __init__(
         self,
@@ -237,9 +237,14 @@ class LiveSignals:
         max_sessions: int = 50_000,
         als_alpha: float = 2.0,
         als_regularization: float = 0.05,
+        popular_half_life_s: float = 365 * 86400.0,
     ) -> None:
         self.trending = Trending(slow_half_life_s)
         self.trending_fast = Trending(fast_half_life_s)
+        # what has been taken most over a long time: a new user's first choice on a site
+        # that shows its all-time favourites first (ml-latest-small: a year's counts hit
+        # 48 % of first events, three days' 7 %; ml-100k the other way round, 20 % and 48 %)
+        self.popular = Trending(popular_half_life_s)
         self.covisit = LiveCovisit(covisit_half_life_s, covisit_neighbours, covisit_rows)
         self.sessions = LiveSessions(session_gap_s, max_sessions)
         self.ctr = LiveCTR()
@@ -270,14 +275,16 @@ class LiveSignals:
         self.add_untrended(item, ts, previous, user_id, listed=listed, models=models)
 
     def trend(self, item: int, ts: float) -> None:
-        """Count a positive event on ``item`` at ``ts`` into both trending scales."""
+        """Count a positive event on ``item`` at ``ts`` into every trending scale."""
         self.trending.add(item, ts)
         self.trending_fast.add(item, ts)
+        self.popular.add(item, ts)
 
     def trend_many(self, items: np.ndarray, ts: np.ndarray) -> None:
         """:meth:`trend` for a batch of events at once (equal up to rounding)."""
         self.trending.add_many(items, ts)
         self.trending_fast.add_many(items, ts)
+        self.popular.add_many(items, ts)
 
     def add_untrended(
         self,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from pulserec.catalog.catalog import Catalog
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.blend import (
@@ -150,7 +151,8 @@ class Fitter:
             before, after = frame[frame["timestamp"] < cut], frame[frame["timestamp"] >= cut]
             if len(before) and len(after):
                 early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
-                choices, lists = self.collect_choices(early, before, after)
+                first = ChoiceData([], [])  # users' first choices before the window
+                choices, lists = self.collect_choices(early, before, after, first=first)
                 ranks = None  # the kept choices' cross-fitted ranks, when the gate made them
                 if early.sequential is not None and self.config.sequential_gate:
                     gated = self.gate_sequential(early, before, after, choices, lists)
@@ -162,7 +164,7 @@ class Fitter:
                 metrics |= validation_quality(
                     choices, previous, self.config.random_state, ranks=ranks
                 )
-                segment_weights = fit_segment_weights(choices, weights, metrics)
+                segment_weights = fit_segment_weights(choices, weights, metrics, first=first)
                 if len(lists) >= MIN_LISTS:
                     list_weights, _ = fit_blend(lists)
                     metrics["logged_lists"] = float(len(lists))
@@ -326,11 +328,20 @@ class Fitter:
         return plain_choices, plain_lists, metrics, paired.ranks_b
 
     def collect_choices(
-        self, models: ModelSet, before: pd.DataFrame, after: pd.DataFrame
+        self,
+        models: ModelSet,
+        before: pd.DataFrame,
+        after: pd.DataFrame,
+        *,
+        first: ChoiceData | None = None,
     ) -> tuple[ChoiceData, ChoiceData]:
         """Replay the validation window: candidate features and the item actually chosen,
         among the retrieval candidates, and among the logged list it was taken from (where
-        the log holds lists: ``impression`` events of the same user at the same time)."""
+        the log holds lists: ``impression`` events of the same user at the same time).
+
+        ``first``, when given, receives users' first positive events before the window
+        (a seeded sample of :attr:`~EngineConfig.max_fit_lists`), each ranked as a user
+        without events among the candidates of that moment (:func:`_first_events`)."""
         cfg = self.config
         catalog = self.items.catalog
         rng = np.random.default_rng(cfg.random_state)
@@ -351,9 +362,22 @@ class Fitter:
         data = ChoiceData([], [])
         live = live_signals(cfg)
         shown_before = _shown_lists(earlier, catalog)
-        for event in earlier:
+        firsts: set[int] = set()
+        if first is not None:  # a generator of its own: the window's sample stays as it was
+            first_rng = np.random.default_rng([cfg.random_state or 0, 1])
+            firsts = _first_events(earlier, catalog, cfg.max_fit_lists, first_rng)
+        for j, event in enumerate(earlier):
             if event.item_id is not None and event.item_id in catalog:
                 idx = catalog.idx(event.item_id)
+                if j in firsts and first is not None:
+                    # a user without events: only what the crowd did up to now speaks
+                    request = self.ranker.request(
+                        models, None, "", live=live, n_items=models.n_items
+                    )
+                    if _add_choice(first, request, self.ranker.candidates(request), idx):
+                        first.segment.append(0)
+                    else:
+                        first.missed += 1
                 if _positive(event):
                     taken = (event.user_id, event.timestamp) in shown_before
                     live.add(idx, event.timestamp, user_id=event.user_id, listed=taken)
@@ -404,6 +428,30 @@ class Fitter:
                 live.shown(catalog.idx(event.item_id))  # type: ignore[arg-type]
         data.missed = int(keep.sum()) - len(data)
         return data, lists
+
+
+def _first_events(
+    events: list[Event], catalog: Catalog, n: int, rng: np.random.Generator
+) -> set[int]:
+    """Positions in ``events`` (in time order) of a seeded sample of at most ``n`` users'
+    first positive events on catalog items.
+
+    A user without events is ranked by what the crowd does (trending at each scale, how
+    often items were taken), and the weights for that ranking are fitted on choices of
+    such users. The held-out window holds few of them where users stay for long (25 on
+    ml-100k, 9 on ml-latest-small), while every user of the log made a first choice once.
+    The first event of a log cut to a window may be a returning user's, whose choice the
+    window does not explain: such a sample holds returning users too."""
+    seen: set[str] = set()
+    found = []
+    for j, event in enumerate(events):
+        if event.user_id in seen or not _positive(event) or event.item_id not in catalog:
+            continue
+        seen.add(event.user_id)
+        found.append(j)
+    if len(found) > n:
+        found = rng.choice(found, n, replace=False).tolist()
+    return set(found)
 
 
 def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> bool:

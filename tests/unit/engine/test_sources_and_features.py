@@ -651,6 +651,8 @@ def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> No
         ("en", "category_trending", "jazz-2", "popular in jazz now"),
         ("zh", "category_trending", "茶-2", "茶类最近热门"),
         ("zh", "trending", "茶-2", "最近热门"),
+        ("en", "popular", "jazz-2", "a favourite of many"),
+        ("zh", "popular", "茶-2", "很多人喜欢"),
     ]:
         contrib[:] = 0.0
         contrib[0, NAMES.index(feature)] = 1.0
@@ -709,6 +711,6 @@ def test_a_blend_fitted_on_few_choices_reads_the_values_alone() -> None:
         return ChoiceData(fs, [int(np.argmax(f[:, sq])) for f in fs])
 
     few, _ = fit_blend(lists(MIN_TERM_LISTS - 1))
-    assert not few[len(NAMES):].any()  # square and standardised terms: untouched
+    assert not few[len(NAMES) :].any()  # square and standardised terms: untouched
     many, _ = fit_blend(lists(MIN_TERM_LISTS))
     assert len(many) == len(BLEND_NAMES) and many[sq] > 1.0

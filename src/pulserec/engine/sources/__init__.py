@@ -22,6 +22,7 @@ from pulserec.engine.sources.text import TextSource
 from pulserec.engine.sources.trending import (
     CategoryTrendingSource,
     FastTrendingSource,
+    PopularSource,
     TrendingSource,
 )
 
@@ -30,6 +31,7 @@ SOURCES: dict[str, Source] = {
     for source in (
         AnnSource(), FactorSource(), CovisitSource(), SequentialSource(), TrendingSource(),
         TextSource(), FastTrendingSource(), SessionSource(), CategoryTrendingSource(),
+        PopularSource(),
     )
 }  # fmt: skip
 """Every candidate source by name."""

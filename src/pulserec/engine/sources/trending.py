@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from pulserec.engine.arrays import top_indices
+from pulserec.engine.segments import history_length
 from pulserec.engine.sources.base import Request
 from pulserec.engine.trending import Trending
 
@@ -43,6 +44,31 @@ class FastTrendingSource:
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
         return allowed_top(request, request.live.trending_fast, max(n // 2, 10))
+
+
+NEWCOMER_ITEMS = 3
+"""Positive items below which a user is a newcomer, whom the slow counts speak for."""
+
+
+def newcomer(request: Request) -> bool:
+    """Whether the request's user has taken fewer than :data:`NEWCOMER_ITEMS` items."""
+    return history_length(request.state, NEWCOMER_ITEMS) < NEWCOMER_ITEMS
+
+
+class PopularSource:
+    """For a newcomer (:func:`newcomer`), the top list of the slow counts (about a
+    year): what a site's newcomers often start from.
+
+    Only newcomers: for a user with a history, a year's counts measured in the held-out
+    window rank worse once new items arrive (amazon-reviews, engine alone: MRR@10 of
+    users with 3-9 items .763 without the counts, .734 with them for everyone)."""
+
+    name = "popular"
+
+    def candidates(self, request: Request, n: int) -> np.ndarray | None:
+        if not newcomer(request):
+            return None
+        return allowed_top(request, request.live.popular, max(n // 2, 10))
 
 
 def recent_categories(request: Request) -> tuple[np.ndarray, np.ndarray] | None:
