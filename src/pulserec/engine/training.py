@@ -1,9 +1,10 @@
 """Fitting the engine's models on the event log, and the one background trainer.
 
 A refit fits every model on the log up to a cut near its end, replays the held-out
-window through the real candidate sources and features to fit the ranking weights on
-the choices users actually made (:mod:`pulserec.engine.blend` fits and measures them),
-then fits again on the whole log with those weights.
+window through the real candidate sources and features to collect the choices users
+actually made (:mod:`pulserec.engine.heldout`), fits the ranking weights on them
+(:mod:`pulserec.engine.blend` fits and measures them), then fits again on the whole log
+with those weights.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pulserec.catalog.catalog import Catalog
 from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.blend import (
@@ -30,25 +29,21 @@ from pulserec.engine.blend import (
     validation_quality,
 )
 from pulserec.engine.config import EngineConfig
-from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS, feature_matrix, terms
+from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS
 from pulserec.engine.fold import Folder
 from pulserec.engine.foldin import fit_text_map
-from pulserec.engine.items import LiveItems, live_signals
+from pulserec.engine.heldout import HeldOutReplay
+from pulserec.engine.items import LiveItems
 from pulserec.engine.modelset import ModelSet, vector_index
 from pulserec.engine.rank import Ranker
-from pulserec.engine.segments import segment_of
-from pulserec.engine.sources import Request
 from pulserec.events.export import positive_events
 from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
 from pulserec.models.covisit import covisitation
 from pulserec.models.factor import ALS
 from pulserec.online.attribution import listed_times as _listed_times
-from pulserec.online.attribution import shown_lists as _shown_lists
 from pulserec.ranking import ChoiceData
-from pulserec.state.base import UserState
 from pulserec.storage.base import Storage, StoredEvent
-from pulserec.types import NEGATIVE_TYPES, Event
 
 log = logging.getLogger("pulserec.training")
 
@@ -100,6 +95,18 @@ def _frame(stored: Iterable[StoredEvent]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=EVENT_COLUMNS).astype(EVENT_TYPES)
 
 
+FIT_LISTS = 1500
+"""Choices from logged lists the held-out window is widened to hold (at most half of the
+log's), where the log has lists: on MIND, 600 of them fitted noisy weights (AUC .603 on
+the test impressions), 1,500 gave .615 and 3,000 .612."""
+
+MIN_LISTS = 100
+"""Choices from logged lists (impressions with a click) in the held-out window from which
+the weights that score a given list (``Engine.score_items``: which of the shown items
+will be taken) are fitted apart from those that rank the catalog: what was offered and
+passed over says more about such a choice than candidates the user never saw."""
+
+
 class Fitter:
     """Fits a :class:`ModelSet` from an event frame against the live catalog.
 
@@ -120,6 +127,7 @@ class Fitter:
         self.folder = folder
         self.ranker = ranker
         self.lock = lock
+        self.heldout = HeldOutReplay(items, config, folder, ranker)
 
     def fit(
         self,
@@ -152,7 +160,7 @@ class Fitter:
             if len(before) and len(after):
                 early = self.fit_models(before, DEFAULT_WEIGHTS, sequential)
                 first = ChoiceData([], [])  # users' first choices before the window
-                choices, lists = self.collect_choices(early, before, after, first=first)
+                choices, lists = self.heldout.collect(early, before, after, first=first)
                 ranks = None  # the kept choices' cross-fitted ranks, when the gate made them
                 if early.sequential is not None and self.config.sequential_gate:
                     gated = self.gate_sequential(early, before, after, choices, lists)
@@ -312,7 +320,7 @@ class Fitter:
         ``ndcg@10_gain_se`` and ``transformer_kept`` (1 or 0); and the kept choices'
         cross-fitted ranks (None when too few choices to tell: then it is kept)."""
         plain = replace(early, sequential=None, seq_items=None, seq_space=None)
-        plain_choices, plain_lists = self.collect_choices(plain, before, after)
+        plain_choices, plain_lists = self.heldout.collect(plain, before, after)
         if not (enough_to_rank(choices) and enough_to_rank(plain_choices)):
             return choices, lists, {"transformer_kept": 1.0}, None
         paired = paired_ndcg_gain(choices, plain_choices, self.config.random_state or 0)
@@ -326,167 +334,6 @@ class Fitter:
         if keep:
             return choices, lists, metrics, paired.ranks_a
         return plain_choices, plain_lists, metrics, paired.ranks_b
-
-    def collect_choices(
-        self,
-        models: ModelSet,
-        before: pd.DataFrame,
-        after: pd.DataFrame,
-        *,
-        first: ChoiceData | None = None,
-    ) -> tuple[ChoiceData, ChoiceData]:
-        """Replay the validation window: candidate features and the item actually chosen,
-        among the retrieval candidates, and among the logged list it was taken from (where
-        the log holds lists: ``impression`` events of the same user at the same time).
-
-        ``first``, when given, receives users' first positive events before the window
-        (a seeded sample of :attr:`~EngineConfig.max_fit_lists`), each ranked as a user
-        without events among the candidates of that moment (:func:`_first_events`)."""
-        cfg = self.config
-        catalog = self.items.catalog
-        rng = np.random.default_rng(cfg.random_state)
-        states: dict[str, UserState] = {}
-
-        def state_of(user_id: str) -> UserState:
-            st = states.get(user_id)
-            if st is None:
-                st = states[user_id] = UserState(user_id, cfg.state)
-            return st
-
-        earlier = [row_event(row) for row in before.itertuples(index=False)]
-        later = [row_event(row) for row in after.itertuples(index=False)]
-        wanted = {e.user_id for e in later}
-        for event in earlier:
-            if event.user_id in wanted:
-                self.folder.fold(state_of(event.user_id), event, False, models)
-        data = ChoiceData([], [])
-        live = live_signals(cfg)
-        shown_before = _shown_lists(earlier, catalog)
-        firsts: set[int] = set()
-        if first is not None:  # a generator of its own: the window's sample stays as it was
-            first_rng = np.random.default_rng([cfg.random_state or 0, 1])
-            firsts = _first_events(earlier, catalog, cfg.max_fit_lists, first_rng)
-        for j, event in enumerate(earlier):
-            if event.item_id is not None and event.item_id in catalog:
-                idx = catalog.idx(event.item_id)
-                if j in firsts and first is not None:
-                    # a user without events: only what the crowd did up to now speaks
-                    request = self.ranker.request(
-                        models, None, "", live=live, n_items=models.n_items
-                    )
-                    if _add_choice(first, request, self.ranker.candidates(request), idx):
-                        first.segment.append(0)
-                    else:
-                        first.missed += 1
-                if _positive(event):
-                    taken = (event.user_id, event.timestamp) in shown_before
-                    live.add(idx, event.timestamp, user_id=event.user_id, listed=taken)
-                elif event.type == "impression":
-                    live.shown(idx)
-        shown = _shown_lists(later, catalog)
-        # the held-out choices: positive events on known items, a seeded sample of them
-        # ranked among the retrieval candidates, and those taken from a logged list among
-        # that list
-        eligible = np.array([_positive(e) and e.item_id in catalog for e in later], dtype=bool)
-        picked = np.flatnonzero(eligible)
-        if len(picked) > cfg.max_fit_lists:
-            picked = np.sort(rng.choice(picked, cfg.max_fit_lists, replace=False))
-        keep = np.zeros(len(later), dtype=bool)
-        keep[picked] = True
-        from_list = eligible & np.array([(e.user_id, e.timestamp) in shown for e in later])
-        if from_list.sum() > cfg.max_fit_lists:
-            listed_rows = np.flatnonzero(from_list)
-            from_list[:] = False
-            from_list[rng.choice(listed_rows, cfg.max_fit_lists, replace=False)] = True
-        lists = ChoiceData([], [])
-        for j, event in enumerate(later):
-            st = state_of(event.user_id)
-            known = _positive(event) and event.item_id in catalog
-            if keep[j] or from_list[j]:
-                target = catalog.idx(event.item_id)  # type: ignore[arg-type]
-                request = self.ranker.request(
-                    models, st, event.user_id, live=live, n_items=models.n_items
-                )
-                if keep[j]:
-                    cands = self.ranker.candidates(request)
-                    unseen = cands[~np.isin(cands, st.seen_items())]
-                    if _add_choice(data, request, unseen, target):
-                        data.segment.append(segment_of(st))
-                        data.events.append(j)
-                if from_list[j]:  # the list the user chose from was logged
-                    listed = shown[(event.user_id, event.timestamp)]
-                    _add_choice(lists, request, np.unique(np.r_[listed, target]), target)
-            previous = st.recent_items(cfg.live_covisit_window) if known else []
-            self.folder.fold(st, event, False, models)
-            if known:
-                item = catalog.idx(event.item_id)  # type: ignore[arg-type]
-                taken = (event.user_id, event.timestamp) in shown
-                live.add(
-                    item, event.timestamp, previous, event.user_id, listed=taken, models=models
-                )
-            elif event.type == "impression" and event.item_id in catalog:
-                live.shown(catalog.idx(event.item_id))  # type: ignore[arg-type]
-        data.missed = int(keep.sum()) - len(data)
-        return data, lists
-
-
-def _first_events(
-    events: list[Event], catalog: Catalog, n: int, rng: np.random.Generator
-) -> set[int]:
-    """Positions in ``events`` (in time order) of a seeded sample of at most ``n`` users'
-    first positive events on catalog items.
-
-    A user without events is ranked by what the crowd does (trending at each scale, how
-    often items were taken), and the weights for that ranking are fitted on choices of
-    such users. The held-out window holds few of them where users stay for long (25 on
-    ml-100k, 9 on ml-latest-small), while every user of the log made a first choice once.
-    The first event of a log cut to a window may be a returning user's, whose choice the
-    window does not explain: such a sample holds returning users too."""
-    seen: set[str] = set()
-    found = []
-    for j, event in enumerate(events):
-        if event.user_id in seen or not _positive(event) or event.item_id not in catalog:
-            continue
-        seen.add(event.user_id)
-        found.append(j)
-    if len(found) > n:
-        found = rng.choice(found, n, replace=False).tolist()
-    return set(found)
-
-
-def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> bool:
-    """Record that ``target`` was chosen among ``cands``; False (nothing recorded) when it
-    is not one of them or there was no choice."""
-    at = np.flatnonzero(cands == target)
-    if len(cands) < 2 or not len(at):
-        return False
-    data.features.append(terms(feature_matrix(request, cands)).astype(np.float32))
-    data.chosen.append(int(at[0]))
-    return True
-
-
-FIT_LISTS = 1500
-"""Choices from logged lists the held-out window is widened to hold (at most half of the
-log's), where the log has lists: on MIND, 600 of them fitted noisy weights (AUC .603 on
-the test impressions), 1,500 gave .615 and 3,000 .612."""
-
-MIN_LISTS = 100
-"""Choices from logged lists (impressions with a click) in the held-out window from which
-the weights that score a given list (``Engine.score_items``: which of the shown items
-will be taken) are fitted apart from those that rank the catalog: what was offered and
-passed over says more about such a choice than candidates the user never saw."""
-
-
-def _positive(event: Event) -> bool:
-    return event.item_id is not None and event.type not in NEGATIVE_TYPES
-
-
-def row_event(row: Any) -> Event:
-    """The event of one row of :func:`events_frame`."""
-    value = None if row.value is None or pd.isna(row.value) else float(row.value)
-    text = row.text if isinstance(row.text, str) else None
-    item_id = row.item_id if isinstance(row.item_id, str) else None
-    return Event(str(row.user_id), item_id, row.type, float(row.timestamp), value, text)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pulserec.engine import Engine
 from pulserec.engine.blend import MIN_SEGMENT_LISTS, fit_segment_weights
 from pulserec.engine.features import NAMES, feature_matrix
 from pulserec.engine.sources import SOURCES
-from pulserec.engine.training import _first_events
+from pulserec.engine.heldout import first_events
 from pulserec.ranking import ChoiceData
 from pulserec.types import Event, Item
 
@@ -33,8 +33,8 @@ def test_first_events_are_each_users_first_positive_event_on_a_catalog_item() ->
         Event("u3", "a", "dislike", 6.0),
     ]
     rng = np.random.default_rng(0)
-    assert _first_events(events, cat, 10, rng) == {1, 3}
-    one = _first_events(events, cat, 1, rng)
+    assert first_events(events, cat, 10, rng) == {1, 3}
+    one = first_events(events, cat, 1, rng)
     assert len(one) == 1 and one <= {1, 3}
 
 

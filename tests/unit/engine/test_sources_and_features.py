@@ -288,7 +288,7 @@ def test_held_out_choices_are_also_made_among_the_logged_list_when_there_is_one(
         ],
         columns=EVENT_COLUMNS,
     )
-    data, lists = eng.fitter.collect_choices(eng.models, before, after)
+    data, lists = eng.fitter.heldout.collect(eng.models, before, after)
     listed = sorted(eng.catalog.idx(i) for i in ("hiking-1", "jazz-9", "hiking-2"))
     assert len(lists) == 1 and lists.features[0].shape[0] == 3
     assert lists.chosen[0] == listed.index(eng.catalog.idx("jazz-9"))
