@@ -30,6 +30,11 @@ from pulserec.ranking import ChoiceData
 from pulserec.state.base import UserState
 from pulserec.types import NEGATIVE_TYPES, Event
 
+FIRST_CHOICES = 1000
+"""Users' first choices before the window a refit ranks at most (a seeded sample): ten
+times the choices a segment's own weights need. Each is a ranking call and a candidate
+list held in memory until the fit (about 20 KB)."""
+
 
 class HeldOutReplay:
     """Collects the choices of a held-out window against given models."""
@@ -55,7 +60,7 @@ class HeldOutReplay:
         the log holds lists: ``impression`` events of the same user at the same time).
 
         ``first``, when given, receives users' first positive events before the window
-        (a seeded sample of :attr:`~EngineConfig.max_fit_lists`), each ranked as a user
+        (a seeded sample of :data:`FIRST_CHOICES`), each ranked as a user
         without events among the candidates of that moment (:func:`first_events`)."""
         cfg = self.config
         catalog = self.items.catalog
@@ -80,7 +85,7 @@ class HeldOutReplay:
         firsts: set[int] = set()
         if first is not None:  # a generator of its own: the window's sample stays as it was
             first_rng = np.random.default_rng([cfg.random_state or 0, 1])
-            firsts = first_events(earlier, catalog, cfg.max_fit_lists, first_rng)
+            firsts = first_events(earlier, catalog, FIRST_CHOICES, first_rng)
         for j, event in enumerate(earlier):
             if event.item_id is not None and event.item_id in catalog:
                 idx = catalog.idx(event.item_id)

@@ -13,8 +13,8 @@ from pulserec.catalog.catalog import Catalog
 from pulserec.engine import Engine
 from pulserec.engine.blend import MIN_SEGMENT_LISTS, fit_segment_weights
 from pulserec.engine.features import NAMES, feature_matrix
-from pulserec.engine.sources import SOURCES
 from pulserec.engine.heldout import first_events
+from pulserec.engine.sources import SOURCES
 from pulserec.ranking import ChoiceData
 from pulserec.types import Event, Item
 
