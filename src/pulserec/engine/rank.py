@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from pulserec.control import ExpressionError, UserView
-from pulserec.engine.arrays import unit_rows
+from pulserec.engine.arrays import member, unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
 from pulserec.engine.features import (
@@ -226,15 +226,15 @@ class Ranker:
         catalog = self.items.catalog
         mask = np.ones(len(cands), dtype=bool)
         if exclude_seen and seen is not None:
-            mask &= ~np.isin(cands, seen)
+            mask &= ~member(cands, np.asarray(seen, dtype=np.int64))
         elif exclude_seen and state is not None and state.seen:
-            mask &= ~np.isin(cands, state.seen_items())
+            mask &= ~member(cands, state.seen_items())
         banned = list(self.items.deleted)
         ex = [e for e in exclude if e in catalog]
         if ex:
             banned += catalog.id_map.lookup(ex).tolist()
         if banned:
-            mask &= ~np.isin(cands, np.asarray(banned, dtype=np.int64))
+            mask &= ~member(cands, np.asarray(banned, dtype=np.int64))
         if category is not None:
             in_category = self.items.properties.column("categories").contains([category])
             ok = cands < len(in_category)

@@ -712,3 +712,26 @@ def test_a_blend_fitted_on_few_choices_reads_the_values_alone() -> None:
     assert not few[len(NAMES):].any()  # square and standardised terms: untouched
     many, _ = fit_blend(lists(MIN_TERM_LISTS))
     assert len(many) == len(BLEND_NAMES) and many[sq] > 1.0
+
+
+def test_the_same_query_of_the_same_index_is_searched_once_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A user without a short-term vector: ``ann`` and ``factor`` ask the same query."""
+    models = tiny_models()
+    req = request_for(models, None)
+    calls = []
+    real = type(models.cf_index).search
+
+    def counted(self: object, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(models.cf_index), "search", counted)
+    ann = SOURCES["ann"].candidates(req, 2)
+    factor = SOURCES["factor"].candidates(req, 2)
+    assert ann is not None and factor is not None
+    assert ann.tolist() == factor.tolist() == [0, 1] and len(calls) == 1
+    req.restrict(np.array([False, True, True, True]))  # another filter: searched afresh
+    assert SOURCES["factor"].candidates(req, 2).tolist() == [1, 3]  # type: ignore[union-attr]
+

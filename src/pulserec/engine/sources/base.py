@@ -55,6 +55,7 @@ class Request:
     _per_cands: dict[Callable[..., Any], tuple[np.ndarray, Any]] = field(
         default_factory=dict, repr=False
     )
+    _searched: dict[tuple[int, int, bytes], np.ndarray] = field(default_factory=dict, repr=False)
 
     def signal(self, compute: Callable[[Request], T]) -> T:
         """``compute(self)``, computed on the first call of this request only."""
@@ -76,6 +77,7 @@ class Request:
         self.allowed = allowed
         self._allowed_idx = None
         self._subsets.clear()
+        self._searched.clear()
 
     @property
     def allowed_idx(self) -> np.ndarray:
@@ -91,8 +93,17 @@ class Request:
         """The ``n`` best allowed keys of a vector index for one query (-1 padded).
 
         Where the index would score a narrow filter's vectors exactly, they are gathered
-        once per request and index (two sources query the factor index in turn)."""
+        once per request and index (two sources query the factor index in turn). A query
+        asked of the same index twice is searched once: the ``ann`` and ``factor`` sources
+        ask the same one for a user without a short-term vector."""
         q = np.asarray(query, np.float32)[None]
+        key = (id(index), n, q.tobytes())
+        hit = self._searched.get(key)
+        if hit is None:
+            hit = self._searched[key] = self._search(index, q, n)
+        return hit
+
+    def _search(self, index: VectorIndex, q: np.ndarray, n: int) -> np.ndarray:
         if self.allowed is not None:
             subset = self._subsets.get(id(index), False)
             if subset is False:
