@@ -29,6 +29,7 @@ from pulserec.engine.modelset import ModelSet
 from pulserec.engine.segments import segment_of
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
+from pulserec.engine.sources.factor import FactorCache
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import UserState
 from pulserec.types import ValidationError
@@ -43,11 +44,13 @@ class Ranker:
         config: EngineConfig,
         scorer: SequentialScorer,
         explainer: Explainer,
+        factor_cache: FactorCache | None = None,
     ) -> None:
         self.items = items
         self.config = config
         self.scorer = scorer
         self.explainer = explainer
+        self.factor_cache = factor_cache
 
     def request(
         self,
@@ -63,8 +66,9 @@ class Ranker:
         live = live if live is not None else self.items.live
         trending = live.trending.scores(n_items if n_items is not None else len(self.items))
         return Request(
-            models, state, user_id, self.items, trending, live, self.config, self.scorer
-        )
+            models, state, user_id, self.items, trending, live, self.config, self.scorer,
+            factor_cache=self.factor_cache,
+        )  # fmt: skip
 
     def candidates(self, request: Request, sources: tuple[str, ...] | None = None) -> np.ndarray:
         """The configured (or given) sources' candidates (sorted, unique)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from pulserec.engine.sequential import SequentialScorer
 from pulserec.index.base import VectorIndex
 from pulserec.state.base import UserState
 
+if TYPE_CHECKING:
+    from pulserec.engine.sources.factor import FactorCache
+
 T = TypeVar("T")
 
 
@@ -37,7 +40,8 @@ class Request:
 
     ``live`` holds the item-side signals learned per event (the serving ones, or a
     refit's replay's own) and ``trending`` its slow trending counts over the catalog.
-    ``allowed``: the items a filter lets through (None: every item).
+    ``allowed``: the items a filter lets through (None: every item). ``factor_cache``
+    keeps the factor source's candidates per user for the serving models (None: none).
     """
 
     models: ModelSet | None
@@ -49,6 +53,7 @@ class Request:
     config: EngineConfig
     scorer: SequentialScorer
     allowed: np.ndarray | None = None
+    factor_cache: FactorCache | None = None
     _allowed_idx: np.ndarray | None = field(default=None, repr=False)
     _subsets: dict[int, Any] = field(default_factory=dict, repr=False)
     _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
