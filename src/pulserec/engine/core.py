@@ -28,6 +28,8 @@ The parts each own their own state and know nothing of the engine:
 - :class:`~pulserec.engine.fold.Folder`: one event into one user's state;
 - :class:`~pulserec.engine.rank.Ranker`: candidate sources, features, blend, reasons;
 - :class:`~pulserec.engine.sequential.SequentialScorer`: the transformer at request time;
+- :class:`~pulserec.engine.sources.factor.FactorCache`: the factor source's candidates
+  per user, kept for the serving models' life;
 - :class:`~pulserec.engine.insight.Insight`: topics and interests in words;
 - :class:`~pulserec.engine.training.Fitter` and ``Trainer``: refits, in the background.
 
@@ -56,6 +58,7 @@ from pulserec.engine.refit import RefitMixin
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.serving import ServingMixin
 from pulserec.engine.sources import check_sources
+from pulserec.engine.sources.factor import FactorCache
 from pulserec.engine.training import Fitter, Trainer
 from pulserec.engine.trending import Trending
 from pulserec.online.loop import OnlineLoop
@@ -123,9 +126,11 @@ class Engine(IngestMixin, RefitMixin, ServingMixin):
         self.items = LiveItems(encoder, cfg)
         self.folder = Folder(self.items, cfg.state, encoder, sentiment)
         self.sequential = SequentialScorer(self.items, cfg)
+        self.factor_cache = FactorCache(cfg.factor_cache_users)
         self.insight = Insight(self.items, cfg.state, cfg.random_state)
         self.ranker = Ranker(
-            self.items, cfg, self.sequential, Explainer(self.items, self.insight, cfg.n_recent)
+            self.items, cfg, self.sequential, Explainer(self.items, self.insight, cfg.n_recent),
+            self.factor_cache,
         )
         self.placer = Placer(self.storage, self.ranker)
         self.fitter = Fitter(self.items, cfg, self.folder, self.ranker, self._lock)
@@ -159,9 +164,11 @@ class Engine(IngestMixin, RefitMixin, ServingMixin):
     @models.setter
     def models(self, models: ModelSet | None) -> None:
         """Serve from ``models`` without touching user states (:meth:`swap` rebuilds them
-        too); the transformer's cached scores belong to the old models and are dropped."""
+        too); the transformer's cached scores and the factor source's cached candidates
+        belong to the old models and are dropped."""
         self._models = models
         self.sequential.serve(models)
+        self.factor_cache.serve(models)
 
     @property
     def pending(self) -> PendingItems:

@@ -43,6 +43,7 @@ from pulserec.engine.items import LiveItems
 from pulserec.engine.modelset import ModelSet, saved_versions, scrub_user
 from pulserec.engine.placing import Placer
 from pulserec.engine.sequential import SequentialScorer
+from pulserec.engine.sources.factor import FactorCache
 from pulserec.online.loop import OnlineLoop
 from pulserec.state.base import UserState
 from pulserec.state.memory import MemoryStateStore
@@ -66,6 +67,7 @@ class IngestMixin:
     items: LiveItems
     folder: Folder
     sequential: SequentialScorer
+    factor_cache: FactorCache
     insight: Insight
     placer: Placer
     states: MemoryStateStore
@@ -345,6 +347,7 @@ class IngestMixin:
                 self.states.delete(who)
                 self.insight.forget(who)
                 self.sequential.forget(who)
+                self.factor_cache.forget(who)
             self.items.forget_user(session)
             self.placer.shown.forget(session)
         return len(moved)
@@ -363,6 +366,7 @@ class IngestMixin:
                 self.states.delete(user_id)
                 self.insight.forget(user_id)
                 self.sequential.forget(user_id)
+                self.factor_cache.forget(user_id)
                 self.items.forget_user(user_id)
                 self.placer.shown.forget(user_id)
                 if self._forgotten is not None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from pulserec.control import ExpressionError, UserView
-from pulserec.engine.arrays import unit_rows
+from pulserec.engine.arrays import member, unit_rows
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.explain import Explainer
 from pulserec.engine.features import (
@@ -29,6 +29,7 @@ from pulserec.engine.modelset import ModelSet
 from pulserec.engine.segments import segment_of
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
+from pulserec.engine.sources.factor import FactorCache
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import UserState
 from pulserec.types import ValidationError
@@ -43,11 +44,13 @@ class Ranker:
         config: EngineConfig,
         scorer: SequentialScorer,
         explainer: Explainer,
+        factor_cache: FactorCache | None = None,
     ) -> None:
         self.items = items
         self.config = config
         self.scorer = scorer
         self.explainer = explainer
+        self.factor_cache = factor_cache
 
     def request(
         self,
@@ -63,8 +66,9 @@ class Ranker:
         live = live if live is not None else self.items.live
         trending = live.trending.scores(n_items if n_items is not None else len(self.items))
         return Request(
-            models, state, user_id, self.items, trending, live, self.config, self.scorer
-        )
+            models, state, user_id, self.items, trending, live, self.config, self.scorer,
+            factor_cache=self.factor_cache,
+        )  # fmt: skip
 
     def candidates(self, request: Request, sources: tuple[str, ...] | None = None) -> np.ndarray:
         """The configured (or given) sources' candidates (sorted, unique)."""
@@ -226,15 +230,15 @@ class Ranker:
         catalog = self.items.catalog
         mask = np.ones(len(cands), dtype=bool)
         if exclude_seen and seen is not None:
-            mask &= ~np.isin(cands, seen)
+            mask &= ~member(cands, np.asarray(seen, dtype=np.int64))
         elif exclude_seen and state is not None and state.seen:
-            mask &= ~np.isin(cands, state.seen_items())
+            mask &= ~member(cands, state.seen_items())
         banned = list(self.items.deleted)
         ex = [e for e in exclude if e in catalog]
         if ex:
             banned += catalog.id_map.lookup(ex).tolist()
         if banned:
-            mask &= ~np.isin(cands, np.asarray(banned, dtype=np.int64))
+            mask &= ~member(cands, np.asarray(banned, dtype=np.int64))
         if category is not None:
             in_category = self.items.properties.column("categories").contains([category])
             ok = cands < len(in_category)

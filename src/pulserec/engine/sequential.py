@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pulserec.engine.arrays import top_indices
+from pulserec.engine.arrays import in_sorted, top_indices
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.items import LiveItems
 from pulserec.engine.modelset import ModelSet
@@ -54,6 +54,8 @@ class ItemVectors:
         self.model = model
         self.bias = float(model.repeat_bias_)
         self.moments = self.space.moments.copy()
+        self.whole = bool(self.space.has.all()) and self.space.vectors.dtype == np.float32
+        """Whether every catalog row the models cover has a fitted vector."""
         dim = self.space.vectors.shape[1]
         self.extra = HNSWIndex(dim, exact_threshold=exact_threshold)
         self.slot = np.full(0, -1, dtype=np.int64)
@@ -113,6 +115,9 @@ class ItemVectors:
     def vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The vectors of catalog ``rows`` (zero where none) and the mask of those with one."""
         rows = np.asarray(rows, dtype=np.int64)
+        if self.whole and (not len(rows) or int(rows.max()) < len(self.space.has)):
+            # the usual case (every row a fitted one): one gather, no masks
+            return self.space.vectors[rows], np.ones(len(rows), dtype=bool)
         out = np.zeros((len(rows), self.space.vectors.shape[1]), dtype=np.float32)
         has = np.zeros(len(rows), dtype=bool)
         covered = self.space.has
@@ -161,8 +166,9 @@ class UserScores:
         """Standardised scores of catalog ``rows``."""
         vecs, has = self.item_vectors.vectors(rows)
         raw = vecs @ self.state
-        if self.item_vectors.bias:
-            raw[np.isin(rows, self.sequence)] += self.item_vectors.bias
+        bias = self.item_vectors.bias
+        if bias:  # the sequence is sorted: binary searches, no np.isin
+            raw[in_sorted(np.asarray(rows, dtype=np.int64), self.sequence)] += bias
         out = ((raw - self.mean) / self.std).astype(np.float32)
         if not has.all():
             out[~has] = min(LOW, float(out[has].min())) if has.any() else LOW

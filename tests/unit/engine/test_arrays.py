@@ -19,3 +19,16 @@ def test_csr_block_equals_scipy_indexing() -> None:
     got = csr_block(matrix, rows, cols)
     assert got.dtype == np.float64 and np.array_equal(got, want)
     assert csr_block(matrix, [], cols).shape == (0, len(cols))
+
+
+def test_member_and_in_sorted_agree_with_isin() -> None:
+    from pulserec.engine.arrays import in_sorted, member
+
+    rng = np.random.default_rng(0)
+    for n_pool in (0, 1, 5, 300):
+        items = rng.integers(0, 50, 200)
+        pool = rng.integers(0, 50, n_pool)
+        expected = np.isin(items, pool)
+        assert member(items, pool).tolist() == expected.tolist()
+        assert in_sorted(items, np.unique(pool)).tolist() == expected.tolist()
+    assert member(np.zeros(0, np.int64), np.array([1])).tolist() == []

@@ -45,9 +45,11 @@ def test_a_deleted_user_gets_the_list_of_a_user_never_seen(tmp_path: Path) -> No
     eng = seeded(tmp_path)
     assert eng.models is not None and WHO in eng.models.users
     assert listing(eng, WHO) != listing(eng, "never-seen")  # personal before
+    assert WHO in eng.factor_cache.cached_users
     assert files_holding(tmp_path / "artifacts", WHO.encode())
     assert eng.delete_user(WHO) == 12
     assert WHO not in eng.models.users and eng.interests(WHO) is None
+    assert WHO not in eng.factor_cache.cached_users
     assert listing(eng, WHO) == listing(eng, "never-seen")
     assert files_holding(tmp_path / "artifacts", WHO.encode()) == []
     eng.storage.close()

@@ -714,3 +714,80 @@ def test_a_blend_fitted_on_few_choices_reads_the_values_alone() -> None:
     assert not few[len(NAMES) :].any()  # square and standardised terms: untouched
     many, _ = fit_blend(lists(MIN_TERM_LISTS))
     assert len(many) == len(BLEND_NAMES) and many[sq] > 1.0
+
+
+def test_the_same_query_of_the_same_index_is_searched_once_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A user without a short-term vector: ``ann`` and ``factor`` ask the same query."""
+    models = tiny_models()
+    req = request_for(models, None)
+    calls = []
+    real = type(models.cf_index).search
+
+    def counted(self: object, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(models.cf_index), "search", counted)
+    ann = SOURCES["ann"].candidates(req, 2)
+    factor = SOURCES["factor"].candidates(req, 2)
+    assert ann is not None and factor is not None
+    assert ann.tolist() == factor.tolist() == [0, 1] and len(calls) == 1
+    req.restrict(np.array([False, True, True, True]))  # another filter: searched afresh
+    assert SOURCES["factor"].candidates(req, 2).tolist() == [1, 3]  # type: ignore[union-attr]
+
+
+def test_factor_candidates_are_kept_per_user_for_the_serving_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    models = eng.models
+    assert models is not None
+    factor = SOURCES["factor"]
+    n = eng.config.n_candidates
+    searched: list[np.ndarray] = []
+    real = Request.search
+
+    def counted(self: Request, index: object, query: np.ndarray, k: int) -> np.ndarray:
+        searched.append(query)
+        return real(self, index, query, k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Request, "search", counted)
+
+    def ask(user: str, allowed: np.ndarray | None = None) -> list[int]:
+        request = eng.ranker.request(eng.models, eng.states.get(user), user)
+        request.restrict(allowed)
+        found = factor.candidates(request, n)
+        assert found is not None
+        return found.tolist()
+
+    first = ask("u0")
+    assert len(searched) == 1 and ask("u0") == first and len(searched) == 1  # kept
+    assert len(eng.factor_cache) == 1
+    allowed = np.ones(len(eng.catalog), dtype=bool)
+    allowed[first[0]] = False
+    assert first[0] not in ask("u0", allowed) and len(searched) == 2  # a filter: afresh
+    eng.ingest(Event("u0", "jazz-3", "click", 6_000_000.0))
+    assert ask("u0") == first and len(searched) == 2  # an event moves no factor vector
+    eng.forget_user("u2")
+    assert ask("u0") == first  # kept across another user's forgetting (new models) ...
+    assert len(searched) == 3  # ... afresh: forgetting serves a copy of the models
+    eng.factor_cache.forget("u0")
+    assert ask("u0") == first and len(searched) == 4
+    eng.models = models  # a swap drops every list
+    assert len(eng.factor_cache) == 0
+    # a refit's replay ranks with other models: it neither reads nor fills the cache
+    other = replace(models)
+    request = eng.ranker.request(other, None, "u0")
+    assert factor.candidates(request, n) is not None and len(eng.factor_cache) == 0
+    small = Engine(config=replace(CFG, sequential=False, factor_cache_users=1))
+    small.upsert_items(catalog())
+    small.swap(models)
+    for user in ("u0", "u1", "u0"):
+        req = small.ranker.request(small.models, None, user)
+        factor.candidates(req, n)
+    assert small.factor_cache.cached_users == ["u0"]  # the least recently read left

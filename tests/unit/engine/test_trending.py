@@ -29,3 +29,35 @@ def test_the_top_list_follows_the_counts_once_they_have_decayed() -> None:
     trending.add(2, 1000.0)
     trending.add(2, 1000.0)
     assert trending.top(2, 3).tolist() == [2, 0]
+
+
+def test_a_recomputed_top_list_is_the_one_the_whole_catalog_gives() -> None:
+    """The recompute ranks the previous list and the items counted since; it must give
+    the whole catalog's list, item for item, ties and zeros included."""
+    import numpy as np
+
+    from pulserec.engine.arrays import top_indices
+
+    rng = np.random.default_rng(3)
+    for n_items, spread in ((500, 1.0), (500, 0.0), (60, 0.5)):
+        fast, whole = Trending(half_life_s=300.0), Trending(half_life_s=300.0)
+        whole._top_n = lambda n, size, previous, t=whole: (  # type: ignore[method-assign]
+            top_indices(t.scores(size), n), False
+        )
+        ts, recomputed = 0.0, 0
+        for step in range(3000):
+            ts += float(rng.exponential(spread)) if spread else 0.0  # 0: many exact ties
+            if step % 500 == 250:  # a batch, as at start
+                items = rng.integers(0, n_items, 40)
+                times = np.full(40, ts)
+                fast.add_many(items, times)
+                whole.add_many(items, times)
+            else:
+                item = int(rng.zipf(1.3) % n_items)
+                fast.add(item, ts)
+                whole.add(item, ts)
+            for n in (10, 50):
+                before = fast._top.get(n)
+                assert fast.top(n, n_items).tolist() == whole.top(n, n_items).tolist()
+                recomputed += fast._top[n] is not before
+        assert recomputed > 50

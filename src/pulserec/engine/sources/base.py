@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from pulserec.engine.sequential import SequentialScorer
 from pulserec.index.base import VectorIndex
 from pulserec.state.base import UserState
 
+if TYPE_CHECKING:
+    from pulserec.engine.sources.factor import FactorCache
+
 T = TypeVar("T")
 
 
@@ -37,7 +40,8 @@ class Request:
 
     ``live`` holds the item-side signals learned per event (the serving ones, or a
     refit's replay's own) and ``trending`` its slow trending counts over the catalog.
-    ``allowed``: the items a filter lets through (None: every item).
+    ``allowed``: the items a filter lets through (None: every item). ``factor_cache``
+    keeps the factor source's candidates per user for the serving models (None: none).
     """
 
     models: ModelSet | None
@@ -49,12 +53,14 @@ class Request:
     config: EngineConfig
     scorer: SequentialScorer
     allowed: np.ndarray | None = None
+    factor_cache: FactorCache | None = None
     _allowed_idx: np.ndarray | None = field(default=None, repr=False)
     _subsets: dict[int, Any] = field(default_factory=dict, repr=False)
     _signals: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
     _per_cands: dict[Callable[..., Any], tuple[np.ndarray, Any]] = field(
         default_factory=dict, repr=False
     )
+    _searched: dict[tuple[int, int, bytes], np.ndarray] = field(default_factory=dict, repr=False)
 
     def signal(self, compute: Callable[[Request], T]) -> T:
         """``compute(self)``, computed on the first call of this request only."""
@@ -76,6 +82,7 @@ class Request:
         self.allowed = allowed
         self._allowed_idx = None
         self._subsets.clear()
+        self._searched.clear()
 
     @property
     def allowed_idx(self) -> np.ndarray:
@@ -91,8 +98,17 @@ class Request:
         """The ``n`` best allowed keys of a vector index for one query (-1 padded).
 
         Where the index would score a narrow filter's vectors exactly, they are gathered
-        once per request and index (two sources query the factor index in turn)."""
+        once per request and index (two sources query the factor index in turn). A query
+        asked of the same index twice is searched once: the ``ann`` and ``factor`` sources
+        ask the same one for a user without a short-term vector."""
         q = np.asarray(query, np.float32)[None]
+        key = (id(index), n, q.tobytes())
+        hit = self._searched.get(key)
+        if hit is None:
+            hit = self._searched[key] = self._search(index, q, n)
+        return hit
+
+    def _search(self, index: VectorIndex, q: np.ndarray, n: int) -> np.ndarray:
         if self.allowed is not None:
             subset = self._subsets.get(id(index), False)
             if subset is False:

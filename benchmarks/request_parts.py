@@ -1,0 +1,112 @@
+"""Wall time of each part of an after-event recommendation at 100k items, transformer on.
+
+    python benchmarks/request_parts.py --items 100000 --users 20000 --requests 1500
+
+The engine and models of ``benchmarks/engine.py --sequential``; each timed user sends an
+event and is ranked as a first visit (the factor source's kept lists are dropped first).
+Each candidate source, the transformer's forward pass, the feature matrix and the other
+parts of ``Ranker.recommend`` are wrapped with a timer; printed are each part's median,
+mean and 99th percentile over the requests (ms), slowest first. The wrappers cost a
+microsecond or two per part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from engine import fit_transformer, synthetic_models
+from pulserec.config import DEFAULT_SEED, get_settings
+from pulserec.engine import Engine
+from pulserec.engine import rank as rank_module
+from pulserec.engine.sequential import SequentialScorer
+from pulserec.engine.sources import SOURCES
+from pulserec.types import Event, Item
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args()
+    n_items, n_users = args.items, args.users
+    rng = np.random.default_rng(args.seed)
+    engine = Engine(config=get_settings().engine.to_engine_config())
+    engine.upsert_items([Item(f"i{j}") for j in range(n_items)])
+    engine.swap(synthetic_models(n_items, n_users, args.seed))
+    ts = 1_700_000_000.0
+    batch: list[Event] = []
+    sample: list[Event] = []
+    users = rng.integers(0, n_users, n_users * 20).tolist()
+    for u, i in zip(users, rng.integers(0, n_items, len(users)).tolist(), strict=True):
+        ts += 0.01
+        batch.append(Event(f"u{u}", f"i{i}", "click", ts))
+        if len(batch) == 1000:
+            engine.ingest_many(batch, durable=False)
+            sample += [e for e in batch if int(e.user_id[1:]) < 2000]
+            batch = []
+    plain = engine.models
+    assert plain is not None
+    engine.models = replace(plain, sequential=fit_transformer(sample, n_items, args.seed),
+                            seq_items=np.arange(n_items))  # fmt: skip
+
+    spent: dict[str, float] = {}
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        inner: Callable[..., Any] = getattr(owner, name)
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            out = inner(*a, **k)
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+            return out
+
+        setattr(owner, name, wrapper)
+
+    for name, source in SOURCES.items():
+        timed(source, "candidates", f"source {name}")
+    timed(SequentialScorer, "_compute", "  transformer forward pass (in its source)")
+    timed(rank_module, "gather", "all sources")
+    timed(rank_module, "feature_matrix", "feature matrix")
+    timed(rank_module, "terms", "blend terms")
+    timed(rank_module.Ranker, "allowed", "seen/deleted mask")
+    timed(rank_module, "mmr", "top k (mmr)")
+    timed(engine.ranker.explainer, "reasons", "reasons")
+
+    parts: dict[str, list[float]] = defaultdict(list)
+    for j in range(args.requests + 200):  # the first 200: warm-up
+        u = f"u{int(rng.integers(0, n_users))}"
+        ts += 1
+        t0 = time.perf_counter()
+        engine.ingest(Event(u, f"i{int(rng.integers(0, n_items))}", "click", ts))
+        ingest = time.perf_counter() - t0
+        engine.factor_cache.serve(engine.models)  # a first visit
+        spent.clear()
+        t0 = time.perf_counter()
+        engine.recommend(u, 10)
+        total = time.perf_counter() - t0
+        if j >= 200:
+            for label, seconds in spent.items():
+                parts[label].append(seconds)
+            parts["recommend (whole)"].append(total)
+            parts["(the event's ingest, before it)"].append(ingest)
+
+    print("| part | p50 ms | mean ms | p99 ms |")
+    print("|---|---:|---:|---:|")
+    for label in sorted(parts, key=lambda k: -statistics.median(parts[k])):
+        ms = sorted(s * 1000 for s in parts[label])
+        print(f"| {label} | {ms[len(ms) // 2]:.3f} | {np.mean(ms):.3f} "
+              f"| {ms[int(0.99 * len(ms))]:.3f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
