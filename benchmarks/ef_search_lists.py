@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 
 import numpy as np
 
-from engine import fit_transformer, synthetic_models
-from pulserec.config import DEFAULT_SEED, get_settings
-from pulserec.engine import Engine
+from engine import warm_engine
+from pulserec.config import DEFAULT_SEED
 from pulserec.engine.sources.base import Request
 from pulserec.index.base import VectorIndex
 from pulserec.index.hnsw import HNSWIndex
-from pulserec.types import Event, Item
+from pulserec.types import Event
 
 Lists = list[list[str]]
 
@@ -46,25 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     n_items, n_users = args.items, args.users
     rng = np.random.default_rng(args.seed)
-    engine = Engine(config=get_settings().engine.to_engine_config())
-    engine.upsert_items([Item(f"i{j}") for j in range(n_items)])
-    engine.swap(synthetic_models(n_items, n_users, args.seed))
-    ts = 1_700_000_000.0
-    batch: list[Event] = []
-    sample: list[Event] = []
-    users = rng.integers(0, n_users, n_users * 20).tolist()
-    for u, i in zip(users, rng.integers(0, n_items, len(users)).tolist(), strict=True):
-        ts += 0.01
-        batch.append(Event(f"u{u}", f"i{i}", "click", ts))
-        if len(batch) == 1000:
-            engine.ingest_many(batch, durable=False)
-            sample += [e for e in batch if int(e.user_id[1:]) < 2000]
-            batch = []
-    plain = engine.models
-    assert plain is not None
-    models = replace(plain, sequential=fit_transformer(sample, n_items, args.seed),
-                     seq_items=np.arange(n_items))  # fmt: skip
-    engine.models = models
+    engine, _, models, ts = warm_engine(n_items, n_users, args.seed, rng)
     assert models.seq_space is not None
     indexes = [models.cf_index, models.seq_space.index]
 

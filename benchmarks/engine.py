@@ -109,6 +109,34 @@ def fit_transformer(events: list[Event], n_items: int, seed: int):  # type: igno
     return SequentialTransformer(n_epochs=1, patience=None, random_state=seed).fit(inter)
 
 
+def warm_engine(
+    n_items: int, n_users: int, seed: int, rng: np.random.Generator
+) -> tuple[Engine, ModelSet, ModelSet, float]:
+    """An engine on :func:`synthetic_models` whose users each have 20 events in memory, its
+    plain models, the same with a transformer fitted on 2,000 users' events, and the time
+    of the last event. The transformer's model set serves on return."""
+    engine = Engine(config=get_settings().engine.to_engine_config())
+    engine.upsert_items([Item(f"i{j}") for j in range(n_items)])
+    engine.swap(synthetic_models(n_items, n_users, seed))
+    ts = 1_700_000_000.0
+    batch: list[Event] = []
+    sample: list[Event] = []
+    users = rng.integers(0, n_users, n_users * 20).tolist()
+    for u, i in zip(users, rng.integers(0, n_items, len(users)).tolist(), strict=True):
+        ts += 0.01
+        batch.append(Event(f"u{u}", f"i{i}", "click", ts))
+        if len(batch) == 1000:
+            engine.ingest_many(batch, durable=False)
+            sample += [e for e in batch if int(e.user_id[1:]) < 2000]
+            batch = []
+    plain = engine.models
+    assert plain is not None
+    with_seq = replace(plain, sequential=fit_transformer(sample, n_items, seed),
+                       seq_items=np.arange(n_items))  # fmt: skip
+    engine.models = with_seq
+    return engine, plain, with_seq, ts
+
+
 def torch_forward_copy(model):  # type: ignore[no-untyped-def]
     """A shallow copy of a fitted transformer whose ``sequence_states`` runs the torch
     network on the sequence padded to ``max_len`` (the serving path before numpy)."""
