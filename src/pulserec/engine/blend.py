@@ -205,7 +205,9 @@ def fit_segment_weights(
     :data:`MIN_FIRST_CHECK` on) rank worse by them than by everyone's weights: a log's
     early first choices may not hold for its latest newcomers.
     None when no segment has its own. Counts go into ``metrics`` (``lists_<segment>``;
-    ``first_choices`` and ``first_kept`` where ``first`` is given)."""
+    ``first_choices`` and ``first_kept`` where the first segment's weights were fitted on
+    ``first``, and ``first_ndcg@10`` and ``everyone_ndcg@10`` where the window checked
+    them)."""
     if len(choices.segment) != len(choices):
         return None
     rows = np.tile(np.asarray(weights, dtype=np.float64), (len(SEGMENT_NAMES), 1))

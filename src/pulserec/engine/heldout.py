@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pulserec.catalog.catalog import Catalog
+from pulserec.engine.arrays import member
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.features import feature_matrix, terms
 from pulserec.engine.fold import Folder
@@ -129,7 +130,7 @@ class HeldOutReplay:
                 )
                 if keep[j]:
                     cands = self.ranker.candidates(request)
-                    unseen = cands[~np.isin(cands, st.seen_items())]
+                    unseen = cands[~member(cands, st.seen_items())]
                     if _add_choice(data, request, unseen, target):
                         data.segment.append(segment_of(st))
                         data.events.append(j)
@@ -190,7 +191,7 @@ def _positive(event: Event) -> bool:
 
 
 def row_event(row: Any) -> Event:
-    """The event of one row of :func:`events_frame`."""
+    """The event of one row of :func:`~pulserec.engine.training.events_frame`."""
     value = None if row.value is None or pd.isna(row.value) else float(row.value)
     text = row.text if isinstance(row.text, str) else None
     item_id = row.item_id if isinstance(row.item_id, str) else None
