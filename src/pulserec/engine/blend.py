@@ -198,21 +198,24 @@ def fit_segment_weights(
     :data:`MIN_SUPPORT`), or everyone's where the segment has fewer than
     :data:`MIN_SEGMENT_LISTS` choices.
 
-    ``first``: choices users made as their first, before the held-out window (each ranked
-    among the candidates of a user without events at that moment). Where the window holds
-    too few choices of users without events, the first segment's weights are fitted on
-    these instead, and kept unless the window's own such choices (from
+    ``first``: choices users made early, before the held-out window (their first, each
+    ranked among the candidates of a user without events at that moment, and their second
+    and third, each ranked for a user who had made only the choices before it; ``first``'s
+    ``segment`` says which). Where the window holds too few choices of users without
+    events, or with one or two items, that segment's weights are fitted on these early
+    choices instead, and kept unless the window's own such choices (from
     :data:`MIN_FIRST_CHECK` on) rank worse by them than by everyone's weights: a log's
-    early first choices may not hold for its latest newcomers.
+    early choices may not hold for its latest newcomers.
     None when no segment has its own. Counts go into ``metrics`` (``lists_<segment>``;
-    ``first_choices`` and ``first_kept`` where the first segment's weights were fitted on
-    ``first``, and ``first_ndcg@10`` and ``everyone_ndcg@10`` where the window checked
-    them)."""
+    for users without events ``first_choices`` and ``first_kept`` where their weights were
+    fitted on early choices, and ``first_ndcg@10`` and ``everyone_ndcg@10`` where the
+    window checked them; the same keys with ``early`` for users with one or two items)."""
     if len(choices.segment) != len(choices):
         return None
     rows = np.tile(np.asarray(weights, dtype=np.float64), (len(SEGMENT_NAMES), 1))
     own = False
     segment = np.asarray(choices.segment)
+    early = np.asarray(first.segment) if first is not None else np.zeros(0, dtype=int)
     for j, name in enumerate(SEGMENT_NAMES):
         part = choices.subset((segment == j).tolist())
         metrics[f"lists_{name}"] = float(len(part))
@@ -221,29 +224,41 @@ def fit_segment_weights(
             # feature the segment's chosen items hardly have at everyone's
             rows[j], _ = fit_weights(part, DEFAULT_WEIGHTS, prior=weights, held=unsupported(part))
             own = True
-        elif j == 0 and first is not None:
-            kept = _first_weights(first, part, weights, metrics)
+        elif j in _EARLY_KEYS and first is not None:
+            before = first.subset((early == j).tolist())
+            kept = _early_weights(before, part, weights, metrics, _EARLY_KEYS[j])
             if kept is not None:
                 rows[j], own = kept, True
     return rows if own else None
 
 
-def _first_weights(
-    first: ChoiceData, window: ChoiceData, weights: np.ndarray, metrics: dict[str, float]
+_EARLY_KEYS = {0: "first", 1: "early"}
+"""The segments whose weights early choices before the window may give, and the word
+their metrics' keys start with."""
+
+
+def _early_weights(
+    before: ChoiceData,
+    window: ChoiceData,
+    weights: np.ndarray,
+    metrics: dict[str, float],
+    key: str,
 ) -> np.ndarray | None:
-    """Weights for users without events fitted on ``first`` (users' first choices before
+    """Weights for one segment fitted on ``before`` (that segment's users' choices before
     the held-out window, everyone's ``weights`` as the prior), or None where there are too
-    few of them or the ``window``'s choices of such users rank worse by them."""
-    metrics["first_choices"] = float(len(first))
-    metrics["first_kept"] = 0.0
-    if len(first) < MIN_SEGMENT_LISTS:
+    few of them or the ``window``'s choices of such users rank worse by them. Metrics'
+    keys start with ``key``."""
+    metrics[f"{key}_choices"] = float(len(before))
+    metrics[f"{key}_kept"] = 0.0
+    if len(before) < MIN_SEGMENT_LISTS:
         return None
-    fitted, _ = fit_weights(first, DEFAULT_WEIGHTS, prior=weights, held=unsupported(first))
+    fitted, _ = fit_weights(before, DEFAULT_WEIGHTS, prior=weights, held=unsupported(before))
     if len(window) >= MIN_FIRST_CHECK:
-        _, ndcg_first = recall_ndcg(chosen_ranks(window, fitted), window.missed, QUALITY_K)
+        _, ndcg_before = recall_ndcg(chosen_ranks(window, fitted), window.missed, QUALITY_K)
         _, ndcg_all = recall_ndcg(chosen_ranks(window, weights), window.missed, QUALITY_K)
-        metrics["first_ndcg@10"], metrics["everyone_ndcg@10"] = ndcg_first, ndcg_all
-        if ndcg_first < ndcg_all:
+        everyone = "everyone_ndcg@10" if key == "first" else f"everyone_{key}_ndcg@10"
+        metrics[f"{key}_ndcg@10"], metrics[everyone] = ndcg_before, ndcg_all
+        if ndcg_before < ndcg_all:
             return None
-    metrics["first_kept"] = 1.0
+    metrics[f"{key}_kept"] = 1.0
     return fitted

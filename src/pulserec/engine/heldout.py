@@ -36,6 +36,15 @@ FIRST_CHOICES = 1000
 times the choices a segment's own weights need. Each is a ranking call and a candidate
 list held in memory until the fit (about 20 KB)."""
 
+EARLY_USERS = 500
+"""Users whose second and third choices before the window a refit ranks at most (a
+seeded sample; up to twice as many choices as users), each among the candidates of a
+user whose state holds only their events until then."""
+
+_EARLY = "\x00early:"
+"""The prefix of the user id an early choice is ranked under: no trained user vector is
+found for it (the models before the window learned that user's later events too)."""
+
 
 class HeldOutReplay:
     """Collects the choices of a held-out window against given models."""
@@ -60,9 +69,12 @@ class HeldOutReplay:
         among the retrieval candidates, and among the logged list it was taken from (where
         the log holds lists: ``impression`` events of the same user at the same time).
 
-        ``first``, when given, receives users' first positive events before the window
-        (a seeded sample of :data:`FIRST_CHOICES`), each ranked as a user
-        without events among the candidates of that moment (:func:`first_events`)."""
+        ``first``, when given, receives users' early positive events before the window:
+        first ones (a seeded sample of :data:`FIRST_CHOICES`), each ranked as a user
+        without events among the candidates of that moment (:func:`first_events`), in
+        segment 0; and second and third ones (:data:`EARLY_USERS` users, :func:`early_events`),
+        each ranked for a user whose state holds only their events up to then, in the
+        segment of that state."""
         cfg = self.config
         catalog = self.items.catalog
         rng = np.random.default_rng(cfg.random_state)
@@ -84,9 +96,14 @@ class HeldOutReplay:
         live = live_signals(cfg)
         shown_before = _shown_lists(earlier, catalog)
         firsts: set[int] = set()
-        if first is not None:  # a generator of its own: the window's sample stays as it was
+        seconds: dict[int, int] = {}  # an early choice's position -> its user's last one
+        young: dict[str, UserState] = {}  # the states of those users, as they were then
+        if first is not None:  # generators of their own: the window's sample stays as it was
             first_rng = np.random.default_rng([cfg.random_state or 0, 1])
             firsts = first_events(earlier, catalog, FIRST_CHOICES, first_rng)
+            early_rng = np.random.default_rng([cfg.random_state or 0, 2])
+            seconds = early_events(earlier, catalog, EARLY_USERS, early_rng)
+        last_early = {earlier[j].user_id: end for j, end in seconds.items()}
         for j, event in enumerate(earlier):
             if event.item_id is not None and event.item_id in catalog:
                 idx = catalog.idx(event.item_id)
@@ -99,6 +116,21 @@ class HeldOutReplay:
                         first.segment.append(0)
                     else:
                         first.missed += 1
+                if j in seconds and first is not None:
+                    st = young[event.user_id]
+                    request = self.ranker.request(
+                        models, st, st.user_id, live=live, n_items=models.n_items
+                    )
+                    cands = self.ranker.candidates(request)
+                    if _add_choice(first, request, cands[~member(cands, st.seen_items())], idx):
+                        first.segment.append(segment_of(st))
+            if j <= last_early.get(event.user_id, -1):
+                st = young.get(event.user_id) or UserState(_EARLY + event.user_id, cfg.state)
+                young[event.user_id] = st
+                self.folder.fold(st, event, False, models)
+                if j == last_early[event.user_id]:
+                    del young[event.user_id]
+            if event.item_id is not None and event.item_id in catalog:
                 if _positive(event):
                     taken = (event.user_id, event.timestamp) in shown_before
                     live.add(idx, event.timestamp, user_id=event.user_id, listed=taken)
@@ -173,6 +205,35 @@ def first_events(
     if len(found) > n:
         found = rng.choice(found, n, replace=False).tolist()
     return set(found)
+
+
+def early_events(
+    events: list[Event], catalog: Catalog, n: int, rng: np.random.Generator
+) -> dict[int, int]:
+    """Positions in ``events`` (in time order) of the second and third positive events on
+    new catalog items of a seeded sample of at most ``n`` users, each mapped to the
+    position of that user's last one.
+
+    The held-out window holds few choices of users with one or two items where users
+    stay for long (61 on ml-100k), while most users of the log made such choices once.
+    Each is ranked for a user whose state holds their events up to it; the models were
+    fitted on these events too, so a trained user vector is not used, while item-side
+    counts include the user's own (one user among those every count sums)."""
+    taken: dict[str, list[str]] = {}
+    found: dict[str, list[int]] = {}
+    for j, event in enumerate(events):
+        if not _positive(event) or event.item_id not in catalog:
+            continue
+        items = taken.setdefault(event.user_id, [])
+        if len(items) >= 3 or event.item_id in items:
+            continue
+        if items:
+            found.setdefault(event.user_id, []).append(j)
+        items.append(event.item_id)  # type: ignore[arg-type]
+    users = sorted(found)
+    if len(users) > n:
+        users = [users[k] for k in np.sort(rng.choice(len(users), n, replace=False))]
+    return {j: found[u][-1] for u in users for j in found[u]}
 
 
 def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> bool:
