@@ -171,7 +171,8 @@ class EngineSettings(Section):
         default=20_000,
         ge=0,
         description="Users whose factor-source candidates are kept between their requests "
-        "until the next refit (about 0.6 KB each at 100 candidates; 0: none).",
+        "until the next refit, when those of the users active or read lately are searched "
+        "again in batches (about 0.6 KB each at 100 candidates; 0: none).",
     )
     sequential_warm_start: bool = Field(
         default=False,

@@ -31,6 +31,7 @@ from pulserec.engine.features import BLEND_NAMES
 from pulserec.engine.insight import Insight
 from pulserec.engine.items import LiveItems, item_text
 from pulserec.engine.modelset import ModelSet, read_current, scrub_user, write_current
+from pulserec.engine.sources.factor import FactorCache
 from pulserec.engine.training import Fitter, events_frame
 from pulserec.state.memory import MemoryStateStore
 from pulserec.storage.artifacts import prune_artifacts
@@ -50,6 +51,7 @@ class RefitMixin:
     states: MemoryStateStore
     insight: Insight
     fitter: Fitter
+    factor_cache: FactorCache
     models: ModelSet | None
     _lock: threading.RLock
     _train_lock: threading.Lock
@@ -137,13 +139,17 @@ class RefitMixin:
         self.insight.fit_topics(vectors, texts, n_topics)
 
     def swap(self, models: ModelSet) -> None:
-        """Serve from ``models`` from the next request on."""
+        """Serve from ``models`` from the next request on. The factor source's lists of
+        the users active or read lately are then searched under them, outside the lock
+        (:meth:`~pulserec.engine.sources.factor.FactorCache.fill`)."""
         with self._lock:
+            lately = [*self.states, *self.factor_cache.cached_users]  # least recent first
             self.models = models
             # short-term vectors live in the factor space, which a refit changes:
             # states are rebuilt from the log on their next read
             self.states.clear()
             self.insight.forget()
+        self.factor_cache.fill(models, lately, self.config.n_candidates)
 
     def load_latest_models(self) -> ModelSet | None:
         """Swap in the newest saved models of ``artifacts_dir`` (server start)."""

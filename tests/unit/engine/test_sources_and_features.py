@@ -791,3 +791,49 @@ def test_factor_candidates_are_kept_per_user_for_the_serving_models(
         req = small.ranker.request(small.models, None, user)
         factor.candidates(req, n)
     assert small.factor_cache.cached_users == ["u0"]  # the least recently read left
+
+
+def test_a_swap_fills_the_factor_lists_of_users_active_or_read_lately(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    eng.bootstrap(history())
+    eng.train()
+    models = eng.models
+    assert models is not None
+    factor, n = SOURCES["factor"], eng.config.n_candidates
+    eng.ingest(Event("u3", "jazz-3", "click", 6_000_000.0))  # u3 active lately
+    for user in ("u0", "u1"):  # u0 and u1 read lately
+        factor.candidates(eng.ranker.request(eng.models, None, user), n)
+    own = {u: eng.factor_cache.get(models, u, n) for u in ("u0", "u1")}
+    searched: list[np.ndarray] = []
+    real = Request.search
+
+    def counted(self: Request, index: object, query: np.ndarray, k: int) -> np.ndarray:
+        searched.append(query)
+        return real(self, index, query, k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Request, "search", counted)
+    again = replace(models)
+    eng.swap(again)
+    # the lately active user and the readers kept their lists, the most recent last
+    assert eng.factor_cache.cached_users == ["u3", "u0", "u1"]
+    for user in ("u3", "u0", "u1"):
+        kept = eng.factor_cache.get(again, user, n)
+        found = factor.candidates(eng.ranker.request(again, None, user), n)
+        assert kept is not None and found is not None and found.tolist() == kept.tolist()
+        if user in own:  # the same vectors: the same list as its own search gave
+            assert kept.tolist() == own[user].tolist()  # type: ignore[union-attr]
+    assert searched == []  # no request searched for itself
+    assert factor.candidates(eng.ranker.request(again, None, "u2"), n) is not None
+    assert len(searched) == 1  # a user not active lately searches
+    # a bounded cache keeps the latest; a user the models lack is skipped
+    eng.factor_cache.max_users = 2
+    assert eng.factor_cache.fill(again, ["u0", "nobody", "u1", "u2"], n) == 0  # all kept
+    eng.factor_cache.serve(again)
+    assert eng.factor_cache.fill(again, ["u0", "u1", "nobody", "u2"], n) == 2
+    assert eng.factor_cache.cached_users == ["u1", "u2"]
+    # models no longer serving are not filled
+    eng.factor_cache.serve(models)
+    assert eng.factor_cache.fill(again, ["u0"], n) == 0 and len(eng.factor_cache) == 0

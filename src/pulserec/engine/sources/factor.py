@@ -3,13 +3,16 @@
 That query changes only when the models do (a refit), so for the serving models a user's
 candidates are kept between their requests (:class:`FactorCache`, a bounded LRU; requests
 under a filter search afresh): a user who comes back within a model set's life skips one
-of the request's three index searches.
+of the request's three index searches. When models are swapped in, the lists of the
+users read or active lately are searched again in batches (:meth:`FactorCache.fill`), so
+their first request under the new models skips that search too.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -70,6 +73,43 @@ class FactorCache:
             self._lists.move_to_end(user_id)
             while len(self._lists) > self.max_users:
                 self._lists.popitem(last=False)
+
+
+    def fill(self, models: ModelSet, users: Iterable[str], n: int) -> int:
+        """Search and keep the ``n`` candidates of ``users`` (least recent first; the
+        latest :attr:`max_users` the models have a vector for) under the serving
+        ``models``: the lists their requests would search for, in batches of
+        :data:`FILL_BATCH` queries. Lists kept meanwhile stay. Stops where other models
+        are swapped in. Returns how many lists were added."""
+        if self.max_users <= 0 or models is not self._serving:
+            return 0
+        wanted, queries = [], []
+        # the most recent first: each goes in behind those kept before it
+        for user_id in dict.fromkeys(reversed(list(users))):
+            q = unit(models.long_term(user_id))
+            if q is not None:  # as the source's own search asks it
+                wanted.append(user_id)
+                queries.append(np.asarray(q, np.float32))
+                if len(wanted) == self.max_users:
+                    break
+        kept = 0
+        for start in range(0, len(wanted), FILL_BATCH):
+            found, _ = models.cf_index.search(np.stack(queries[start : start + FILL_BATCH]), n)
+            with self._lock:
+                if models is not self._serving:
+                    break
+                for user_id, row in zip(wanted[start : start + FILL_BATCH], found, strict=True):
+                    if user_id not in self._lists:  # a request's own list is as good
+                        self._lists[user_id] = row.astype(np.int32)
+                        self._lists.move_to_end(user_id, last=False)
+                        kept += 1
+                while len(self._lists) > self.max_users:
+                    self._lists.popitem(last=False)
+        return kept
+
+
+FILL_BATCH = 512
+"""Queries per index search when the kept lists are filled for new models."""
 
 
 class FactorSource:
