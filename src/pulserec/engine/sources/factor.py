@@ -79,8 +79,8 @@ class FactorCache:
         """Search and keep the ``n`` candidates of ``users`` (least recent first; the
         latest :attr:`max_users` the models have a vector for) under the serving
         ``models``: the lists their requests would search for, in batches of
-        :data:`FILL_BATCH` queries. Lists kept meanwhile stay. Stops where other models
-        are swapped in. Returns how many lists were added."""
+        :data:`FILL_BATCH` queries where the index is a graph. Lists kept meanwhile stay.
+        Stops where other models are swapped in. Returns how many lists were added."""
         if self.max_users <= 0 or models is not self._serving:
             return 0
         wanted, queries = [], []
@@ -92,13 +92,16 @@ class FactorCache:
                 queries.append(np.asarray(q, np.float32))
                 if len(wanted) == self.max_users:
                     break
-        kept = 0
-        for start in range(0, len(wanted), FILL_BATCH):
-            found, _ = models.cf_index.search(np.stack(queries[start : start + FILL_BATCH]), n)
+        kept, index = 0, models.cf_index
+        # the graph scores each query alone either way; an exact product over a batch
+        # rounds differently from one query's, and near-ties would order differently
+        batch = FILL_BATCH if index.uses_graph else 1
+        for start in range(0, len(wanted), batch):
+            found, _ = index.search(np.stack(queries[start : start + batch]), n)
             with self._lock:
                 if models is not self._serving:
                     break
-                for user_id, row in zip(wanted[start : start + FILL_BATCH], found, strict=True):
+                for user_id, row in zip(wanted[start : start + batch], found, strict=True):
                     if user_id not in self._lists:  # a request's own list is as good
                         self._lists[user_id] = row.astype(np.int32)
                         self._lists.move_to_end(user_id, last=False)
