@@ -137,6 +137,25 @@ def warm_engine(
     return engine, plain, with_seq, ts
 
 
+def ab_setup(
+    parser: argparse.ArgumentParser,
+) -> tuple[argparse.Namespace, Engine, np.random.Generator, float]:
+    """The in-process A/B benchmarks' start: ``--items``, ``--users``, ``--requests``,
+    ``--blocks`` and ``--seed`` added to ``parser`` and read, the :func:`warm_engine`
+    (transformer serving) warmed up by 200 requests, its generator and latest time."""
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--blocks", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    engine, _, _, ts = warm_engine(args.items, args.users, args.seed, rng)
+    for _ in range(200):  # warm-up: first calls, the transformer's item vectors
+        engine.recommend(f"u{int(rng.integers(0, args.users))}", 10)
+    return args, engine, rng, ts
+
+
 def torch_forward_copy(model):  # type: ignore[no-untyped-def]
     """A shallow copy of a fitted transformer whose ``sequence_states`` runs the torch
     network on the sequence padded to ``max_len`` (the serving path before numpy)."""

@@ -21,8 +21,7 @@ import time
 
 import numpy as np
 
-from engine import warm_engine
-from pulserec.config import DEFAULT_SEED
+from engine import ab_setup
 from pulserec.engine.arrays import unit
 from pulserec.types import Event
 
@@ -32,20 +31,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--blocks", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args()
+    args, engine, rng, ts = ab_setup(argparse.ArgumentParser())
     n_items, n_users = args.items, args.users
-    rng = np.random.default_rng(args.seed)
-    engine, _, _, ts = warm_engine(n_items, n_users, args.seed, rng)
     models, cache, n = engine.models, engine.factor_cache, engine.config.n_candidates
     assert models is not None
-    for _ in range(200):  # warm-up: first calls, the transformer's item vectors
-        engine.recommend(f"u{int(rng.integers(0, n_users))}", 10)
 
     per_block = args.requests // args.blocks
     samples: dict[str, list[float]] = {"searched by the request": [], "filled at the swap": []}

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import DIM, percentiles, warm_engine
-from pulserec.config import DEFAULT_SEED
+from engine import DIM, ab_setup, percentiles
 from pulserec.engine import Engine
 from pulserec.engine.arrays import top_indices
 from pulserec.engine.rank import Ranker
@@ -113,18 +112,8 @@ def before(engine: Engine) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--blocks", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args()
+    args, engine, rng, ts = ab_setup(argparse.ArgumentParser())
     n_items, n_users = args.items, args.users
-    rng = np.random.default_rng(args.seed)
-    engine, _, _, ts = warm_engine(n_items, n_users, args.seed, rng)
-    for _ in range(200):  # warm-up: first calls, the transformer's item vectors
-        engine.recommend(f"u{int(rng.integers(0, n_users))}", 10)
 
     kinds = ("after an event", "repeated read", "next event")
     samples: dict[str, dict[str, list[float]]] = {

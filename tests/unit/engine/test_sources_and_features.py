@@ -738,17 +738,17 @@ def test_the_same_query_of_the_same_index_is_searched_once_per_request(
     assert SOURCES["factor"].candidates(req, 2).tolist() == [1, 3]  # type: ignore[union-attr]
 
 
-def test_factor_candidates_are_kept_per_user_for_the_serving_models(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _trained_shop() -> tuple[Engine, ModelSet]:
     eng = Engine(config=replace(CFG, sequential=False))
     eng.upsert_items(catalog())
     eng.bootstrap(history())
     eng.train()
-    models = eng.models
-    assert models is not None
-    factor = SOURCES["factor"]
-    n = eng.config.n_candidates
+    assert eng.models is not None
+    return eng, eng.models
+
+
+def _count_searches(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The queries of every index search a request makes from now on."""
     searched: list[np.ndarray] = []
     real = Request.search
 
@@ -757,6 +757,16 @@ def test_factor_candidates_are_kept_per_user_for_the_serving_models(
         return real(self, index, query, k)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Request, "search", counted)
+    return searched
+
+
+def test_factor_candidates_are_kept_per_user_for_the_serving_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eng, models = _trained_shop()
+    factor = SOURCES["factor"]
+    n = eng.config.n_candidates
+    searched = _count_searches(monkeypatch)
 
     def ask(user: str, allowed: np.ndarray | None = None) -> list[int]:
         request = eng.ranker.request(eng.models, eng.states.get(user), user)
@@ -796,25 +806,13 @@ def test_factor_candidates_are_kept_per_user_for_the_serving_models(
 def test_a_swap_fills_the_factor_lists_of_users_active_or_read_lately(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    eng = Engine(config=replace(CFG, sequential=False))
-    eng.upsert_items(catalog())
-    eng.bootstrap(history())
-    eng.train()
-    models = eng.models
-    assert models is not None
+    eng, models = _trained_shop()
     factor, n = SOURCES["factor"], eng.config.n_candidates
     eng.ingest(Event("u3", "jazz-3", "click", 6_000_000.0))  # u3 active lately
     for user in ("u0", "u1"):  # u0 and u1 read lately
         factor.candidates(eng.ranker.request(eng.models, None, user), n)
     own = {u: eng.factor_cache.get(models, u, n) for u in ("u0", "u1")}
-    searched: list[np.ndarray] = []
-    real = Request.search
-
-    def counted(self: Request, index: object, query: np.ndarray, k: int) -> np.ndarray:
-        searched.append(query)
-        return real(self, index, query, k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Request, "search", counted)
+    searched = _count_searches(monkeypatch)
     again = replace(models)
     eng.swap(again)
     # the lately active user and the readers kept their lists, the most recent last
