@@ -23,6 +23,7 @@ from pulserec.cli.common import (
     or_default,
     setting_help,
 )
+from pulserec.evaluation.synthetic import PRESETS
 from pulserec.events.datasets import DATASETS
 
 
@@ -31,7 +32,7 @@ def replay(
         str,
         typer.Option(
             help=f"One of: {', '.join(DATASETS)}; or synthetic[:PRESET] (a generated log, "
-            "PRESET ml-100k-like, globo-like or shop-like)."
+            f"PRESET one of {', '.join(PRESETS)})."
         ),
     ] = "ml-100k",
     data_dir: DataDirOption = None,
