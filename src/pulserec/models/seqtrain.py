@@ -50,9 +50,10 @@ _SCORE_CHUNK = 256
 
 
 def hold_out_last(
-    train: Interactions, min_events: int = 3
+    train: Interactions, min_events: int = 3, rng: np.random.Generator | None = None
 ) -> tuple[Interactions, np.ndarray, np.ndarray]:
-    """Split off each user's latest event, for users with at least ``min_events`` events.
+    """Split off each user's latest event, for users with at least ``min_events`` events;
+    with ``rng``, one of each such user's events drawn at random instead.
 
     Ties in time keep the interactions' own order (the later row is the latest).
 
@@ -65,7 +66,9 @@ def hold_out_last(
     """
     users = np.asarray(train.user_idx, dtype=np.int64)
     n = len(users)
-    order = np.lexsort((np.arange(n), np.asarray(train.timestamp), users))
+    # sorted by user, each user's held-out event last: the latest, or a random draw
+    within = (np.asarray(train.timestamp),) if rng is None else (rng.random(n),)
+    order = np.lexsort((np.arange(n), *within, users))
     sorted_users = users[order]
     last = np.r_[sorted_users[1:] != sorted_users[:-1], True] if n else np.zeros(0, dtype=bool)
     counts = np.bincount(users, minlength=train.n_users)

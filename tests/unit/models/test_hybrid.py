@@ -189,6 +189,39 @@ def test_a_noise_base_gets_no_weight_and_the_blend_ranks_as_the_good_base(
     np.testing.assert_array_equal(loaded.score(users), model.score(users))
 
 
+def test_the_held_out_events_are_the_latest_or_random_ones() -> None:
+    # on the chain the next item follows the latest (co-visitation), while an event drawn
+    # from the middle of a chain is told by the user's other items (item-kNN)
+    train = chain_interactions()
+    latest = Hybrid(bases="covisit,itemknn", holdout="last").fit(train)
+    drawn = Hybrid(bases="covisit,itemknn", holdout="random").fit(train)
+    assert [names for names, _ in latest.selection_] == [("covisit",)]
+    assert [names for names, _ in drawn.selection_] == [("itemknn",)]
+    assert latest.blend_weights_["itemknn"] == drawn.blend_weights_["covisit"] == 0.0
+
+
+@pytest.mark.parametrize(("protocol", "chosen"), [("loo", "last"), ("random811", "random")])
+def test_the_grid_search_takes_the_held_out_events_the_split_asks_for(
+    protocol: str, chosen: str
+) -> None:
+    from pulserec.evaluation import tune
+    from pulserec.evaluation.splits import make_split, to_split_data
+
+    rng = np.random.default_rng(0)
+    users, items = [], []
+    for u, start in enumerate(rng.integers(0, N_ITEMS, size=120)):
+        users += [f"u{u}"] * 10
+        items += [f"i{(start + j) % N_ITEMS}" for j in range(10)]
+    events = pd.DataFrame(
+        {"user_id": users, "item_id": items, "timestamp": np.arange(len(users), dtype=float)}
+    )
+    data = to_split_data(make_split(events, protocol, 0))
+    model, trials = tune("hybrid", data, base_params={"bases": "covisit,itemknn"})
+    assert isinstance(model, Hybrid) and model.holdout == chosen
+    by = {t["params"]["holdout"]: t["ndcg@10"] for t in trials}
+    assert by[chosen] > by[next(h for h in by if h != chosen)] + 0.1
+
+
 def test_selection_all_blends_every_base() -> None:
     vectors = np.random.default_rng(0).standard_normal((N_ITEMS, 8)).astype(np.float32)
     train = chain_interactions().with_item_vectors(vectors)
@@ -239,6 +272,7 @@ def test_save_load_rebuilds_every_base(tmp_path: Path) -> None:
         ({"bases": "ease", "selection": "best"}, "selection must be one of"),
         ({"bases": "ease", "n_folds": 1}, "n_folds must be >= 2"),
         ({"bases": "ease", "min_gain_se": -1.0}, "min_gain_se must be >= 0"),
+        ({"bases": "ease", "holdout": "first"}, "holdout must be one of"),
     ],
 )
 def test_rejects_bad_bases(params: dict[str, object], message: str) -> None:

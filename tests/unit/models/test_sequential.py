@@ -252,6 +252,28 @@ def test_hold_out_last_takes_each_long_enough_users_latest_event() -> None:
     assert inner.matrix.sum() == train.matrix.sum() - 2
 
 
+def test_hold_out_last_with_a_generator_draws_one_event_of_each_long_enough_user() -> None:
+    events = pd.DataFrame({
+        "user_id": ["a"] * 4 + ["b"] * 2 + ["c"] * 3,
+        "item_id": ["w", "x", "y", "z", "x", "y", "x", "y", "z"],
+        "timestamp": [1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 1.0, 2.0, 3.0],
+    })  # fmt: skip
+    train = Interactions.from_events(events)
+    user_ids, item_ids = train.users.to_list(), train.items.to_list()
+    drawn: dict[str, set[str]] = {"a": set(), "c": set()}
+    for seed in range(40):
+        inner, users, items = hold_out_last(train, rng=np.random.default_rng(seed))
+        held = {user_ids[u]: item_ids[i] for u, i in zip(users, items, strict=True)}
+        assert set(held) == {"a", "c"}  # b has two events only
+        assert inner.matrix.sum() == train.matrix.sum() - 2
+        for user, item in held.items():
+            drawn[user].add(item)
+            row = inner.matrix[train.users.idx(user)].toarray()[0]
+            assert row[train.items.idx(item)] == 0  # out of what the fit sees
+    # any event, not only the latest, is drawn
+    assert drawn == {"a": {"w", "x", "y", "z"}, "c": {"x", "y", "z"}}
+
+
 def test_training_windows_cover_each_target_once() -> None:
     inputs, targets, prefix = training_windows([np.arange(7), np.array([9]), np.array([4, 5])],
                                                max_len=3, n_items=10)  # fmt: skip
