@@ -14,12 +14,7 @@ hand:
    EASE and ALS rank random items far better (ml-100k random811 NDCG@10 0.121 against ALS's
    0.318). ``holdout`` is in the ``param_grid``, so the evaluator's grid search fits both
    and keeps the one that ranks the validation split better.
-2. Every base model is fitted on the remaining events and scores the held-out users; a base
-   with a ``param_grid`` is fitted with each of its settings and keeps the one whose scores
-   rank the held-out events best (``tune_bases``), as the evaluator tunes a model alone on
-   its validation split. With the bases' defaults the blend fell below a tuned base it
-   chose alone (ml-latest-small random811: EASE with its default l2 in the blend, 0.257
-   NDCG@10 against the tuned EASE's 0.268).
+2. Every base model is fitted on the remaining events and scores the held-out users.
 3. Forward selection (:func:`select_bases`) chooses which bases enter the blend: first the
    base that ranks the held-out items best on its own, then, one at a time, the base whose
    addition raises the blend's cross-validated NDCG@10 most, as long as the gain exceeds
@@ -54,8 +49,6 @@ interactions carry no ``item_vectors``; the sequential transformer then runs on 
 
 from __future__ import annotations
 
-import itertools
-import json
 from typing import Any, ClassVar
 
 import numpy as np
@@ -248,10 +241,6 @@ class Hybrid(Recommender):
     holdout : {"last", "random"}
         The training event of each user (with three or more) that the weights are fitted
         on: the latest (next-item recommendation) or one drawn at random.
-    tune_bases : bool
-        Search each base's own ``param_grid`` (the parameters ``base_params`` leaves open)
-        for the setting that ranks the held-out events best on its own, as the evaluator
-        tunes a model alone on its validation split; otherwise the bases' defaults.
     random_state : int or None
         Seed of the held-out user sample (when the data is too large to use all users), of
         the random held-out events and of the cross-validation folds.
@@ -267,9 +256,6 @@ class Hybrid(Recommender):
     selection_ : list of (tuple of str, float)
         Set by :meth:`fit` only (not saved): the bases in the blend after each step of the
         forward selection and the blend's cross-validated NDCG@10 on the held-out events.
-    base_choice_ : dict
-        The parameters each tuned base was fitted with (those its grid search chose),
-        saved as ``base_settings_`` (their JSON text).
     """
 
     name: ClassVar[str] = "hybrid"
@@ -279,7 +265,6 @@ class Hybrid(Recommender):
 
     weights_: np.ndarray
     used_: np.ndarray
-    base_settings_: np.ndarray
     models_: dict[str, Recommender]
     selection_: list[tuple[tuple[str, ...], float]]
 
@@ -292,7 +277,6 @@ class Hybrid(Recommender):
         min_gain_se: float = 1.0,
         n_folds: int = 3,
         holdout: str = "last",
-        tune_bases: bool = True,
         random_state: int | None = 0,
     ) -> None:
         self.bases = bases
@@ -302,7 +286,6 @@ class Hybrid(Recommender):
         self.min_gain_se = min_gain_se
         self.n_folds = n_folds
         self.holdout = holdout
-        self.tune_bases = tune_bases
         self.random_state = random_state
 
     # The learned arrays depend on which bases the hyperparameters name: each base's own
@@ -311,7 +294,7 @@ class Hybrid(Recommender):
     def _state(self) -> tuple[str, ...]:  # type: ignore[override]
         from pulserec.models import MODELS
 
-        names = ["weights_", "used_", "base_settings_"]
+        names = ["weights_", "used_"]
         for base in self._base_names():
             names += [f"{base}__{attr}" for attr in MODELS[base]._state]
         return tuple(names)
@@ -334,38 +317,10 @@ class Hybrid(Recommender):
             raise ValueError(f"{self.name}: base_params for models not in bases: {stray}")
         return names
 
-    def _make_base(self, base: str, **chosen: Any) -> Recommender:
+    def _make_base(self, base: str) -> Recommender:
         from pulserec.models import make_model
 
-        return make_model(base, **{**(self.base_params or {}).get(base, {}), **chosen})
-
-    def _base_grid(self, base: str) -> list[dict[str, Any]]:
-        """The settings of ``base`` to try: its ``param_grid`` over the parameters that
-        ``base_params`` leaves open (one empty setting when nothing is tuned)."""
-        from pulserec.models import MODELS
-
-        fixed = (self.base_params or {}).get(base, {})
-        grid = {k: v for k, v in MODELS[base].param_grid.items() if k not in fixed}
-        if not self.tune_bases or not grid:
-            return [{}]
-        combos = itertools.product(*grid.values())
-        return [dict(zip(grid, values, strict=True)) for values in combos]
-
-    def _tuned_scores(
-        self, base: str, inner: Interactions, users: np.ndarray, targets: np.ndarray
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """The held-out users' scores by ``base`` fitted on ``inner`` with each setting
-        of :meth:`_base_grid`, and the setting whose scores rank the held-out targets best
-        (NDCG@10, the users' remaining items masked as the evaluator masks them)."""
-        seen = inner.matrix[users].toarray() != 0
-        best: tuple[float, np.ndarray, dict[str, Any]] | None = None
-        for setting in self._base_grid(base):
-            scores = self._make_base(base, **setting).fit(inner).score(users)
-            ndcg = float(target_ndcg(np.where(seen, -np.inf, scores), targets).mean())
-            if best is None or ndcg > best[0]:
-                best = (ndcg, scores, setting)
-        assert best is not None
-        return best[1], best[2]
+        return make_model(base, **(self.base_params or {}).get(base, {}))
 
     # -- fitting ---------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -402,7 +357,6 @@ class Hybrid(Recommender):
         fitted = [b for b, on in zip(names, used, strict=True) if on]
         features: list[np.ndarray] = []
         on_all: dict[str, Recommender] = {}
-        self.base_choice_ = {}
         for base in fitted:
             model = self._make_base(base)
             if last and isinstance(model, SequentialTransformer) and model.patience is not None:
@@ -414,7 +368,7 @@ class Hybrid(Recommender):
                                       self.n_users_)  # fmt: skip
                 scores = model.score_sequences([seqs[u] for u in users])
             elif len(users):
-                scores, self.base_choice_[base] = self._tuned_scores(base, inner, users, targets)
+                scores = model.fit(inner).score(users)
             else:
                 continue
             features.append(standardise(scores).astype(np.float32))
@@ -445,12 +399,10 @@ class Hybrid(Recommender):
         models: dict[str, Recommender] = {}
         for base, weight in zip(fitted, weights[:-1], strict=True):
             if weight != 0:
-                chosen = self.base_choice_.get(base, {})
-                models[base] = on_all.get(base) or self._make_base(base, **chosen).fit(train)
+                models[base] = on_all.get(base) or self._make_base(base).fit(train)
         self.weights_ = weights
         self.used_ = used
         self.models_ = models
-        self.base_settings_ = np.array(json.dumps(self.base_choice_, sort_keys=True))
         for base in names:
             for attr in _state_of(base):
                 value = getattr(models[base], attr) if base in models else np.zeros(0)
@@ -458,13 +410,12 @@ class Hybrid(Recommender):
 
     def _after_load(self) -> None:
         self.used_ = np.asarray(self.used_, dtype=bool)
-        self.base_choice_ = json.loads(str(self.base_settings_))
         self.models_ = {}
         fitted = [b for b, on in zip(self._base_names(), self.used_, strict=True) if on]
         for base, weight in zip(fitted, self.weights_[:-1], strict=True):
             if weight == 0:
                 continue
-            model = self._make_base(base, **self.base_choice_.get(base, {}))
+            model = self._make_base(base)
             model.n_users_, model.n_items_ = self.n_users_, self.n_items_
             model.user_items_ = self.user_items_
             model.item_popularity_ = self.item_popularity_

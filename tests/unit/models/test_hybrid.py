@@ -222,44 +222,6 @@ def test_the_grid_search_takes_the_held_out_events_the_split_asks_for(
     assert by[chosen] > by[next(h for h in by if h != chosen)] + 0.1
 
 
-def test_each_base_is_tuned_on_the_held_out_events_and_keeps_its_setting(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pulserec.models.content import ContentModel
-
-    # items on a circle, each user's chain walks round it: a profile of the latest items
-    # points at the next one
-    angles = 2 * np.pi * np.arange(N_ITEMS) / N_ITEMS
-    vectors = np.c_[np.cos(angles), np.sin(angles)].astype(np.float32)
-    train = chain_interactions(length=20).with_item_vectors(vectors)
-    tried: list[object] = []
-    real = ContentModel._fit
-
-    def counted(self: ContentModel, data: Interactions) -> None:
-        tried.append(self.half_life)
-        real(self, data)
-
-    monkeypatch.setattr(ContentModel, "_fit", counted)
-    model = Hybrid(bases="content").fit(train)
-    grid = ContentModel.param_grid["half_life"]
-    chosen = model.base_choice_["content"]["half_life"]
-    # every setting of its grid on the held-out split, then the chosen one on everything
-    assert tried == [*grid, chosen] and chosen in grid
-    assert model.models_["content"].half_life == chosen  # type: ignore[attr-defined]
-    model.save(tmp_path / "h")
-    loaded = Recommender.load(tmp_path / "h")
-    assert isinstance(loaded, Hybrid) and loaded.base_choice_ == model.base_choice_
-    users = np.arange(train.n_users)
-    np.testing.assert_array_equal(loaded.score(users), model.score(users))
-    # a parameter base_params sets is not searched; tune_bases=False searches nothing
-    tried.clear()
-    fixed = Hybrid(bases="content", base_params={"content": {"half_life": 20.0}}).fit(train)
-    assert tried == [20.0, 20.0] and fixed.base_choice_ == {"content": {}}
-    tried.clear()
-    plain = Hybrid(bases="content", tune_bases=False).fit(train)
-    assert len(tried) == 2 and plain.base_choice_ == {"content": {}}
-
-
 def test_selection_all_blends_every_base() -> None:
     vectors = np.random.default_rng(0).standard_normal((N_ITEMS, 8)).astype(np.float32)
     train = chain_interactions().with_item_vectors(vectors)
