@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
-from pulserec.evaluation import evaluate, fit_model, make_split, to_split_data
+from pulserec.evaluation import blend_params, evaluate, fit_model, make_split, to_split_data
 from pulserec.events import load_dataset
 from pulserec.models import Hybrid
 from pulserec.models.content import item_texts_for
@@ -134,22 +134,30 @@ def run(
         out["sequential_params"] = sequential_params
     with one_transformer_fit():
         for name in models:
-            out["rows"].append(one_row(name, data, sequential_params, latency_requests))
+            tuned = {r["model"]: r["params"] for r in out["rows"]}
+            out["rows"].append(one_row(name, data, sequential_params, latency_requests, tuned))
             row = out["rows"][-1]
             print(dataset, json.dumps({k: v for k, v in row.items() if k != "params"}), flush=True)
     return out
 
 
 def one_row(
-    name: str, data: Any, sequential_params: dict[str, Any] | None, latency_requests: int
+    name: str,
+    data: Any,
+    sequential_params: dict[str, Any] | None,
+    latency_requests: int,
+    tuned: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """Fit one model (tuned on validation) and test it masked and unmasked."""
+    """Fit one model (tuned on validation; the hybrid's bases as the rows before it were
+    tuned, ``tuned``) and test it masked and unmasked."""
     registered, params = VARIANTS.get(name, (name, {}))
     if sequential_params and registered == "sequential":
         params = {**params, **sequential_params}
     elif sequential_params and registered == "hybrid":
         params = {**params, "base_params": {"sequential": sequential_params}}
-    model, fit_s, _ = fit_model(registered, data, params=params or None)
+    model, fit_s, _ = fit_model(
+        registered, data, params=blend_params(registered, tuned, params or None)
+    )
     row: dict[str, Any] = {"model": name, "fit_seconds": round(fit_s, 2),
                            "params": model.get_params()}  # fmt: skip
     if isinstance(model, Hybrid):

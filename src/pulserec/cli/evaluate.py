@@ -83,7 +83,14 @@ def evaluate(
     cache_dir: CacheDirOption = None,
 ) -> None:
     """Full-ranking evaluation of models on a dataset; prints a table, writes JSON."""
-    from pulserec.evaluation import make_split, read_split, run_model, to_split_data, write_split
+    from pulserec.evaluation import (
+        blend_params,
+        make_split,
+        read_split,
+        run_model,
+        to_split_data,
+        write_split,
+    )
     from pulserec.events import load_dataset
     from pulserec.models import MODELS
 
@@ -146,6 +153,8 @@ def evaluate(
                 tune_params=tune,
                 mask_history=mask_history,
                 item_features=features,
+                # the hybrid's bases as the rows before it were tuned on this split
+                params=blend_params(name, {r.model: r.params for r in results}),
                 on_trial=lambda _trial, task=task: progress.advance(task),
             )
             progress.advance(task)

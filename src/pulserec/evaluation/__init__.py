@@ -2,6 +2,7 @@
 
 from pulserec.evaluation.evaluator import (
     EvalResult,
+    blend_params,
     evaluate,
     fit_model,
     param_combinations,
@@ -26,6 +27,7 @@ __all__ = [
     "EvalResult",
     "Split",
     "SplitData",
+    "blend_params",
     "evaluate",
     "fit_model",
     "leave_one_out",

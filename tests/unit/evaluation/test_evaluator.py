@@ -41,3 +41,24 @@ def test_run_model_masks_history_only_when_asked() -> None:
     # unmasked, every list is i3 and i2/i4: no target; masked, a gets i5 and b gets i6
     assert unmasked.metrics["recall@2"] == 0.0
     assert masked.metrics["recall@2"] == 0.5
+
+
+def test_the_hybrids_bases_take_the_parameters_tuned_on_the_split() -> None:
+    from pulserec.evaluation import blend_params
+
+    tuned = {"ease": {"l2": 50.0}, "als": {"n_factors": 32}, "pop": {}, "hybrid": {"l2": 1.0}}
+    # bases tuned before it run with their settings; the others and other models as given
+    out = blend_params("hybrid", tuned, {"bases": "ease,als,covisit"})
+    assert out == {
+        "bases": "ease,als,covisit",
+        "base_params": {"ease": {"l2": 50.0}, "als": {"n_factors": 32}},
+    }
+    # base_params given for a base win over what was tuned
+    given = {"bases": "ease,als", "base_params": {"ease": {"l2": 700.0}}}
+    assert blend_params("hybrid", tuned, given) == {
+        "bases": "ease,als",
+        "base_params": {"als": {"n_factors": 32}, "ease": {"l2": 700.0}},
+    }
+    assert blend_params("ease", tuned, None) is None
+    assert blend_params("ease", tuned, {"l2": 1.0}) == {"l2": 1.0}
+    assert blend_params("hybrid", {}, None) is None
