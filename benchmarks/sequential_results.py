@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from pulserec.config import DEFAULT_ENCODER, DEFAULT_SEED, get_settings
-from pulserec.evaluation import blend_params, evaluate, fit_model, make_split, to_split_data
+from pulserec.evaluation import blend_grid, evaluate, fit_model, make_split, to_split_data
 from pulserec.events import load_dataset
 from pulserec.models import Hybrid
 from pulserec.models.content import item_texts_for
@@ -148,16 +148,15 @@ def one_row(
     latency_requests: int,
     tuned: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """Fit one model (tuned on validation; the hybrid's bases as the rows before it were
-    tuned, ``tuned``) and test it masked and unmasked."""
+    """Fit one model (tuned on validation; the hybrid may take its bases as the rows
+    before it were tuned, ``tuned``) and test it masked and unmasked."""
     registered, params = VARIANTS.get(name, (name, {}))
     if sequential_params and registered == "sequential":
         params = {**params, **sequential_params}
     elif sequential_params and registered == "hybrid":
         params = {**params, "base_params": {"sequential": sequential_params}}
-    model, fit_s, _ = fit_model(
-        registered, data, params=blend_params(registered, tuned, params or None)
-    )
+    grid = blend_grid(registered, tuned, params or None)
+    model, fit_s, _ = fit_model(registered, data, params=params or None, grid=grid)
     row: dict[str, Any] = {"model": name, "fit_seconds": round(fit_s, 2),
                            "params": model.get_params()}  # fmt: skip
     if isinstance(model, Hybrid):

@@ -84,7 +84,7 @@ def evaluate(
 ) -> None:
     """Full-ranking evaluation of models on a dataset; prints a table, writes JSON."""
     from pulserec.evaluation import (
-        blend_params,
+        blend_grid,
         make_split,
         read_split,
         run_model,
@@ -144,8 +144,10 @@ def evaluate(
         for name in names:
             from pulserec.evaluation import param_combinations
 
-            n_trials = len(param_combinations(MODELS[name].param_grid)) if tune else 0
-            task = progress.add_task(name, total=n_trials + 1)
+            # the hybrid may take its bases as the rows before it were tuned
+            grid = blend_grid(name, {r.model: r.params for r in results})
+            combos = param_combinations(MODELS[name].param_grid if grid is None else grid)
+            task = progress.add_task(name, total=(len(combos) if tune else 0) + 1)
             result = run_model(
                 name,
                 data,
@@ -153,8 +155,7 @@ def evaluate(
                 tune_params=tune,
                 mask_history=mask_history,
                 item_features=features,
-                # the hybrid's bases as the rows before it were tuned on this split
-                params=blend_params(name, {r.model: r.params for r in results}),
+                grid=grid,
                 on_trial=lambda _trial, task=task: progress.advance(task),
             )
             progress.advance(task)

@@ -2,7 +2,7 @@
 
 from pulserec.evaluation.evaluator import (
     EvalResult,
-    blend_params,
+    blend_grid,
     evaluate,
     fit_model,
     param_combinations,
@@ -27,7 +27,7 @@ __all__ = [
     "EvalResult",
     "Split",
     "SplitData",
-    "blend_params",
+    "blend_grid",
     "evaluate",
     "fit_model",
     "leave_one_out",

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 
 from pulserec.evaluation import fit_model, leave_one_out, run_model, to_split_data
@@ -43,22 +44,50 @@ def test_run_model_masks_history_only_when_asked() -> None:
     assert masked.metrics["recall@2"] == 0.5
 
 
-def test_the_hybrids_bases_take_the_parameters_tuned_on_the_split() -> None:
-    from pulserec.evaluation import blend_params
+def test_the_hybrid_may_take_its_bases_as_they_were_tuned_on_the_split() -> None:
+    from pulserec.evaluation import blend_grid
+    from pulserec.models.hybrid import Hybrid
 
     tuned = {"ease": {"l2": 50.0}, "als": {"n_factors": 32}, "pop": {}, "hybrid": {"l2": 1.0}}
-    # bases tuned before it run with their settings; the others and other models as given
-    out = blend_params("hybrid", tuned, {"bases": "ease,als,covisit"})
-    assert out == {
-        "bases": "ease,als,covisit",
-        "base_params": {"ease": {"l2": 50.0}, "als": {"n_factors": 32}},
+    # the grid offers the defaults or the bases tuned before it; other bases stay default
+    grid = blend_grid("hybrid", tuned, {"bases": "ease,als,covisit"})
+    assert grid == {
+        **Hybrid.param_grid,
+        "base_params": [None, {"ease": {"l2": 50.0}, "als": {"n_factors": 32}}],
     }
-    # base_params given for a base win over what was tuned
+    # base_params given for a base stay in both choices and win over what was tuned
     given = {"bases": "ease,als", "base_params": {"ease": {"l2": 700.0}}}
-    assert blend_params("hybrid", tuned, given) == {
-        "bases": "ease,als",
-        "base_params": {"als": {"n_factors": 32}, "ease": {"l2": 700.0}},
-    }
-    assert blend_params("ease", tuned, None) is None
-    assert blend_params("ease", tuned, {"l2": 1.0}) == {"l2": 1.0}
-    assert blend_params("hybrid", {}, None) is None
+    grid = blend_grid("hybrid", tuned, given)
+    assert grid is not None and grid["base_params"] == [
+        {"ease": {"l2": 700.0}},
+        {"als": {"n_factors": 32}, "ease": {"l2": 700.0}},
+    ]
+    assert blend_grid("ease", tuned) is None
+    assert blend_grid("hybrid", {}) is None
+    assert blend_grid("hybrid", {"ease": {}}, {"bases": "als"}) is None
+
+
+def test_the_grid_search_keeps_the_hybrid_with_the_bases_that_rank_validation_better() -> None:
+    from pulserec.evaluation import blend_grid, fit_model
+    from pulserec.evaluation.splits import make_split, to_split_data
+
+    # users walk a chain of 30 items; the held-out events are random ones
+    rng = np.random.default_rng(0)
+    users, items = [], []
+    for u, start in enumerate(rng.integers(0, 30, size=120)):
+        users += [f"u{u}"] * 10
+        items += [f"i{(start + j) % 30}" for j in range(10)]
+    events = pd.DataFrame(
+        {"user_id": users, "item_id": items, "timestamp": np.arange(len(users), dtype=float)}
+    )
+    data = to_split_data(make_split(events, "random811", 0))
+    knn, _, _ = fit_model("itemknn", data)
+    params = {"bases": "itemknn", "holdout": "random"}
+    grid = blend_grid("hybrid", {"itemknn": knn.get_params()}, params)
+    assert grid is not None
+    model, _, trials = fit_model("hybrid", data, params=params, grid=grid)
+    # both held-out choices, each with the default and with the tuned bases
+    assert [t["params"]["base_params"] for t in trials] == [None, grid["base_params"][1]] * 2
+    best = max(trials, key=lambda t: t["ndcg@10"])
+    assert model.get_params()["base_params"] == best["params"]["base_params"]
+    assert model.get_params()["holdout"] == best["params"]["holdout"]
