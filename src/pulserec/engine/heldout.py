@@ -105,8 +105,9 @@ class HeldOutReplay:
             seconds = early_events(earlier, catalog, EARLY_USERS, early_rng)
         last_early = {earlier[j].user_id: end for j, end in seconds.items()}
         for j, event in enumerate(earlier):
-            if event.item_id is not None and event.item_id in catalog:
-                idx = catalog.idx(event.item_id)
+            item_id = event.item_id
+            idx = catalog.idx(item_id) if item_id is not None and item_id in catalog else None
+            if idx is not None:
                 if j in firsts and first is not None:
                     # a user without events: only what the crowd did up to now speaks
                     request = self.ranker.request(
@@ -130,7 +131,7 @@ class HeldOutReplay:
                 self.folder.fold(st, event, False, models)
                 if j == last_early[event.user_id]:
                     del young[event.user_id]
-            if event.item_id is not None and event.item_id in catalog:
+            if idx is not None:
                 if _positive(event):
                     taken = (event.user_id, event.timestamp) in shown_before
                     live.add(idx, event.timestamp, user_id=event.user_id, listed=taken)
@@ -195,13 +196,7 @@ def first_events(
     ml-100k, 9 on ml-latest-small), while every user of the log made a first choice once.
     The first event of a log cut to a window may be a returning user's, whose choice the
     window does not explain: such a sample holds returning users too."""
-    seen: set[str] = set()
-    found = []
-    for j, event in enumerate(events):
-        if event.user_id in seen or not _positive(event) or event.item_id not in catalog:
-            continue
-        seen.add(event.user_id)
-        found.append(j)
+    found = [positions[0] for positions in _first_choices(events, catalog).values()]
     if len(found) > n:
         found = rng.choice(found, n, replace=False).tolist()
     return set(found)
@@ -219,21 +214,26 @@ def early_events(
     Each is ranked for a user whose state holds their events up to it; the models were
     fitted on these events too, so a trained user vector is not used, while item-side
     counts include the user's own (one user among those every count sums)."""
+    found = {u: at[1:] for u, at in _first_choices(events, catalog).items() if len(at) > 1}
+    users = sorted(found)
+    if len(users) > n:
+        users = [users[k] for k in np.sort(rng.choice(len(users), n, replace=False))]
+    return {j: found[u][-1] for u in users for j in found[u]}
+
+
+def _first_choices(events: list[Event], catalog: Catalog, upto: int = 3) -> dict[str, list[int]]:
+    """Each user's first ``upto`` positive events on distinct catalog items: their
+    positions in ``events``, the users in the order of their first one."""
     taken: dict[str, list[str]] = {}
     found: dict[str, list[int]] = {}
     for j, event in enumerate(events):
         if not _positive(event) or event.item_id not in catalog:
             continue
         items = taken.setdefault(event.user_id, [])
-        if len(items) >= 3 or event.item_id in items:
-            continue
-        if items:
+        if len(items) < upto and event.item_id not in items:
+            items.append(event.item_id)  # type: ignore[arg-type]
             found.setdefault(event.user_id, []).append(j)
-        items.append(event.item_id)  # type: ignore[arg-type]
-    users = sorted(found)
-    if len(users) > n:
-        users = [users[k] for k in np.sort(rng.choice(len(users), n, replace=False))]
-    return {j: found[u][-1] for u in users for j in found[u]}
+    return found
 
 
 def _add_choice(data: ChoiceData, request: Request, cands: np.ndarray, target: int) -> bool:
