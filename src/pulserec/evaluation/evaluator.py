@@ -183,14 +183,14 @@ def blend_grid(
     ml-100k loo the tuned co-visitation led the hybrid's own held-out events and the
     selection left the transformer out (0.1046 against 0.1147 with the defaults)."""
     from pulserec.models import MODELS
-    from pulserec.models.hybrid import DEFAULT_BASES, Hybrid
+    from pulserec.models.hybrid import Hybrid
 
     model = MODELS[name]
     if not issubclass(model, Hybrid):
         return None
     given = dict((params or {}).get("base_params") or {})
-    bases = str((params or {}).get("bases", DEFAULT_BASES)).split(",")
-    chosen = {b: dict(tuned[b]) for b in map(str.strip, bases) if b in tuned and b not in given}
+    bases = model(**(params or {})).base_names()
+    chosen = {b: dict(tuned[b]) for b in bases if b in tuned and b not in given}
     if not chosen:
         return None
     return {**model.param_grid, "base_params": [given or None, {**chosen, **given}]}

@@ -295,11 +295,12 @@ class Hybrid(Recommender):
         from pulserec.models import MODELS
 
         names = ["weights_", "used_"]
-        for base in self._base_names():
+        for base in self.base_names():
             names += [f"{base}__{attr}" for attr in MODELS[base]._state]
         return tuple(names)
 
-    def _base_names(self) -> list[str]:
+    def base_names(self) -> list[str]:
+        """The registry names in ``bases``, checked (with ``base_params``' keys)."""
         from pulserec.models import MODELS
 
         names = [b.strip() for b in str(self.bases).split(",") if b.strip()]
@@ -339,7 +340,7 @@ class Hybrid(Recommender):
             raise ValueError(f"{self.name}: min_gain_se must be >= 0, got {self.min_gain_se!r}")
 
     def _fit(self, train: Interactions) -> None:
-        names = self._base_names()
+        names = self.base_names()
         self._check_params()
         used = np.array(
             [not (b in _NEEDS_TEXT and train.item_vectors is None) for b in names], dtype=bool
@@ -411,7 +412,7 @@ class Hybrid(Recommender):
     def _after_load(self) -> None:
         self.used_ = np.asarray(self.used_, dtype=bool)
         self.models_ = {}
-        fitted = [b for b, on in zip(self._base_names(), self.used_, strict=True) if on]
+        fitted = [b for b, on in zip(self.base_names(), self.used_, strict=True) if on]
         for base, weight in zip(fitted, self.weights_[:-1], strict=True):
             if weight == 0:
                 continue
@@ -431,7 +432,7 @@ class Hybrid(Recommender):
 
         Bases that need item text are absent when the data carried none.
         """
-        names = [b for b, on in zip(self._base_names(), self.used_, strict=True) if on]
+        names = [b for b, on in zip(self.base_names(), self.used_, strict=True) if on]
         return {**dict(zip(names, self.weights_[:-1].tolist(), strict=True)),
                 "seen": float(self.weights_[-1])}  # fmt: skip
 
