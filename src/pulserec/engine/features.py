@@ -184,7 +184,8 @@ def live_ctr(request: Request, cands: np.ndarray) -> np.ndarray | None:
 
 def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """What the crowd takes in the user's categories: log(1 + the item's trending count,
-    3-day scale) times the share of the user's latest items in the item's category."""
+    3-day scale) times the user's latest items' share in the item's category, the newer
+    weighing more (:func:`~pulserec.engine.sources.trending.recent_categories`)."""
     found = request.signal(recent_categories)
     if found is None:
         return None

@@ -459,7 +459,7 @@ def test_each_segment_ranks_with_its_own_weights_and_thin_ones_with_everyones() 
     assert Ranker.weights(models, None) is models.weights
 
 
-def test_category_trending_weighs_the_trend_by_the_users_share_of_the_category() -> None:
+def test_category_trending_weighs_the_trend_by_the_users_recent_share_of_the_category() -> None:
     eng = Engine(config=replace(CFG, sequential=False))
     eng.upsert_items(catalog())
     for t, item in enumerate(["jazz-5", "jazz-5", "hiking-5"]):
@@ -470,7 +470,10 @@ def test_category_trending_weighs_the_trend_by_the_users_share_of_the_category()
     cands = np.array([eng.catalog.idx(i) for i in ("jazz-5", "hiking-5", "jazz-6")])
     col = feature_matrix(request, cands)[:, NAMES.index("category_trending")]
     trending = eng.items.live.trending.scores(len(eng.catalog))[cands]
-    np.testing.assert_allclose(col, np.log1p(trending) * [0.75, 0.25, 0.75])
+    # newest first: hiking-1, jazz-3, jazz-2, jazz-1, each weighed down by recency_decay
+    w = request.config.recency_decay ** np.arange(4)
+    jazz, hiking = w[1:].sum() / w.sum(), w[0] / w.sum()
+    np.testing.assert_allclose(col, np.log1p(trending) * [jazz, hiking, jazz])
     assert col[0] > col[1] > 0 and col[2] == 0.0  # jazz-6: nobody's taking it
 
 
