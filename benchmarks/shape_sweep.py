@@ -1,0 +1,111 @@
+"""Real-time capture on variants of the visits-like shape: which knob takes its lead away.
+
+    python benchmarks/shape_sweep.py [--variants base noise-0.5 ...] [--out-dir DIR]
+
+visits-like is the shape of short visits to a wide catalog (45 % of users with one event,
+a median of two, a fifth of the late events on items first seen late). Each variant
+changes one or two of its knobs; each is replayed like ``benchmarks/replay_all.py``
+(engine without the transformer, real time on and off, frozen popularity, live trending,
+session-kNN, the same scored events) and the table printed: HitRate@10, the ratios the
+real-time targets read, and the on / off ratio per history segment. Reports are saved
+as JSON under ``--out-dir``; ``--render-only`` prints the table from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pulserec.config import DEFAULT_SEED
+from pulserec.evaluation.synthetic import PRESETS, generate, shape_stats
+from replay_all import log, replay_one, save
+
+DAY = 86400.0
+
+VARIANTS: dict[str, dict[str, float]] = {
+    "base": {},
+    "noise-0.5": {"noise": 0.5},
+    "drift-0.5": {"drift": 0.5},
+    "trend-0.3": {"trend_strength": 0.3},
+    "topics-20": {"n_topics": 20},
+    "topics-2000": {"n_topics": 2000},
+    "session-1.5": {"session_len": 1.5},
+    "arrival-0.3": {"arrival_share": 0.3, "freshness_half_life_s": 2 * DAY},
+    "fresh": {"arrival_share": 0.5, "freshness_half_life_s": DAY},
+    "fresh-noise-0.5": {"arrival_share": 0.5, "freshness_half_life_s": DAY, "noise": 0.5},
+}
+"""Knobs changed from visits-like (``pulserec.evaluation.synthetic.PRESETS``)."""
+
+SEGMENTS = ("1-2", "3-9", "10+")
+
+
+def run(names: list[str], out: Path, max_users: int | None) -> None:
+    for name in names:
+        shape = replace(PRESETS["visits-like"], **VARIANTS[name])
+        ds = generate(shape, seed=DEFAULT_SEED, name=f"visits-like {name}")
+        log(f"{name}: replaying")
+        data = replay_one(ds, sequential=False, max_users=max_users, gap=1800.0, reflect=0)
+        data["shape_stats"] = shape_stats(ds)
+        data["knobs"] = VARIANTS[name]
+        save(data, out / f"{name}.json")
+        log(f"{name}: done in {data['wall_seconds']:.0f}s")
+
+
+def table(names: list[str], out: Path) -> str:
+    lines = [
+        "| variant | knobs | on | off | best trending | session-kNN | on / off "
+        "| on / best trending | on / session-kNN | "
+        + " | ".join(f"on / off, {s}" for s in SEGMENTS)
+        + " | new-item share | top-10 share |",
+        "|---|---|" + "---:|" * (10 + len(SEGMENTS) - 1),
+    ]
+    for name in names:
+        path = out / f"{name}.json"
+        if not path.exists():
+            continue
+        rep: dict[str, Any] = json.loads(path.read_text())
+        hit = {r["name"]: r["metrics"]["hit@10"] for r in rep["results"]}
+        on, off, knn = hit["realtime-on"], hit["realtime-off"], hit["session-knn"]
+        trend = max(hit["trending"], hit["trending-1h"])
+        hist = rep["breakdown"]["history"]
+
+        def ratio(a: float, b: float) -> str:
+            return f"{a / b:.2f}×" if b > 0 else "n/a"
+
+        segs = [
+            ratio(hist[s]["realtime-on"]["hit@10"], hist[s]["realtime-off"]["hit@10"])
+            if s in hist
+            else "n/a"
+            for s in SEGMENTS
+        ]
+        knobs = ", ".join(f"{k}={v:g}" for k, v in rep.get("knobs", {}).items()) or "—"
+        st = rep["shape_stats"]
+        lines.append(
+            f"| {name} | {knobs} | {on:.4f} | {off:.4f} | {trend:.4f} | {knn:.4f} "
+            f"| {ratio(on, off)} | {ratio(on, trend)} | {ratio(on, knn)} | "
+            + " | ".join(segs)
+            + f" | {st['new_item_share']:.1%} | {st['top10_share']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--out-dir", type=Path, default=Path("results/shape-sweep"))
+    parser.add_argument("--max-users", type=int, default=None, help="Seeded sample of test users.")
+    parser.add_argument("--render-only", action="store_true", help="Print from saved JSON.")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    if not args.render_only:
+        run(args.variants, args.out_dir, args.max_users)
+    print(table(args.variants, args.out_dir))
+    log(f"{time.perf_counter() - t0:.0f}s in all")
+
+
+if __name__ == "__main__":
+    main()
