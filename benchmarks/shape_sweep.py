@@ -1,14 +1,15 @@
 """Real-time capture on variants of the visits-like shape: which knob takes its lead away.
 
-    python benchmarks/shape_sweep.py [--variants base noise-0.5 ...] [--out-dir DIR]
+    python benchmarks/shape_sweep.py [--variants base noise-0.5 ...] [--out-dir DIR] [--sequential]
 
 visits-like is the shape of short visits to a wide catalog (45 % of users with one event,
 a median of two, a fifth of the late events on items first seen late). Each variant
 changes one or two of its knobs; each is replayed like ``benchmarks/replay_all.py``
-(engine without the transformer, real time on and off, frozen popularity, live trending,
-session-kNN, the same scored events) and the table printed: HitRate@10, the ratios the
-real-time targets read, and the on / off ratio per history segment. Reports are saved
-as JSON under ``--out-dir``; ``--render-only`` prints the table from them.
+(engine without the transformer unless ``--sequential``, real time on and off, frozen
+popularity, live trending, session-kNN, the same scored events) and the table printed:
+HitRate@10, the ratios the real-time targets read, and the on / off ratio per history
+segment. Reports are saved as JSON under ``--out-dir``; ``--render-only`` prints the table
+from them.
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ VARIANTS: dict[str, dict[str, float]] = {
 SEGMENTS = ("1-2", "3-9", "10+")
 
 
-def run(names: list[str], out: Path, max_users: int | None) -> None:
+def run(names: list[str], out: Path, max_users: int | None, sequential: bool) -> None:
     for name in names:
         shape = replace(PRESETS["visits-like"], **VARIANTS[name])
         ds = generate(shape, seed=DEFAULT_SEED, name=f"visits-like {name}")
         log(f"{name}: replaying")
-        data = replay_one(ds, sequential=False, max_users=max_users, gap=1800.0, reflect=0)
+        data = replay_one(ds, sequential=sequential, max_users=max_users, gap=1800.0, reflect=0)
         data["shape_stats"] = shape_stats(ds)
         data["knobs"] = VARIANTS[name]
         save(data, out / f"{name}.json")
@@ -98,11 +99,14 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--out-dir", type=Path, default=Path("results/shape-sweep"))
     parser.add_argument("--max-users", type=int, default=None, help="Seeded sample of test users.")
+    parser.add_argument(
+        "--sequential", action="store_true", help="The engine with the transformer."
+    )
     parser.add_argument("--render-only", action="store_true", help="Print from saved JSON.")
     args = parser.parse_args()
     t0 = time.perf_counter()
     if not args.render_only:
-        run(args.variants, args.out_dir, args.max_users)
+        run(args.variants, args.out_dir, args.max_users, args.sequential)
     print(table(args.variants, args.out_dir))
     log(f"{time.perf_counter() - t0:.0f}s in all")
 
