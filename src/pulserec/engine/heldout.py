@@ -99,10 +99,11 @@ class HeldOutReplay:
         seconds: dict[int, int] = {}  # an early choice's position -> its user's last one
         young: dict[str, UserState] = {}  # the states of those users, as they were then
         if first is not None:  # generators of their own: the window's sample stays as it was
+            choices = first_choices(earlier, catalog)
             first_rng = np.random.default_rng([cfg.random_state or 0, 1])
-            firsts = first_events(earlier, catalog, FIRST_CHOICES, first_rng)
+            firsts = first_events(choices, FIRST_CHOICES, first_rng)
             early_rng = np.random.default_rng([cfg.random_state or 0, 2])
-            seconds = early_events(earlier, catalog, EARLY_USERS, early_rng)
+            seconds = early_events(choices, EARLY_USERS, early_rng)
         last_early = {earlier[j].user_id: end for j, end in seconds.items()}
         for j, event in enumerate(earlier):
             item_id = event.item_id
@@ -184,11 +185,9 @@ class HeldOutReplay:
         return data, lists
 
 
-def first_events(
-    events: list[Event], catalog: Catalog, n: int, rng: np.random.Generator
-) -> set[int]:
-    """Positions in ``events`` (in time order) of a seeded sample of at most ``n`` users'
-    first positive events on catalog items.
+def first_events(choices: dict[str, list[int]], n: int, rng: np.random.Generator) -> set[int]:
+    """Positions in the events of a seeded sample of at most ``n`` users' first positive
+    events on catalog items (``choices``: :func:`first_choices` of those events).
 
     A user without events is ranked by what the crowd does (trending at each scale, how
     often items were taken), and the weights for that ranking are fitted on choices of
@@ -196,34 +195,33 @@ def first_events(
     ml-100k, 9 on ml-latest-small), while every user of the log made a first choice once.
     The first event of a log cut to a window may be a returning user's, whose choice the
     window does not explain: such a sample holds returning users too."""
-    found = [positions[0] for positions in _first_choices(events, catalog).values()]
+    found = [positions[0] for positions in choices.values()]
     if len(found) > n:
         found = rng.choice(found, n, replace=False).tolist()
     return set(found)
 
 
-def early_events(
-    events: list[Event], catalog: Catalog, n: int, rng: np.random.Generator
-) -> dict[int, int]:
-    """Positions in ``events`` (in time order) of the second and third positive events on
-    new catalog items of a seeded sample of at most ``n`` users, each mapped to the
-    position of that user's last one.
+def early_events(choices: dict[str, list[int]], n: int, rng: np.random.Generator) -> dict[int, int]:
+    """Positions in the events of the second and third positive events on new catalog
+    items of a seeded sample of at most ``n`` users, each mapped to the position of that
+    user's last one (``choices``: :func:`first_choices` of those events).
 
     The held-out window holds few choices of users with one or two items where users
     stay for long (61 on ml-100k), while most users of the log made such choices once.
     Each is ranked for a user whose state holds their events up to it; the models were
     fitted on these events too, so a trained user vector is not used, while item-side
     counts include the user's own (one user among those every count sums)."""
-    found = {u: at[1:] for u, at in _first_choices(events, catalog).items() if len(at) > 1}
+    found = {u: at[1:] for u, at in choices.items() if len(at) > 1}
     users = sorted(found)
     if len(users) > n:
         users = [users[k] for k in np.sort(rng.choice(len(users), n, replace=False))]
     return {j: found[u][-1] for u in users for j in found[u]}
 
 
-def _first_choices(events: list[Event], catalog: Catalog, upto: int = 3) -> dict[str, list[int]]:
+def first_choices(events: list[Event], catalog: Catalog, upto: int = 3) -> dict[str, list[int]]:
     """Each user's first ``upto`` positive events on distinct catalog items: their
-    positions in ``events``, the users in the order of their first one."""
+    positions in ``events`` (in time order), the users in the order of their first one.
+    One scan, read by both :func:`first_events` and :func:`early_events`."""
     taken: dict[str, list[str]] = {}
     found: dict[str, list[int]] = {}
     for j, event in enumerate(events):

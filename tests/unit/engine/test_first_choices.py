@@ -13,7 +13,7 @@ from pulserec.catalog.catalog import Catalog
 from pulserec.engine import Engine
 from pulserec.engine.blend import MIN_SEGMENT_LISTS, fit_segment_weights
 from pulserec.engine.features import NAMES, feature_matrix
-from pulserec.engine.heldout import early_events, first_events
+from pulserec.engine.heldout import early_events, first_choices, first_events
 from pulserec.engine.sources import SOURCES
 from pulserec.ranking import ChoiceData
 from pulserec.types import Event, Item
@@ -33,8 +33,8 @@ def test_first_events_are_each_users_first_positive_event_on_a_catalog_item() ->
         Event("u3", "a", "dislike", 6.0),
     ]
     rng = np.random.default_rng(0)
-    assert first_events(events, cat, 10, rng) == {1, 3}
-    one = first_events(events, cat, 1, rng)
+    assert first_events(first_choices(events, cat), 10, rng) == {1, 3}
+    one = first_events(first_choices(events, cat), 1, rng)
     assert len(one) == 1 and one <= {1, 3}
 
 
@@ -53,11 +53,11 @@ def test_early_events_are_second_and_third_choices_of_new_items() -> None:
     ]
     rng = np.random.default_rng(0)
     # each maps to its user's last early event, after which that user's state is let go
-    assert early_events(events, cat, 10, rng) == {4: 5, 5: 5}
+    assert early_events(first_choices(events, cat), 10, rng) == {4: 5, 5: 5}
     events.append(Event("u2", "zzz", "click", 9.0))  # an item the catalog lacks
     events.append(Event("u2", "c", "click", 10.0))  # u2's second
-    assert early_events(events, cat, 10, rng) == {4: 5, 5: 5, 9: 9}
-    one = early_events(events, cat, 1, rng)
+    assert early_events(first_choices(events, cat), 10, rng) == {4: 5, 5: 5, 9: 9}
+    one = early_events(first_choices(events, cat), 1, rng)
     assert one in ({4: 5, 5: 5}, {9: 9})
 
 
