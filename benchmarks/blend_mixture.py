@@ -1,0 +1,197 @@
+"""The learned blend against a two-expert mixture, on each dataset's held-out choices.
+
+    python benchmarks/blend_mixture.py --data-root ../shared/data \\
+        [--datasets ml-100k globo synthetic:trend-0.3-no-categories ...]
+
+The engine's blend is log-linear: one weighted sum of the features, a softmax over each
+candidate list fitted on the held-out window's choices (``pulserec.ranking``). Where the
+crowd's choice and the user's own explain different events (a hot set that takes a
+third of the events, the rest by the user's topic), a log-linear score can only multiply
+the two: an item with a little personal signal outranks a hot one, though a hot item is
+what the user takes a third of the time. A mixture of two softmaxes says it directly:
+``p(item) = π p_crowd(item) + (1 - π) p_own(item)``, each expert a weighted sum of every
+feature (the crowd's started from the linear fit's trending weights, the user's own from
+all of it), ``π`` fitted with them by maximum likelihood.
+
+Per dataset: the engine alone (no transformer) is fitted at the replay's cut (80 % of
+the timeline) as ``pulserec replay`` does, and the held-out choices its blend is fitted
+on are kept (``engine.training.fit_blend`` is wrapped to record them). Those choices are
+split in two halves (seeded); each model is fitted on one half and ranks the other,
+both ways; printed are HitRate@10 and NDCG@10 of the chosen item among its list's
+candidates, the ratio of the mixture to the linear blend, and the fitted ``π``.
+
+What this measures is the ranking step alone, on lists that hold the chosen item; the
+engine serves the linear blend. ``--datasets`` takes the registry's names (with their
+folders under ``--data-root``) and ``synthetic:VARIANT`` for a variant of
+``benchmarks/shape_sweep.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit, logsumexp
+
+import pulserec.engine.training as training
+from pulserec.config import DEFAULT_SEED, Settings
+from pulserec.engine import Engine
+from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS
+from pulserec.evaluation.replay import plan_replay
+from pulserec.evaluation.synthetic import PRESETS, generate
+from pulserec.events import load_dataset
+from pulserec.events.base import Dataset
+from pulserec.ranking import ChoiceData, fit_weights
+from replay_all import REAL
+from shape_sweep import VARIANTS
+
+CROWD = ("trending", "popular", "fresh_trending", "live_ctr")
+"""Features whose linear weights start the crowd's expert (the other weights start at 0)."""
+
+DEFAULT_SETS = (
+    "ml-100k", "ml-latest-small", "amazon-reviews", "douban", "globo", "mind",
+    "synthetic:base", "synthetic:trend-0.3", "synthetic:no-categories",
+    "synthetic:trend-0.3-no-categories",
+)  # fmt: skip
+
+
+def dataset(name: str, root: Path) -> Dataset:
+    if name.startswith("synthetic:"):
+        variant = name.split(":", 1)[1]
+        shape = replace(PRESETS["visits-like"], **VARIANTS[variant])
+        return generate(shape, seed=DEFAULT_SEED, name=f"visits-like {variant}")
+    spec = next(s for s in REAL if s.name == name)
+    return load_dataset(name, root / spec.folder, verbose=False)
+
+
+def held_out_choices(ds: Dataset) -> ChoiceData:
+    """The choices the engine's blend is fitted on at the replay's cut."""
+    plan = plan_replay(ds, seed=DEFAULT_SEED)
+    config = replace(Settings().engine.to_engine_config(), sequential=False)
+    seen: list[ChoiceData] = []
+    fit = training.fit_blend
+
+    def recorded(data: ChoiceData) -> tuple[np.ndarray, dict[str, float]]:
+        seen.append(data)
+        return fit(data)
+
+    training.fit_blend = recorded  # type: ignore[assignment]
+    try:
+        engine = Engine(config=config)
+        engine.upsert_items(plan.items)
+        engine.bootstrap(plan.train)
+        engine.train()
+    finally:
+        training.fit_blend = fit  # type: ignore[assignment]
+    return seen[0]
+
+
+def _packed(lists: list[np.ndarray], chosen: list[int]) -> tuple[np.ndarray, ...]:
+    lengths = np.array([len(f) for f in lists])
+    starts = np.r_[0, np.cumsum(lengths)]
+    rows = np.concatenate(lists).astype(np.float64)
+    return rows, starts, starts[:-1] + np.asarray(chosen), np.repeat(np.arange(len(lists)), lengths)
+
+
+def _log_norm(s: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    top = np.maximum.reduceat(s, starts[:-1])
+    return np.log(np.add.reduceat(np.exp(s - top[owner]), starts[:-1])) + top  # type: ignore[no-any-return]
+
+
+def fit_mixture(
+    data: ChoiceData, linear: np.ndarray, l2: float = 1e-2
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The two experts' weights and ``π`` (the crowd's share), by maximum likelihood of
+    the chosen candidates, an L2 penalty on both experts' weights (on standardised
+    columns, as the linear fit)."""
+    xs, starts, chosen, owner = _packed(data.features, data.chosen)
+    scale = np.maximum(xs.std(axis=0), 1e-6)
+    xs = xs / scale
+    n = xs.shape[1]
+    crowd = np.array([name.split(":")[0] in CROWD for name in BLEND_NAMES])
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        wc, wo, pi = theta[:n], theta[n : 2 * n], expit(theta[-1])
+        sc, so = xs @ wc, xs @ wo
+        lc, lo = _log_norm(sc, starts, owner), _log_norm(so, starts, owner)
+        a, b = sc[chosen] - lc, so[chosen] - lo  # log p of the chosen under each expert
+        mix = np.logaddexp(np.log(pi) + a, np.log1p(-pi) + b)
+        r = np.exp(np.log(pi) + a - mix)  # the crowd's share of each choice
+        pc, po = np.exp(sc - lc[owner]), np.exp(so - lo[owner])
+        expect_c = np.add.reduceat(pc[:, None] * xs, starts[:-1])
+        expect_o = np.add.reduceat(po[:, None] * xs, starts[:-1])
+        grad_c = -(r[:, None] * (xs[chosen] - expect_c)).mean(axis=0) + 2 * l2 * wc
+        grad_o = -((1 - r)[:, None] * (xs[chosen] - expect_o)).mean(axis=0) + 2 * l2 * wo
+        grad_pi = -np.mean((np.exp(a - mix) - np.exp(b - mix)) * pi * (1 - pi))
+        value = -float(mix.mean()) + l2 * float(wc @ wc + wo @ wo)
+        return value, np.r_[grad_c, grad_o, grad_pi]
+
+    start = np.r_[np.where(crowd, linear * scale, 0.0), linear * scale, np.log(0.3 / 0.7)]
+    theta = minimize(loss, start, jac=True, method="L-BFGS-B").x
+    return theta[:n] / scale, theta[n : 2 * n] / scale, float(expit(theta[-1]))
+
+
+def chosen_ranks(data: ChoiceData, score: Any) -> np.ndarray:
+    """1-based rank of each chosen candidate (ties count against it)."""
+    out = []
+    for features, chosen in zip(data.features, data.chosen, strict=True):
+        s = score(np.asarray(features, dtype=np.float64))
+        out.append(int((s >= s[chosen]).sum()))
+    return np.asarray(out)
+
+
+def mixed(f: np.ndarray, wc: np.ndarray, wo: np.ndarray, pi: float) -> np.ndarray:
+    """Log of the mixture's probability of each candidate of one list."""
+    a, b = f @ wc, f @ wo
+    crowd, own = np.log(pi) + a - logsumexp(a), np.log1p(-pi) + b - logsumexp(b)
+    return np.logaddexp(crowd, own)  # type: ignore[no-any-return]
+
+
+def hit_ndcg(ranks: np.ndarray) -> tuple[float, float]:
+    top = ranks <= 10
+    return float(top.mean()), float(np.where(top, 1.0 / np.log2(1.0 + ranks), 0.0).mean())
+
+
+def compare(data: ChoiceData) -> dict[str, Any]:
+    half = np.random.default_rng(DEFAULT_SEED).random(len(data)) < 0.5
+    ranks: dict[str, list[np.ndarray]] = {"linear": [], "mixture": []}
+    shares = []
+    for fold in (half, ~half):
+        train, test = data.subset(fold.tolist()), data.subset((~fold).tolist())
+        w, _ = fit_weights(train, DEFAULT_WEIGHTS)
+        ranks["linear"].append(chosen_ranks(test, lambda f, w=w: f @ w))
+        wc, wo, pi = fit_mixture(train, w)
+        shares.append(pi)
+        ranks["mixture"].append(chosen_ranks(test, lambda f, m=(wc, wo, pi): mixed(f, *m)))
+    lin, mix = (hit_ndcg(np.concatenate(ranks[k])) for k in ("linear", "mixture"))
+    return {"choices": len(data), "linear": lin, "mixture": mix, "pi": shares}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_SETS))
+    args = parser.parse_args()
+    rows = []
+    for name in args.datasets:
+        found = compare(held_out_choices(dataset(name, args.data_root)))
+        rows.append((name, found))
+        (lh, ln), (mh, mn) = found["linear"], found["mixture"]
+        print(f"{name}: {found['choices']} choices, linear {lh:.4f}/{ln:.4f}, mixture "
+              f"{mh:.4f}/{mn:.4f}", flush=True)  # fmt: skip
+    print("| dataset | held-out choices | linear HitRate@10 / NDCG@10 | mixture HitRate@10 / "
+          "NDCG@10 | mixture ÷ linear (NDCG@10) | π (each half) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---|")
+    for name, found in rows:
+        (lh, ln), (mh, mn) = found["linear"], found["mixture"]
+        pis = " / ".join(f"{p:.2f}" for p in found["pi"])
+        print(f"| {name} | {found['choices']} | {lh:.4f} / {ln:.4f} | {mh:.4f} / {mn:.4f} "
+              f"| {mn / ln:.3f} | {pis} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
