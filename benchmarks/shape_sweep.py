@@ -27,7 +27,7 @@ from replay_all import log, replay_one, save
 
 DAY = 86400.0
 
-VARIANTS: dict[str, dict[str, float]] = {
+VARIANTS: dict[str, dict[str, float | bool]] = {
     "base": {},
     "noise-0.5": {"noise": 0.5},
     "drift-0.5": {"drift": 0.5},
@@ -38,6 +38,8 @@ VARIANTS: dict[str, dict[str, float]] = {
     "arrival-0.3": {"arrival_share": 0.3, "freshness_half_life_s": 2 * DAY},
     "fresh": {"arrival_share": 0.5, "freshness_half_life_s": DAY},
     "fresh-noise-0.5": {"arrival_share": 0.5, "freshness_half_life_s": DAY, "noise": 0.5},
+    "no-categories": {"categories": False},
+    "trend-0.3-no-categories": {"trend_strength": 0.3, "categories": False},
 }
 """Knobs changed from visits-like (``pulserec.evaluation.synthetic.PRESETS``)."""
 
@@ -83,7 +85,13 @@ def table(names: list[str], out: Path) -> str:
             else "n/a"
             for s in SEGMENTS
         ]
-        knobs = ", ".join(f"{k}={v:g}" for k, v in rep.get("knobs", {}).items()) or "—"
+        knobs = (
+            ", ".join(
+                f"{k}={v}" if isinstance(v, bool) else f"{k}={v:g}"
+                for k, v in rep.get("knobs", {}).items()
+            )
+            or "—"
+        )
         st = rep["shape_stats"]
         lines.append(
             f"| {name} | {knobs} | {on:.4f} | {off:.4f} | {trend:.4f} | {knn:.4f} "

@@ -87,6 +87,10 @@ class SyntheticShape:
         Probability that an event's item comes from any topic.
     popularity_skew : float
         Zipf exponent of the items' quality (0: all alike).
+    categories : bool
+        Whether each item carries its topic as its category (False: a catalog without
+        categories, where only the events say which items belong together; the events
+        are the same either way).
     """
 
     n_users: int = 1000
@@ -107,6 +111,7 @@ class SyntheticShape:
     drift: float = 0.05
     noise: float = 0.1
     popularity_skew: float = 0.8
+    categories: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_users", "n_items", "n_topics", "max_events", "n_hot"):
@@ -359,7 +364,7 @@ def _item_texts(
         np.char.add("i", np.arange(n).astype(str)),
         titles,
         texts,
-        [(f"topic-{z}",) for z in topic.tolist()],
+        [(f"topic-{z}",) if shape.categories else () for z in topic.tolist()],
         [{"topic": int(z)} for z in topic.tolist()],
         EPOCH + arrival,
     )

@@ -79,6 +79,16 @@ def test_drift_spreads_a_user_over_more_topics() -> None:
     assert topics_per_user(0.5) > topics_per_user(0.0) + 2
 
 
+def test_without_categories_only_the_metadata_goes() -> None:
+    with_categories = load_synthetic(seed=3, **SMALL)
+    without = load_synthetic(seed=3, categories=False, **SMALL)
+    pd.testing.assert_frame_equal(with_categories.events, without.events)
+    assert all(len(c) == 1 for c in with_categories.items["categories"])
+    assert all(c == () for c in without.items["categories"])
+    # the topic stays among the attributes, for benchmarks that read it
+    assert without.items["attributes"].tolist() == with_categories.items["attributes"].tolist()
+
+
 def test_presets_and_knob_errors() -> None:
     assert set(PRESETS) == {"ml-100k-like", "globo-like", "shop-like", "visits-like"}
     assert shape_of("globo-like", n_users=10).n_users == 10
