@@ -1,6 +1,6 @@
 """The learned blend against a two-expert mixture, on each dataset's held-out choices.
 
-    python benchmarks/blend_mixture.py --data-root ../shared/data \\
+    python benchmarks/blend_mixture.py --data-root ../shared/data [--crowd-only] \\
         [--datasets ml-100k globo synthetic:trend-0.3-no-categories ...]
 
 The engine's blend is log-linear: one weighted sum of the features, a softmax over each
@@ -11,7 +11,8 @@ the two: an item with a little personal signal outranks a hot one, though a hot 
 what the user takes a third of the time. A mixture of two softmaxes says it directly:
 ``p(item) = π p_crowd(item) + (1 - π) p_own(item)``, each expert a weighted sum of every
 feature (the crowd's started from the linear fit's trending weights, the user's own from
-all of it), ``π`` fitted with them by maximum likelihood.
+all of it; with ``--crowd-only`` the crowd's weighs :data:`CROWD` alone), ``π`` fitted
+with them by maximum likelihood.
 
 Per dataset: the engine alone (no transformer) is fitted at the replay's cut (80 % of
 the timeline) as ``pulserec replay`` does, and the held-out choices its blend is fitted
@@ -103,11 +104,12 @@ def _log_norm(s: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndarra
 
 
 def fit_mixture(
-    data: ChoiceData, linear: np.ndarray, l2: float = 1e-2
+    data: ChoiceData, linear: np.ndarray, l2: float = 1e-2, crowd_only: bool = False
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """The two experts' weights and ``π`` (the crowd's share), by maximum likelihood of
     the chosen candidates, an L2 penalty on both experts' weights (on standardised
-    columns, as the linear fit)."""
+    columns, as the linear fit); ``crowd_only``: the crowd's expert weighs the
+    :data:`CROWD` features alone."""
     xs, starts, chosen, owner = _packed(data.features, data.chosen)
     scale = np.maximum(xs.std(axis=0), 1e-6)
     xs = xs / scale
@@ -125,6 +127,8 @@ def fit_mixture(
         expect_c = np.add.reduceat(pc[:, None] * xs, starts[:-1])
         expect_o = np.add.reduceat(po[:, None] * xs, starts[:-1])
         grad_c = -(r[:, None] * (xs[chosen] - expect_c)).mean(axis=0) + 2 * l2 * wc
+        if crowd_only:
+            grad_c[~crowd] = 0.0
         grad_o = -((1 - r)[:, None] * (xs[chosen] - expect_o)).mean(axis=0) + 2 * l2 * wo
         grad_pi = -np.mean((np.exp(a - mix) - np.exp(b - mix)) * pi * (1 - pi))
         value = -float(mix.mean()) + l2 * float(wc @ wc + wo @ wo)
@@ -156,7 +160,7 @@ def hit_ndcg(ranks: np.ndarray) -> tuple[float, float]:
     return float(top.mean()), float(np.where(top, 1.0 / np.log2(1.0 + ranks), 0.0).mean())
 
 
-def compare(data: ChoiceData) -> dict[str, Any]:
+def compare(data: ChoiceData, crowd_only: bool = False) -> dict[str, Any]:
     half = np.random.default_rng(DEFAULT_SEED).random(len(data)) < 0.5
     ranks: dict[str, list[np.ndarray]] = {"linear": [], "mixture": []}
     shares = []
@@ -164,7 +168,7 @@ def compare(data: ChoiceData) -> dict[str, Any]:
         train, test = data.subset(fold.tolist()), data.subset((~fold).tolist())
         w, _ = fit_weights(train, DEFAULT_WEIGHTS)
         ranks["linear"].append(chosen_ranks(test, lambda f, w=w: f @ w))
-        wc, wo, pi = fit_mixture(train, w)
+        wc, wo, pi = fit_mixture(train, w, crowd_only=crowd_only)
         shares.append(pi)
         ranks["mixture"].append(chosen_ranks(test, lambda f, m=(wc, wo, pi): mixed(f, *m)))
     lin, mix = (hit_ndcg(np.concatenate(ranks[k])) for k in ("linear", "mixture"))
@@ -175,10 +179,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-root", type=Path, default=Path("../shared/data"))
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_SETS))
+    parser.add_argument(
+        "--crowd-only", action="store_true", help="The crowd's expert on its features alone."
+    )
     args = parser.parse_args()
     rows = []
     for name in args.datasets:
-        found = compare(held_out_choices(dataset(name, args.data_root)))
+        found = compare(held_out_choices(dataset(name, args.data_root)), args.crowd_only)
         rows.append((name, found))
         (lh, ln), (mh, mn) = found["linear"], found["mixture"]
         print(f"{name}: {found['choices']} choices, linear {lh:.4f}/{ln:.4f}, mixture "
