@@ -50,7 +50,7 @@ from pulserec.ranking import ChoiceData, fit_weights
 from replay_all import REAL
 from shape_sweep import VARIANTS
 
-CROWD = ("trending", "popular", "fresh_trending", "live_ctr")
+CROWD = ("trending", "trending_fast", "popular", "fresh_trending", "live_ctr")
 """Features whose linear weights start the crowd's expert (the other weights start at 0)."""
 
 DEFAULT_SETS = (
