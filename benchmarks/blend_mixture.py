@@ -46,7 +46,7 @@ from pulserec.evaluation.replay import plan_replay
 from pulserec.evaluation.synthetic import PRESETS, generate
 from pulserec.events import load_dataset
 from pulserec.events.base import Dataset
-from pulserec.ranking import ChoiceData, fit_weights
+from pulserec.ranking import ChoiceData, chosen_ranks, fit_weights, recall_ndcg
 from replay_all import REAL
 from shape_sweep import VARIANTS
 
@@ -139,13 +139,14 @@ def fit_mixture(
     return theta[:n] / scale, theta[n : 2 * n] / scale, float(expit(theta[-1]))
 
 
-def chosen_ranks(data: ChoiceData, score: Any) -> np.ndarray:
-    """1-based rank of each chosen candidate (ties count against it)."""
+def mixture_ranks(data: ChoiceData, wc: np.ndarray, wo: np.ndarray, pi: float) -> np.ndarray:
+    """0-based rank of each chosen candidate by :func:`mixed` (ties count against it, as
+    :func:`pulserec.ranking.chosen_ranks` counts them for the linear blend)."""
     out = []
     for features, chosen in zip(data.features, data.chosen, strict=True):
-        s = score(np.asarray(features, dtype=np.float64))
-        out.append(int((s >= s[chosen]).sum()))
-    return np.asarray(out)
+        s = mixed(np.asarray(features, dtype=np.float64), wc, wo, pi)
+        out.append(int((s >= s[chosen]).sum()) - 1)
+    return np.asarray(out, dtype=np.int64)
 
 
 def mixed(f: np.ndarray, wc: np.ndarray, wo: np.ndarray, pi: float) -> np.ndarray:
@@ -155,11 +156,6 @@ def mixed(f: np.ndarray, wc: np.ndarray, wo: np.ndarray, pi: float) -> np.ndarra
     return np.logaddexp(crowd, own)  # type: ignore[no-any-return]
 
 
-def hit_ndcg(ranks: np.ndarray) -> tuple[float, float]:
-    top = ranks <= 10
-    return float(top.mean()), float(np.where(top, 1.0 / np.log2(1.0 + ranks), 0.0).mean())
-
-
 def compare(data: ChoiceData, crowd_only: bool = False) -> dict[str, Any]:
     half = np.random.default_rng(DEFAULT_SEED).random(len(data)) < 0.5
     ranks: dict[str, list[np.ndarray]] = {"linear": [], "mixture": []}
@@ -167,11 +163,13 @@ def compare(data: ChoiceData, crowd_only: bool = False) -> dict[str, Any]:
     for fold in (half, ~half):
         train, test = data.subset(fold.tolist()), data.subset((~fold).tolist())
         w, _ = fit_weights(train, DEFAULT_WEIGHTS)
-        ranks["linear"].append(chosen_ranks(test, lambda f, w=w: f @ w))
+        ranks["linear"].append(chosen_ranks(test, w))
         wc, wo, pi = fit_mixture(train, w, crowd_only=crowd_only)
         shares.append(pi)
-        ranks["mixture"].append(chosen_ranks(test, lambda f, m=(wc, wo, pi): mixed(f, *m)))
-    lin, mix = (hit_ndcg(np.concatenate(ranks[k])) for k in ("linear", "mixture"))
+        ranks["mixture"].append(mixture_ranks(test, wc, wo, pi))
+    # HitRate@10 of one chosen item per list is Recall@10; no missed choices: the ranking
+    # step alone, on lists that hold the chosen item
+    lin, mix = (recall_ndcg(np.concatenate(ranks[k])) for k in ("linear", "mixture"))
     return {"choices": len(data), "linear": lin, "mixture": mix, "pi": shares}
 
 
