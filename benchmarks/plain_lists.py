@@ -19,26 +19,27 @@ Where such a list takes more than the engine, the engine leaves a signal unused.
 from __future__ import annotations
 
 import argparse
+from bisect import bisect_right
 from dataclasses import replace
 
 import numpy as np
 
 from pulserec.config import DEFAULT_SEED
+from pulserec.engine.segments import BOUNDS
+from pulserec.engine.segments import NAMES as SEGMENT_NAMES
 from pulserec.evaluation.synthetic import PRESETS, generate
-from shape_sweep import VARIANTS
+from shape_sweep import SEGMENTS, VARIANTS
 
 HALF_LIVES = {"1h": 3600.0, "3d": 3 * 86400.0}
 CATEGORY_ITEMS = (2, 4, 6)
 
 
-def segment(n: int) -> str:
-    return "1-2" if n <= 2 else ("3-9" if n <= 9 else "10+")
-
-
 def top_unseen(scores: np.ndarray, n: int, seen: list[int]) -> np.ndarray:
+    """The ``n`` items with the highest ``scores``, best first, ``seen`` left out."""
     s = scores.copy()
     s[seen] = -1.0
-    return np.argpartition(-s, n)[:n]  # type: ignore[no-any-return]
+    top = np.argpartition(-s, n)[:n]
+    return top[np.argsort(-s[top], kind="stable")]  # type: ignore[no-any-return]
 
 
 def replay_lists(variant: str) -> dict[tuple[str, str], list[bool]]:
@@ -65,9 +66,10 @@ def replay_lists(variant: str) -> dict[tuple[str, str], list[bool]]:
                 origin[k] = float(ts)
         seen = history.setdefault(user, [])
         if ts >= cut and item not in seen and seen:
-            seg = segment(len(seen))
+            seg = SEGMENT_NAMES[bisect_right(BOUNDS, len(seen))]
             hour = counts["1h"]
-            lists = {"last hour's top 10": top_unseen(hour, 10, seen)}
+            best = top_unseen(hour, 10 + max(CATEGORY_ITEMS), seen)
+            lists = {"last hour's top 10": best[:10]}
             latest = [int(category[j]) for j in seen[-3:]]
             # the most frequent; of equally frequent ones, the latest
             mine = max(set(latest), key=lambda c: (latest.count(c), latest[::-1].index(c) * -1))
@@ -75,7 +77,7 @@ def replay_lists(variant: str) -> dict[tuple[str, str], list[bool]]:
             ranked = pool[np.argsort(-np.where(np.isin(pool, seen), -1.0, counts["3d"][pool]))]
             for k in CATEGORY_ITEMS:
                 head = ranked[:k]
-                fill = [j for j in top_unseen(hour, 10 + k, seen) if j not in set(head)]
+                fill = best[~np.isin(best, head)]  # best first: the last hour's top up to ten
                 lists[f"{k} of the category + the last hour's top"] = np.r_[head, fill[: 10 - k]]
             for name, found in lists.items():
                 hits.setdefault((seg, name), []).append(bool(item in set(found.tolist())))
@@ -92,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     hits = replay_lists(args.variant)
     names = sorted({name for _, name in hits}, key=lambda n: (n[0].isdigit(), n))
-    segments = ("1-2", "3-9", "10+")
+    segments = SEGMENTS
     print(f"{args.variant}: HitRate@10 by the user's positive events before")
     print("| list | " + " | ".join(segments) + " |")
     print("|---|" + "---:|" * len(segments))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pulserec.config import DEFAULT_SEED
+from pulserec.engine.segments import NAMES as SEGMENT_NAMES
 from pulserec.evaluation.synthetic import PRESETS, generate, shape_stats
 from replay_all import log, replay_one, save
 
@@ -43,7 +44,8 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
 }
 """Knobs changed from visits-like (``pulserec.evaluation.synthetic.PRESETS``)."""
 
-SEGMENTS = ("1-2", "3-9", "10+")
+SEGMENTS = SEGMENT_NAMES[1:]
+"""The history segments with events before (the first, none, has no on / off ratio)."""
 
 
 def run(names: list[str], out: Path, max_users: int | None, sequential: bool) -> None:
