@@ -11,7 +11,8 @@ the two: an item with a little personal signal outranks a hot one, though a hot 
 what the user takes a third of the time. A mixture of two softmaxes says it directly:
 ``p(item) = π p_crowd(item) + (1 - π) p_own(item)``, each expert a weighted sum of every
 feature (the crowd's started from the linear fit's trending weights, the user's own from
-all of it; with ``--crowd-only`` the crowd's weighs :data:`CROWD` alone), ``π`` fitted
+all of it; with ``--crowd-only`` the crowd's weighs the crowd's features alone, as the
+engine's :func:`pulserec.engine.mixture.fit_mixture`, which fits it then), ``π`` fitted
 with them by maximum likelihood.
 
 Per dataset: the engine alone (no transformer) is fitted at the replay's cut (80 % of
@@ -21,10 +22,12 @@ split in two halves (seeded); each model is fitted on one half and ranks the oth
 both ways; printed are HitRate@10 and NDCG@10 of the chosen item among its list's
 candidates, the ratio of the mixture to the linear blend, and the fitted ``π``.
 
-What this measures is the ranking step alone, on lists that hold the chosen item; the
-engine serves the linear blend. ``--datasets`` takes the registry's names (with their
-folders under ``--data-root``) and ``synthetic:VARIANT`` for a variant of
-``benchmarks/shape_sweep.py``.
+What this measures is the ranking step alone, on lists that hold the chosen item,
+against everyone's linear weights; the engine serves the crowd-only mixture where it
+ranks a refit's held-out window better than its per-segment linear blend
+(:func:`pulserec.engine.mixture.choose_mixture`). ``--datasets`` takes the registry's
+names (with their folders under ``--data-root``) and ``synthetic:VARIANT`` for a variant
+of ``benchmarks/shape_sweep.py``.
 """
 
 from __future__ import annotations
@@ -36,22 +39,20 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 import pulserec.engine.training as training
 from pulserec.config import DEFAULT_SEED, Settings
 from pulserec.engine import Engine
-from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS
+from pulserec.engine.features import DEFAULT_WEIGHTS
+from pulserec.engine.mixture import crowd_columns, fit_mixture
 from pulserec.evaluation.replay import plan_replay
 from pulserec.evaluation.synthetic import PRESETS, generate
 from pulserec.events import load_dataset
 from pulserec.events.base import Dataset
-from pulserec.ranking import ChoiceData, chosen_ranks, fit_weights, recall_ndcg
+from pulserec.ranking import ChoiceData, chosen_ranks, fit_weights, mixture_ranks, recall_ndcg
 from replay_all import REAL
 from shape_sweep import VARIANTS
-
-CROWD = ("trending", "trending_fast", "popular", "fresh_trending", "live_ctr")
-"""Features whose linear weights start the crowd's expert (the other weights start at 0)."""
 
 DEFAULT_SETS = (
     "ml-100k", "ml-latest-small", "amazon-reviews", "douban", "globo", "mind",
@@ -103,18 +104,18 @@ def _log_norm(s: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndarra
     return np.log(np.add.reduceat(np.exp(s - top[owner]), starts[:-1])) + top  # type: ignore[no-any-return]
 
 
-def fit_mixture(
-    data: ChoiceData, linear: np.ndarray, l2: float = 1e-2, crowd_only: bool = False
+def fit_free_mixture(
+    data: ChoiceData, linear: np.ndarray, l2: float = 1e-2
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """The two experts' weights and ``π`` (the crowd's share), by maximum likelihood of
-    the chosen candidates, an L2 penalty on both experts' weights (on standardised
-    columns, as the linear fit); ``crowd_only``: the crowd's expert weighs the
-    :data:`CROWD` features alone."""
+    """The two experts' weights, each over every feature, and ``π`` (the crowd's share),
+    by maximum likelihood of the chosen candidates, an L2 penalty on both experts'
+    weights (on standardised columns, as the linear fit); the crowd's expert starts from
+    the linear weights of the crowd's features, the own expert from all of them."""
     xs, starts, chosen, owner = _packed(data.features, data.chosen)
     scale = np.maximum(xs.std(axis=0), 1e-6)
     xs = xs / scale
     n = xs.shape[1]
-    crowd = np.array([name.split(":")[0] in CROWD for name in BLEND_NAMES])
+    crowd = crowd_columns()
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         wc, wo, pi = theta[:n], theta[n : 2 * n], expit(theta[-1])
@@ -127,8 +128,6 @@ def fit_mixture(
         expect_c = np.add.reduceat(pc[:, None] * xs, starts[:-1])
         expect_o = np.add.reduceat(po[:, None] * xs, starts[:-1])
         grad_c = -(r[:, None] * (xs[chosen] - expect_c)).mean(axis=0) + 2 * l2 * wc
-        if crowd_only:
-            grad_c[~crowd] = 0.0
         grad_o = -((1 - r)[:, None] * (xs[chosen] - expect_o)).mean(axis=0) + 2 * l2 * wo
         grad_pi = -np.mean((np.exp(a - mix) - np.exp(b - mix)) * pi * (1 - pi))
         value = -float(mix.mean()) + l2 * float(wc @ wc + wo @ wo)
@@ -139,23 +138,6 @@ def fit_mixture(
     return theta[:n] / scale, theta[n : 2 * n] / scale, float(expit(theta[-1]))
 
 
-def mixture_ranks(data: ChoiceData, wc: np.ndarray, wo: np.ndarray, pi: float) -> np.ndarray:
-    """0-based rank of each chosen candidate by :func:`mixed` (ties count against it, as
-    :func:`pulserec.ranking.chosen_ranks` counts them for the linear blend)."""
-    out = []
-    for features, chosen in zip(data.features, data.chosen, strict=True):
-        s = mixed(np.asarray(features, dtype=np.float64), wc, wo, pi)
-        out.append(int((s >= s[chosen]).sum()) - 1)
-    return np.asarray(out, dtype=np.int64)
-
-
-def mixed(f: np.ndarray, wc: np.ndarray, wo: np.ndarray, pi: float) -> np.ndarray:
-    """Log of the mixture's probability of each candidate of one list."""
-    a, b = f @ wc, f @ wo
-    crowd, own = np.log(pi) + a - logsumexp(a), np.log1p(-pi) + b - logsumexp(b)
-    return np.logaddexp(crowd, own)  # type: ignore[no-any-return]
-
-
 def compare(data: ChoiceData, crowd_only: bool = False) -> dict[str, Any]:
     half = np.random.default_rng(DEFAULT_SEED).random(len(data)) < 0.5
     ranks: dict[str, list[np.ndarray]] = {"linear": [], "mixture": []}
@@ -164,9 +146,13 @@ def compare(data: ChoiceData, crowd_only: bool = False) -> dict[str, Any]:
         train, test = data.subset(fold.tolist()), data.subset((~fold).tolist())
         w, _ = fit_weights(train, DEFAULT_WEIGHTS)
         ranks["linear"].append(chosen_ranks(test, w))
-        wc, wo, pi = fit_mixture(train, w, crowd_only=crowd_only)
+        if crowd_only:
+            fitted = fit_mixture(train, w)
+            wc, wo, pi = fitted.crowd, fitted.own, fitted.share
+        else:
+            wc, wo, pi = fit_free_mixture(train, w)
         shares.append(pi)
-        ranks["mixture"].append(mixture_ranks(test, wc, wo, pi))
+        ranks["mixture"].append(mixture_ranks(test, wo, wc, pi))
     # HitRate@10 of one chosen item per list is Recall@10; no missed choices: the ranking
     # step alone, on lists that hold the chosen item
     lin, mix = (recall_ndcg(np.concatenate(ranks[k])) for k in ("linear", "mixture"))

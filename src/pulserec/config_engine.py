@@ -174,6 +174,13 @@ class EngineSettings(Section):
         "until the next refit, when those of the users active or read lately are searched "
         "again in batches (about 0.6 KB each at 100 candidates; 0: none).",
     )
+    crowd_mixture: bool = Field(
+        default=True,
+        description="At each refit, also fit a two-expert blend (a crowd's expert on the "
+        "trending, popularity and click-through features, mixed with the user's own) and "
+        "serve it where it ranks the held-out window better than the linear blend "
+        "(cross-fitted, by more than one standard error).",
+    )
     sequential_warm_start: bool = Field(
         default=False,
         description="Start a refit's final transformer from the one fitted for the validation "

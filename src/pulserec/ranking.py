@@ -140,6 +140,34 @@ def chosen_ranks(data: ChoiceData, weights: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def mixed(own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
+    """A two-expert mixture's log-probability of each candidate, from the experts' scores
+    of the same candidates (each a softmax over them) and the second one's ``share``:
+    ``log(share p_crowd + (1 - share) p_own)``.
+
+    Examples
+    --------
+    >>> np.round(np.exp(mixed(np.array([0.0, 0.0]), np.array([0.0, 50.0]), 0.5)), 3)
+    array([0.25, 0.75])
+    """
+    if not len(own):
+        return own
+    own = own - np.logaddexp.reduce(own)
+    crowd = crowd - np.logaddexp.reduce(crowd)
+    return np.logaddexp(np.log(share) + crowd, np.log1p(-share) + own)  # type: ignore[no-any-return]
+
+
+def mixture_ranks(data: ChoiceData, own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
+    """0-based rank of the chosen candidate in each list by :func:`mixed` of the two
+    experts' weights (ties count against it, as in :func:`chosen_ranks`)."""
+    ranks = np.empty(len(data), dtype=np.int64)
+    for j, (features, chosen) in enumerate(zip(data.features, data.chosen, strict=True)):
+        f = np.asarray(features, dtype=np.float64)
+        s = mixed(f @ own, f @ crowd, share)
+        ranks[j] = int((s >= s[chosen]).sum()) - 1
+    return ranks
+
+
 def recall_ndcg(ranks: np.ndarray, missed: int = 0, k: int = 10) -> tuple[float, float]:
     """Recall@k and NDCG@k of one chosen item per list, from its rank in each list.
 

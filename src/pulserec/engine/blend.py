@@ -17,7 +17,14 @@ import numpy as np
 from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS, NAMES
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.segments import NAMES as SEGMENT_NAMES
-from pulserec.ranking import ChoiceData, chosen_ranks, cross_fitted_ranks, fit_weights, recall_ndcg
+from pulserec.ranking import (
+    ChoiceData,
+    chosen_ranks,
+    cross_fitted_ranks,
+    fit_weights,
+    mixture_ranks,
+    recall_ndcg,
+)
 
 QUALITY_K = 10
 """The list length of the validation Recall and NDCG a refit reports."""
@@ -52,7 +59,13 @@ def validation_quality(
         ranks = cross_fitted_ranks(choices, DEFAULT_WEIGHTS, random_state=seed, fit=fit_blend)
     out["recall@10"], out["ndcg@10"] = recall_ndcg(ranks, choices.missed, QUALITY_K)
     if previous is not None and previous.features == BLEND_NAMES:
-        before = chosen_ranks(choices, previous.weights)
+        before = (
+            chosen_ranks(choices, previous.weights)
+            if previous.crowd_weights is None
+            else mixture_ranks(
+                choices, previous.weights, previous.crowd_weights, previous.crowd_share
+            )
+        )
         recall, ndcg = recall_ndcg(before, choices.missed, QUALITY_K)
         out["previous_recall@10"], out["previous_ndcg@10"] = recall, ndcg
     return out

@@ -60,6 +60,11 @@ class ModelSet:
     seq_space: SeqSpace | None = None
     """The transformer's item vectors by catalog index, their moments and index: built
     here from ``sequential`` and ``seq_items`` unless given (copies that keep the items)."""
+    crowd_weights: np.ndarray | None = None
+    """The crowd's expert of the two-expert blend (:mod:`pulserec.engine.mixture`; None:
+    the linear blend alone), laid out as ``weights``, which then hold the own expert's."""
+    crowd_share: float = 0.0
+    """The crowd's share of the two-expert blend."""
 
     def __post_init__(self) -> None:
         model = self.sequential
@@ -114,6 +119,7 @@ class ModelSet:
             list_weights=self.list_weights if self.list_weights is not None else np.zeros(0),
             seq_items=self.seq_items if self.seq_items is not None else np.zeros(0, np.int64),
             text_map=self.text_map if self.text_map is not None else np.zeros((0, 0)),
+            crowd_weights=(self.crowd_weights if self.crowd_weights is not None else np.zeros(0)),
         )
         if self.sequential is not None:
             self.sequential.save(directory / "sequential")
@@ -127,6 +133,7 @@ class ModelSet:
             "items": self.item_ids,
             "sequential": self.sequential is not None,
             "previous_version": self.previous_version,
+            "crowd_share": self.crowd_share,
         }
         # the manifest appears last, whole; one line, since it holds every user id
         write_manifest(directory, fields, format=FORMAT, format_version=1, indent=None)
@@ -155,6 +162,7 @@ class ModelSet:
             cold = z["cold_weights"] if "cold_weights" in z.files else np.zeros(0)
             listed = z["list_weights"] if "list_weights" in z.files else np.zeros(0)
             text_map = z["text_map"] if "text_map" in z.files else np.zeros((0, 0))
+            crowd = z["crowd_weights"] if "crowd_weights" in z.files else np.zeros(0)
         # models saved before the list was written ranked with the first six features
         saved = list(manifest.get("features", features[: len(arrays["weights"])]))
         weights = weights_for(saved, arrays["weights"], features)
@@ -174,7 +182,9 @@ class ModelSet:
             list(manifest.get("items", [])), sequential,
             seq_items if sequential is not None else None, tuple(features), segment_weights,
             list_weights, manifest.get("previous_version"),
-            text_map if text_map.size else None,
+            text_map if text_map.size else None, None,
+            weights_for(saved, crowd, features) if len(crowd) else None,
+            float(manifest.get("crowd_share", 0.0)) if len(crowd) else 0.0,
         )  # fmt: skip
 
     def aligned_to(self, positions: np.ndarray, n_items: int, exact_threshold: int) -> ModelSet:

@@ -30,6 +30,7 @@ from pulserec.engine.segments import segment_of
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
 from pulserec.engine.sources.factor import FactorCache
+from pulserec.ranking import mixed
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import UserState
 from pulserec.types import ValidationError
@@ -123,11 +124,14 @@ class Ranker:
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = terms(feature_matrix(request, cands))
         blend = self.override(self.weights(request.models, state), weights)
+        # an operator's weights rank by themselves; a variant's factors apply to both experts
+        crowd = self.crowd(request.models) if not weights else None
         if weight_factors:
-            blend = blend.copy()
-            for name, factor in weight_factors.items():
-                blend[weight_slots(name)] *= factor
+            blend = scaled(blend, weight_factors)
+            crowd = (scaled(crowd[0], weight_factors), crowd[1]) if crowd is not None else None
         scores = feats @ blend
+        if crowd is not None:
+            scores = mixed(scores, feats @ crowd[0], crowd[1])
         if boost is not None:
             scores = scores + self.items.expressions.boost(boost, cands, user, context=context)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
@@ -200,11 +204,22 @@ class Ranker:
         """Hybrid scores of the given items (a list the caller will show): with the
         weights fitted on logged lists, where the log had them."""
         models = request.models
+        feats = terms(feature_matrix(request, idx))
         if models is not None and models.list_weights is not None:
-            weights = models.list_weights
-        else:
-            weights = self.weights(models, request.state)
-        return terms(feature_matrix(request, idx)) @ weights  # type: ignore[no-any-return]
+            return feats @ models.list_weights  # type: ignore[no-any-return]
+        scores = feats @ self.weights(models, request.state)
+        crowd = self.crowd(models)
+        if crowd is not None:  # the mixture over the given items
+            return mixed(scores, feats @ crowd[0], crowd[1])
+        return scores  # type: ignore[no-any-return]
+
+    @staticmethod
+    def crowd(models: ModelSet | None) -> tuple[np.ndarray, float] | None:
+        """The crowd's expert's weights and share, where the models rank by the
+        two-expert blend (:mod:`pulserec.engine.mixture`)."""
+        if models is None or models.crowd_weights is None:
+            return None
+        return models.crowd_weights, models.crowd_share
 
     @staticmethod
     def weights(models: ModelSet | None, state: UserState | None = None) -> np.ndarray:
@@ -259,3 +274,11 @@ class Ranker:
         if not parts:
             return np.zeros((len(cands), 1), np.float32)
         return unit_rows(np.concatenate(parts, axis=1))
+
+
+def scaled(weights: np.ndarray, factors: Mapping[str, float]) -> np.ndarray:
+    """``weights`` with every term of each named feature multiplied by its factor."""
+    out = weights.copy()
+    for name, factor in factors.items():
+        out[weight_slots(name)] *= factor
+    return out

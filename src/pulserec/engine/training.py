@@ -34,6 +34,7 @@ from pulserec.engine.fold import Folder
 from pulserec.engine.foldin import fit_text_map
 from pulserec.engine.heldout import HeldOutReplay
 from pulserec.engine.items import LiveItems
+from pulserec.engine.mixture import Mixture, choose_mixture
 from pulserec.engine.modelset import ModelSet, vector_index
 from pulserec.engine.rank import Ranker
 from pulserec.events.export import positive_events
@@ -147,6 +148,7 @@ class Fitter:
         segment_weights: np.ndarray | None = None
         list_weights: np.ndarray | None = None
         early: ModelSet | None = None
+        mixture: Mixture | None = None
         if fit_weights_on_valid and len(frame) >= 50:
             share = self.config.valid_fraction
             times = frame["timestamp"]
@@ -173,6 +175,13 @@ class Fitter:
                     choices, previous, self.config.random_state, ranks=ranks
                 )
                 segment_weights = fit_segment_weights(choices, weights, metrics, first=first)
+                if self.config.crowd_mixture:
+                    mixture = choose_mixture(
+                        choices, weights, metrics, first=first,
+                        random_state=self.config.random_state,
+                    )  # fmt: skip
+                if mixture is not None:  # it ranks better: its own expert replaces the rows
+                    weights, segment_weights = mixture.own, None
                 if len(lists) >= MIN_LISTS:
                     list_weights, _ = fit_blend(lists)
                     metrics["logged_lists"] = float(len(lists))
@@ -180,6 +189,8 @@ class Fitter:
         warm = early.sequential if early is not None and self.config.sequential_warm_start else None
         models = self.fit_models(frame, weights, sequential, warm=warm)
         models.segment_weights = segment_weights
+        if mixture is not None:
+            models.crowd_weights, models.crowd_share = mixture.crowd, mixture.share
         models.list_weights = list_weights
         models.metrics = {k: float(v) for k, v in metrics.items()}
         return models
