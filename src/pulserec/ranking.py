@@ -157,6 +157,20 @@ def mixed(own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
     return np.logaddexp(np.log(share) + crowd, np.log1p(-share) + own)  # type: ignore[no-any-return]
 
 
+def crowd_part(own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
+    """Of each candidate's probability under :func:`mixed`, the part the second expert
+    (the crowd's) gives it: ``share p_crowd / (share p_crowd + (1 - share) p_own)``.
+
+    Examples
+    --------
+    >>> np.round(crowd_part(np.array([0.0, 0.0]), np.array([0.0, 50.0]), 0.5), 3)
+    array([0.   , 0.667])
+    """
+    if not len(own):
+        return own
+    return np.exp(np.log(share) + crowd - np.logaddexp.reduce(crowd) - mixed(own, crowd, share))  # type: ignore[no-any-return]
+
+
 def mixture_ranks(data: ChoiceData, own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
     """0-based rank of the chosen candidate in each list by :func:`mixed` of the two
     experts' weights (ties count against it, as in :func:`chosen_ranks`)."""

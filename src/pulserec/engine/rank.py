@@ -30,7 +30,7 @@ from pulserec.engine.segments import segment_of
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import Request, gather
 from pulserec.engine.sources.factor import FactorCache
-from pulserec.ranking import mixed
+from pulserec.ranking import crowd_part, mixed
 from pulserec.rerank.mmr import mmr
 from pulserec.state.base import UserState
 from pulserec.types import ValidationError
@@ -130,8 +130,11 @@ class Ranker:
             blend = scaled(blend, weight_factors)
             crowd = (scaled(crowd[0], weight_factors), crowd[1]) if crowd is not None else None
         scores = feats @ blend
+        part = None  # the crowd's expert's part of each candidate's probability
         if crowd is not None:
-            scores = mixed(scores, feats @ crowd[0], crowd[1])
+            own, theirs = scores, feats @ crowd[0]
+            scores = mixed(own, theirs, crowd[1])
+            part = crowd_part(own, theirs, crowd[1])
         if boost is not None:
             scores = scores + self.items.expressions.boost(boost, cands, user, context=context)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
@@ -142,7 +145,11 @@ class Ranker:
         )
         order = mmr(scores, vectors, k, diversity)
         picked = cands[order]
-        contrib = per_feature(feats[order] * blend)
+        explained: np.ndarray = blend
+        if crowd is not None and part is not None:  # a reason from each expert, by its part
+            at = part[order, None]
+            explained = (1.0 - at) * blend + at * crowd[0]
+        contrib = per_feature(feats[order] * explained)
         reasons = self.explainer.reasons(request.models, state, picked, contrib)
         return picked, scores[order], reasons
 

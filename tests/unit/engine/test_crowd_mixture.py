@@ -132,6 +132,10 @@ def test_the_ranker_serves_the_mixture_unless_an_operator_sets_the_weights() -> 
     assert top(own).startswith("jazz")  # the fan's own items lead the linear blend
     mixture = replace(own, crowd_weights=crowd, crowd_share=0.9)
     assert top(mixture) == "hiking-7"  # the crowd's share takes the hour's item first
+    request = ranker.request(mixture, engine.states.get("fan"), "fan")
+    _, _, reasons = ranker.recommend(request, 5)
+    assert reasons[0] == "popular this hour"  # the crowd's expert gave it its place
+    assert all("Jazz" in r for r in reasons[1:])  # the user's own items, the others'
     # an operator's weights rank by themselves, with no crowd's expert beside them
     assert top(mixture, weights={"covisit": 1.0}).startswith("jazz")
     # a variant's factors apply to both experts: without the hour's count the crowd's
