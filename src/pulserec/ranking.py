@@ -140,6 +140,12 @@ def chosen_ranks(data: ChoiceData, weights: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def log_softmax(s: np.ndarray) -> np.ndarray:
+    """``s`` less the log of the sum of its exponentials (a softmax's logarithm)."""
+    top = s.max()
+    return s - (top + np.log(np.exp(s - top).sum()))  # type: ignore[no-any-return]
+
+
 def mixed(own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
     """A two-expert mixture's log-probability of each candidate, from the experts' scores
     of the same candidates (each a softmax over them) and the second one's ``share``:
@@ -152,23 +158,22 @@ def mixed(own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
     """
     if not len(own):
         return own
-    own = own - np.logaddexp.reduce(own)
-    crowd = crowd - np.logaddexp.reduce(crowd)
-    return np.logaddexp(np.log(share) + crowd, np.log1p(-share) + own)  # type: ignore[no-any-return]
+    return np.logaddexp(np.log(share) + log_softmax(crowd), np.log1p(-share) + log_softmax(own))  # type: ignore[no-any-return]
 
 
-def crowd_part(own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
-    """Of each candidate's probability under :func:`mixed`, the part the second expert
-    (the crowd's) gives it: ``share p_crowd / (share p_crowd + (1 - share) p_own)``.
+def crowd_part(crowd: np.ndarray, share: float, mix: np.ndarray) -> np.ndarray:
+    """Of each candidate's probability under the mixture (``mix``, :func:`mixed`), the part
+    the second expert (the crowd's, scores ``crowd``) gives it: ``share p_crowd / p``.
 
     Examples
     --------
-    >>> np.round(crowd_part(np.array([0.0, 0.0]), np.array([0.0, 50.0]), 0.5), 3)
+    >>> own, crowd = np.array([0.0, 0.0]), np.array([0.0, 50.0])
+    >>> np.round(crowd_part(crowd, 0.5, mixed(own, crowd, 0.5)), 3)
     array([0.   , 0.667])
     """
-    if not len(own):
-        return own
-    return np.exp(np.log(share) + crowd - np.logaddexp.reduce(crowd) - mixed(own, crowd, share))  # type: ignore[no-any-return]
+    if not len(crowd):
+        return crowd
+    return np.exp(np.log(share) + log_softmax(crowd) - mix)  # type: ignore[no-any-return]
 
 
 def mixture_ranks(data: ChoiceData, own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:

@@ -132,9 +132,9 @@ class Ranker:
         scores = feats @ blend
         part = None  # the crowd's expert's part of each candidate's probability
         if crowd is not None:
-            own, theirs = scores, feats @ crowd[0]
-            scores = mixed(own, theirs, crowd[1])
-            part = crowd_part(own, theirs, crowd[1])
+            theirs = feats @ crowd[0]
+            scores = mixed(scores, theirs, crowd[1])
+            part = crowd_part(theirs, crowd[1], scores)
         if boost is not None:
             scores = scores + self.items.expressions.boost(boost, cands, user, context=context)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
