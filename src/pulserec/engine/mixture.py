@@ -28,13 +28,14 @@ from scipy.special import expit
 
 from pulserec.engine.blend import (
     MIN_TERM_LISTS,
+    QUALITY_K,
     fit_blend,
     fit_segment_weights,
     paired_gain,
     unsupported,
 )
 from pulserec.engine.features import BLEND_NAMES
-from pulserec.ranking import ChoiceData, chosen_ranks, mixture_ranks
+from pulserec.ranking import ChoiceData, chosen_ranks, mixture_ranks, recall_ndcg
 
 CROWD_FEATURES = ("trending", "trending_fast", "popular", "fresh_trending", "live_ctr")
 """What the crowd's expert reads: how much everyone takes an item lately, at each time
@@ -165,7 +166,8 @@ def choose_mixture(
     fitted), and the mixture is kept only where its NDCG@10 is higher by more than one
     standard error of the paired difference and the crowd's share reaches
     :data:`MIN_CROWD_SHARE`; it needs :data:`~pulserec.engine.blend.MIN_TERM_LISTS`
-    choices. Metrics: ``mixture_gain`` and ``mixture_se`` (NDCG@10), ``crowd_share``,
+    choices. Metrics: ``mixture_gain`` and ``mixture_se`` (NDCG@10), the mixture's
+    cross-fitted ``mixture_recall@10`` and ``mixture_ndcg@10``, ``crowd_share``,
     ``mixture_kept``.
     """
     metrics["mixture_kept"] = 0.0
@@ -187,6 +189,8 @@ def choose_mixture(
     events = list(range(n))
     gain, se = paired_gain(mixture, events, linear, events, n + choices.missed)
     metrics["mixture_gain"], metrics["mixture_se"] = gain, se
+    recall, ndcg = recall_ndcg(mixture, choices.missed, QUALITY_K)
+    metrics["mixture_recall@10"], metrics["mixture_ndcg@10"] = recall, ndcg
     if gain <= se:
         return None
     # started from the halves' mean: a few steps from the whole window's optimum

@@ -182,6 +182,11 @@ class Fitter:
                     )  # fmt: skip
                 if mixture is not None:  # it ranks better: its own expert replaces the rows
                     weights, segment_weights = mixture.own, None
+                    # the validation figures are those of what serves
+                    for key in ("recall@10", "ndcg@10"):
+                        if key in metrics:
+                            metrics[f"linear_{key}"] = metrics[key]
+                        metrics[key] = metrics[f"mixture_{key}"]
                 if len(lists) >= MIN_LISTS:
                     list_weights, _ = fit_blend(lists)
                     metrics["logged_lists"] = float(len(lists))

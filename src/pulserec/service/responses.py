@@ -189,8 +189,11 @@ class LastTraining(BaseModel):
         description="Validation figures of the refit (`recall@10`, `ndcg@10` and the "
         "previous version's `previous_recall@10`, `previous_ndcg@10` on the same held-out "
         "choices; `validation_choices`), the catalog size it saw (`catalog_items`, "
-        "`previous_catalog_items`) and the blend fit's internals (`lists`, `nll_before`, "
-        "`nll_after`, `top1`)."
+        "`previous_catalog_items`), the blend fit's internals (`lists`, `nll_before`, "
+        "`nll_after`, `top1`) and whether the two-expert blend serves (`mixture_kept`, "
+        "`crowd_share`, its gain over the linear blend `mixture_gain` ± `mixture_se`; "
+        "where it serves, `recall@10` and `ndcg@10` are its own and the linear blend's "
+        "are `linear_recall@10`, `linear_ndcg@10`)."
     )
     previous_version: str | None = Field(
         None, description="The version that served before this one (null: the first)."

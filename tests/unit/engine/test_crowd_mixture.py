@@ -8,11 +8,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from shop import CFG, catalog, history, tiny_models
 
 from pulserec.engine import Engine
 from pulserec.engine.features import BLEND_NAMES
-from pulserec.engine.mixture import MIN_TERM_LISTS, choose_mixture, crowd_columns, fit_mixture
+from pulserec.engine.mixture import (
+    MIN_TERM_LISTS,
+    Mixture,
+    choose_mixture,
+    crowd_columns,
+    fit_mixture,
+)
 from pulserec.engine.modelset import ModelSet
 from pulserec.ranking import ChoiceData, mixed, mixture_ranks
 from pulserec.types import Event
@@ -74,6 +81,7 @@ def test_the_mixture_is_kept_only_where_it_ranks_held_out_choices_better() -> No
     assert kept is not None and metrics["mixture_kept"] == 1.0
     assert metrics["mixture_gain"] > metrics["mixture_se"] > 0
     assert metrics["crowd_share"] == kept.share
+    assert 0 < metrics["mixture_ndcg@10"] <= metrics["mixture_recall@10"] <= 1
     # the user always takes their own: the linear blend ranks as well, nothing to gain
     plain: dict[str, float] = {}
     assert choose_mixture(choices(0.0), linear(), plain) is None
@@ -146,3 +154,30 @@ def test_the_ranker_serves_the_mixture_unless_an_operator_sets_the_weights() -> 
     request = ranker.request(mixture, engine.states.get("fan"), "fan")
     scores = ranker.score(request, idx)
     assert scores[1] > scores[0] and np.logaddexp.reduce(scores) <= 1e-9
+
+
+def test_a_refit_that_keeps_the_mixture_serves_it_and_reports_its_figures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pulserec.engine.training as training
+
+    crowd = np.zeros(len(BLEND_NAMES))
+    crowd[HOT] = 1.0
+
+    def kept(
+        choices: ChoiceData, weights: np.ndarray, metrics: dict[str, float], **_: object
+    ) -> Mixture:
+        metrics |= {"mixture_kept": 1.0, "mixture_recall@10": 0.9, "mixture_ndcg@10": 0.7}
+        return Mixture(weights * 2.0, crowd, 0.3)
+
+    monkeypatch.setattr(training, "choose_mixture", kept)
+    engine = Engine(config=replace(CFG, sequential=False))
+    engine.upsert_items(catalog())
+    engine.bootstrap(history())
+    models = engine.train()
+    assert models is not None and models.crowd_share == 0.3
+    assert models.segment_weights is None  # the own expert replaces the segments' rows
+    np.testing.assert_array_equal(models.crowd_weights, crowd)
+    m = models.metrics
+    assert (m["recall@10"], m["ndcg@10"]) == (0.9, 0.7)  # what serves
+    assert "linear_ndcg@10" in m and m["linear_ndcg@10"] != 0.7

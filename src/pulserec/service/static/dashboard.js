@@ -90,6 +90,9 @@
       details.push(`nll_before ${fmt(m.nll_before, 3)} → nll_after ${fmt(m.nll_after, 3)}`);
     }
     if (m.top1 !== undefined) details.push(`top1 ${fmt(m.top1, 3)}`);
+    if (m.mixture_kept === 1 && m.crowd_share !== undefined) {
+      details.push(`two-expert blend, crowd share ${fmt(m.crowd_share, 2)}`);
+    }
     $("fit-details").textContent = details.length ? `details: ${details.join(" · ")}` : "";
     if (!have) $("quality-note").textContent = "";
   }
