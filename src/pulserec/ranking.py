@@ -133,9 +133,15 @@ def chosen_ranks(data: ChoiceData, weights: np.ndarray) -> np.ndarray:
     so weights that score everything alike rank it last, not first.
     """
     w = np.asarray(weights, dtype=np.float64)
+    return ranks_by(data, lambda f: f @ w)
+
+
+def ranks_by(data: ChoiceData, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """0-based rank of the chosen candidate in each list by ``score`` of the list's
+    features (float64), ties counting against it (see :func:`chosen_ranks`)."""
     ranks = np.empty(len(data), dtype=np.int64)
     for j, (features, chosen) in enumerate(zip(data.features, data.chosen, strict=True)):
-        scores = np.asarray(features, dtype=np.float64) @ w
+        scores = score(np.asarray(features, dtype=np.float64))
         ranks[j] = int((scores >= scores[chosen]).sum()) - 1
     return ranks
 
@@ -179,12 +185,7 @@ def crowd_part(crowd: np.ndarray, share: float, mix: np.ndarray) -> np.ndarray:
 def mixture_ranks(data: ChoiceData, own: np.ndarray, crowd: np.ndarray, share: float) -> np.ndarray:
     """0-based rank of the chosen candidate in each list by :func:`mixed` of the two
     experts' weights (ties count against it, as in :func:`chosen_ranks`)."""
-    ranks = np.empty(len(data), dtype=np.int64)
-    for j, (features, chosen) in enumerate(zip(data.features, data.chosen, strict=True)):
-        f = np.asarray(features, dtype=np.float64)
-        s = mixed(f @ own, f @ crowd, share)
-        ranks[j] = int((s >= s[chosen]).sum()) - 1
-    return ranks
+    return ranks_by(data, lambda f: mixed(f @ own, f @ crowd, share))
 
 
 def recall_ndcg(ranks: np.ndarray, missed: int = 0, k: int = 10) -> tuple[float, float]:

@@ -179,7 +179,7 @@ def choose_mixture(
     mixture = np.empty(n, dtype=np.int64)
     halves = []
     for fold in (0, 1):
-        rest, here = (choices.subset((cond).tolist()) for cond in (folds != fold, folds == fold))
+        rest, here = (choices.subset(cond.tolist()) for cond in (folds != fold, folds == fold))
         w, _ = fit_blend(rest)
         rows = fit_segment_weights(rest, w, {}, first=first)
         linear[folds == fold] = segment_ranks(here, w, rows)
