@@ -19,14 +19,13 @@ Where such a list takes more than the engine, the engine leaves a signal unused.
 from __future__ import annotations
 
 import argparse
-from bisect import bisect_right
 from dataclasses import replace
 
 import numpy as np
 
 from pulserec.config import DEFAULT_SEED
-from pulserec.engine.segments import BOUNDS
 from pulserec.engine.segments import NAMES as SEGMENT_NAMES
+from pulserec.engine.segments import segment_at
 from pulserec.evaluation.synthetic import PRESETS, generate
 from shape_sweep import SEGMENTS, VARIANTS
 
@@ -66,7 +65,7 @@ def replay_lists(variant: str) -> dict[tuple[str, str], list[bool]]:
                 origin[k] = float(ts)
         seen = history.setdefault(user, [])
         if ts >= cut and item not in seen and seen:
-            seg = SEGMENT_NAMES[bisect_right(BOUNDS, len(seen))]
+            seg = SEGMENT_NAMES[segment_at(len(seen))]
             hour = counts["1h"]
             best = top_unseen(hour, 10 + max(CATEGORY_ITEMS), seen)
             lists = {"last hour's top 10": best[:10]}

@@ -27,4 +27,9 @@ def history_length(state: UserState | None, cap: int = BOUNDS[-1]) -> int:
 
 def segment_of(state: UserState | None) -> int:
     """The index in :data:`NAMES` of the user's history segment."""
-    return bisect_right(BOUNDS, history_length(state))
+    return segment_at(history_length(state))
+
+
+def segment_at(count: int) -> int:
+    """The index in :data:`NAMES` of the segment of a user with ``count`` positive items."""
+    return bisect_right(BOUNDS, count)

@@ -14,7 +14,7 @@ from pulserec.engine.arrays import sparse_lookup
 from pulserec.engine.config import EngineConfig as Config
 from pulserec.engine.features import NAMES, feature_matrix
 from pulserec.engine.items import LiveItems
-from pulserec.engine.segments import history_length, segment_of
+from pulserec.engine.segments import history_length, segment_at, segment_of
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import (
     SOURCES,
@@ -422,6 +422,8 @@ def test_history_segments_count_positive_items() -> None:
     assert segments == [0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3]
     assert history_length(state) == 10 and history_length(state, cap=50) == 12
     assert segment_of(state) == 3
+    # by a count of positive items alone (a replay that keeps no states)
+    assert [segment_at(n) for n in (0, 1, 2, 3, 9, 10, 500)] == [0, 1, 1, 2, 2, 3, 3]
 
 
 def test_each_segment_ranks_with_its_own_weights_and_thin_ones_with_everyones() -> None:
