@@ -38,14 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit
 
 import pulserec.engine.training as training
 from pulserec.config import DEFAULT_SEED, Settings
 from pulserec.engine import Engine
 from pulserec.engine.features import DEFAULT_WEIGHTS
-from pulserec.engine.mixture import crowd_columns, fit_mixture
+from pulserec.engine.mixture import Mixture, crowd_columns, fit_mixture
 from pulserec.evaluation.replay import plan_replay
 from pulserec.evaluation.synthetic import PRESETS, generate
 from pulserec.events import load_dataset
@@ -92,50 +90,15 @@ def held_out_choices(ds: Dataset) -> ChoiceData:
     return seen[0]
 
 
-def _packed(lists: list[np.ndarray], chosen: list[int]) -> tuple[np.ndarray, ...]:
-    lengths = np.array([len(f) for f in lists])
-    starts = np.r_[0, np.cumsum(lengths)]
-    rows = np.concatenate(lists).astype(np.float64)
-    return rows, starts, starts[:-1] + np.asarray(chosen), np.repeat(np.arange(len(lists)), lengths)
-
-
-def _log_norm(s: np.ndarray, starts: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    top = np.maximum.reduceat(s, starts[:-1])
-    return np.log(np.add.reduceat(np.exp(s - top[owner]), starts[:-1])) + top  # type: ignore[no-any-return]
-
-
-def fit_free_mixture(
-    data: ChoiceData, linear: np.ndarray, l2: float = 1e-2
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The two experts' weights, each over every feature, and ``π`` (the crowd's share),
-    by maximum likelihood of the chosen candidates, an L2 penalty on both experts'
-    weights (on standardised columns, as the linear fit); the crowd's expert starts from
-    the linear weights of the crowd's features, the own expert from all of them."""
-    xs, starts, chosen, owner = _packed(data.features, data.chosen)
-    scale = np.maximum(xs.std(axis=0), 1e-6)
-    xs = xs / scale
-    n = xs.shape[1]
+def fit_free_mixture(data: ChoiceData, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The two experts' weights, each over every feature, and ``π`` (the crowd's share):
+    the engine's :func:`~pulserec.engine.mixture.fit_mixture` with the crowd's expert
+    reading every column, started from the linear weights (the crowd's on the crowd's
+    features only, 0 on the others) and a share of 0.3."""
     crowd = crowd_columns()
-
-    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        wc, wo, pi = theta[:n], theta[n : 2 * n], expit(theta[-1])
-        sc, so = xs @ wc, xs @ wo
-        lc, lo = _log_norm(sc, starts, owner), _log_norm(so, starts, owner)
-        a, b = sc[chosen] - lc, so[chosen] - lo  # log p of the chosen under each expert
-        mix = np.logaddexp(np.log(pi) + a, np.log1p(-pi) + b)
-        r = np.exp(np.log(pi) + a - mix)  # the crowd's share of each choice
-        pc, po = np.exp(sc - lc[owner]), np.exp(so - lo[owner])
-        expect_c = np.add.reduceat(pc[:, None] * xs, starts[:-1])
-        expect_o = np.add.reduceat(po[:, None] * xs, starts[:-1])
-        grad_c = -(r[:, None] * (xs[chosen] - expect_c)).mean(axis=0) + 2 * l2 * wc
-        grad_o = -((1 - r)[:, None] * (xs[chosen] - expect_o)).mean(axis=0) + 2 * l2 * wo
-        grad_pi = -np.mean((np.exp(a - mix) - np.exp(b - mix)) * pi * (1 - pi))
-        value = -float(mix.mean()) + l2 * float(wc @ wc + wo @ wo)
-        return value, np.r_[grad_c, grad_o, grad_pi]
-
-    start = np.r_[np.where(crowd, linear * scale, 0.0), linear * scale, np.log(0.3 / 0.7)]
-    theta = minimize(loss, start, jac=True, method="L-BFGS-B").x
-    return theta[:n] / scale, theta[n : 2 * n] / scale, float(expit(theta[-1]))
+    start = Mixture(linear, np.where(crowd, linear, 0.0), 0.3)
+    fitted = fit_mixture(data, linear, start=start, columns=np.ones_like(crowd))
+    return fitted.crowd, fitted.own, fitted.share
 
 
 def compare(data: ChoiceData, crowd_only: bool = False) -> dict[str, Any]:

@@ -86,12 +86,14 @@ def fit_mixture(
     l2: float = L2,
     *,
     start: Mixture | None = None,
+    columns: np.ndarray | None = None,
 ) -> Mixture:
     """Both experts' weights and the crowd's share by maximum likelihood of the chosen
     candidates, started from ``start`` or else from the linear blend's ``weights`` (both
     experts, the crowd's on its columns) and a share of 0.3. ``held`` (one bool per
     column) marks the terms not fitted: the own expert keeps ``weights`` there, the
-    crowd's expert leaves them out."""
+    crowd's expert leaves them out. ``columns`` (one bool per column): what the crowd's
+    expert reads, :func:`crowd_columns` unless given."""
     lengths = np.array([len(f) for f in data.features])
     starts = np.r_[0, np.cumsum(lengths)]
     offsets = starts[:-1]
@@ -101,7 +103,7 @@ def fit_mixture(
     keep = np.zeros(len(BLEND_NAMES), bool) if held is None else np.asarray(held, dtype=bool)
     base = np.asarray(weights, dtype=np.float64)
     xs = np.concatenate(data.features).astype(np.float64)  # one copy, scaled in place
-    on_crowd = crowd_columns() & ~keep
+    on_crowd = (crowd_columns() if columns is None else np.asarray(columns, bool)) & ~keep
     xc = xs[:, on_crowd]
     crowd_scale = np.maximum(xc.std(axis=0), 1e-6)
     xc /= crowd_scale

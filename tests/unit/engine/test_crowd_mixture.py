@@ -73,6 +73,9 @@ def test_where_hot_items_explain_part_of_the_choices_the_crowd_gets_that_share()
     held[HOT] = True
     kept = fit_mixture(choices(0.4), linear(), held)
     assert kept.own[HOT] == linear()[HOT] and kept.crowd[HOT] == 0.0
+    # a crowd's expert given every column reads the others too
+    free = fit_mixture(choices(0.4), linear(), columns=np.ones(len(BLEND_NAMES), bool))
+    assert free.crowd[OWN] != 0.0 and 0.3 < free.share < 0.7
 
 
 def test_the_mixture_is_kept_only_where_it_ranks_held_out_choices_better() -> None:
