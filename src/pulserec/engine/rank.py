@@ -9,6 +9,7 @@ list is full whenever ``k`` items pass. A boost expression adds to the blended s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -123,18 +124,8 @@ class Ranker:
             allowed = extra[self.allowed(extra, state, category, exclude, exclude_seen, seen)]
             cands = np.r_[cands, allowed[~np.isin(allowed, cands)][: k - len(cands) + 50]]
         feats = terms(feature_matrix(request, cands))
-        blend = self.override(self.weights(request.models, state), weights)
-        # an operator's weights rank by themselves; a variant's factors apply to both experts
-        crowd = self.crowd(request.models) if not weights else None
-        if weight_factors:
-            blend = scaled(blend, weight_factors)
-            crowd = (scaled(crowd[0], weight_factors), crowd[1]) if crowd is not None else None
-        scores = feats @ blend
-        part = None  # the crowd's expert's part of each candidate's probability
-        if crowd is not None:
-            theirs = feats @ crowd[0]
-            scores = mixed(scores, theirs, crowd[1])
-            part = crowd_part(theirs, crowd[1], scores)
+        scored = self.blended(feats, request.models, state, weights, weight_factors)
+        scores = scored.scores
         if boost is not None:
             scores = scores + self.items.expressions.boost(boost, cands, user, context=context)
         # plain ranking by score needs no item vectors (a third of a millisecond to build)
@@ -145,11 +136,7 @@ class Ranker:
         )
         order = mmr(scores, vectors, k, diversity)
         picked = cands[order]
-        explained: np.ndarray = blend
-        if crowd is not None and part is not None:  # a reason from each expert, by its part
-            at = part[order, None]
-            explained = (1.0 - at) * blend + at * crowd[0]
-        contrib = per_feature(feats[order] * explained)
+        contrib = per_feature(feats[order] * scored.explained(order))
         reasons = self.explainer.reasons(request.models, state, picked, contrib)
         return picked, scores[order], reasons
 
@@ -214,19 +201,34 @@ class Ranker:
         feats = terms(feature_matrix(request, idx))
         if models is not None and models.list_weights is not None:
             return feats @ models.list_weights  # type: ignore[no-any-return]
-        scores = feats @ self.weights(models, request.state)
-        crowd = self.crowd(models)
-        if crowd is not None:  # the mixture over the given items
-            return mixed(scores, feats @ crowd[0], crowd[1])
-        return scores  # type: ignore[no-any-return]
+        return self.blended(feats, models, request.state).scores
 
-    @staticmethod
-    def crowd(models: ModelSet | None) -> tuple[np.ndarray, float] | None:
-        """The crowd's expert's weights and share, where the models rank by the
-        two-expert blend (:mod:`pulserec.engine.mixture`)."""
-        if models is None or models.crowd_weights is None:
-            return None
-        return models.crowd_weights, models.crowd_share
+    def blended(
+        self,
+        feats: np.ndarray,
+        models: ModelSet | None,
+        state: UserState | None,
+        weights: Mapping[str, float] | None = None,
+        weight_factors: Mapping[str, float] | None = None,
+    ) -> Blended:
+        """The candidates' scores from their blend terms ``feats``: by the user's
+        segment's weights, or by the two-expert mixture where the models hold one
+        (:mod:`pulserec.engine.mixture`). An operator's ``weights`` (by feature name) rank
+        linearly by themselves; a variant's ``weight_factors`` scale both experts."""
+        own = self.override(self.weights(models, state), weights)
+        crowd = None
+        if not weights and models is not None and models.crowd_weights is not None:
+            crowd = models.crowd_weights
+        if weight_factors:
+            own = scaled(own, weight_factors)
+            crowd = scaled(crowd, weight_factors) if crowd is not None else None
+        scores = feats @ own
+        if crowd is None:
+            return Blended(scores, own)
+        assert models is not None
+        theirs = feats @ crowd
+        mix = mixed(scores, theirs, models.crowd_share)
+        return Blended(mix, own, crowd, crowd_part(theirs, models.crowd_share, mix))
 
     @staticmethod
     def weights(models: ModelSet | None, state: UserState | None = None) -> np.ndarray:
@@ -281,6 +283,28 @@ class Ranker:
         if not parts:
             return np.zeros((len(cands), 1), np.float32)
         return unit_rows(np.concatenate(parts, axis=1))
+
+
+@dataclass(frozen=True)
+class Blended:
+    """A candidate list's scores and the weights that made them."""
+
+    scores: np.ndarray
+    own: np.ndarray
+    """The linear blend's weights (the own expert's, under a mixture)."""
+    crowd: np.ndarray | None = None
+    """The crowd's expert's weights, under a mixture."""
+    part: np.ndarray | None = None
+    """The crowd's expert's part of each candidate's probability, under a mixture."""
+
+    def explained(self, rows: np.ndarray) -> np.ndarray:
+        """The weights each of ``rows`` is explained by: under a mixture each expert's,
+        weighed by its part of that candidate's probability (one row of weights each);
+        otherwise the blend's."""
+        if self.crowd is None or self.part is None:
+            return self.own
+        at = self.part[rows, None]
+        return (1.0 - at) * self.own + at * self.crowd  # type: ignore[no-any-return]
 
 
 def scaled(weights: np.ndarray, factors: Mapping[str, float]) -> np.ndarray:
