@@ -279,7 +279,8 @@ class EngineSettings(Section):
     exact_threshold: int = Field(
         default=20_000,
         ge=0,
-        description="Vector indexes search exactly below this many items, HNSW from it on.",
+        description="Vector indexes search exactly below this many items, inverted lists (IVF) "
+        "from it on.",
     )
     random_state: int = Field(
         default=DEFAULT_SEED, description="Seed of a refit (factor init, held-out sample)."

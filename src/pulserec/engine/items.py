@@ -19,7 +19,8 @@ from pulserec.engine.groups import Groups
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.trending import Trending
-from pulserec.index.hnsw import HNSWIndex
+from pulserec.index.approximate import ApproximateIndex
+from pulserec.index.ivf import IVFIndex
 from pulserec.online.attribution import list_key
 from pulserec.state.pending import PendingItems
 from pulserec.storage.base import StoredEvent
@@ -46,7 +47,7 @@ class LiveItems:
         self.category_codes: dict[str, int] = {}
         self.has_text = np.zeros(0, dtype=bool)
         """Whether each item's text embedding is not zero."""
-        self.text_index: HNSWIndex | None = None
+        self.text_index: ApproximateIndex | None = None
         self.text_version = 0
         """Counts the upserts that brought text (readers of ``text`` resync on a change)."""
         self.interactions = np.zeros(0, dtype=np.int64)
@@ -84,7 +85,7 @@ class LiveItems:
             vecs = self.encoder.encode([item_text(it) for it in items], kind="passage")
             self.text[idx] = vecs
             if self.text_index is None:
-                self.text_index = HNSWIndex(self.encoder.dim, exact_threshold=self.exact_threshold)
+                self.text_index = IVFIndex(self.encoder.dim, exact_threshold=self.exact_threshold)
             has_text = np.linalg.norm(vecs, axis=1) > 0
             self.has_text[idx] = has_text
             if has_text.any():

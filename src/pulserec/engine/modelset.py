@@ -13,7 +13,8 @@ from pulserec.catalog.idmap import IdMap
 from pulserec.engine.arrays import unit_rows
 from pulserec.engine.segments import NAMES as SEGMENT_NAMES
 from pulserec.engine.seqspace import SeqSpace
-from pulserec.index.hnsw import HNSWIndex
+from pulserec.index.approximate import ApproximateIndex
+from pulserec.index.ivf import IVFIndex
 from pulserec.manifest import read_manifest, require_file, write_manifest
 from pulserec.models.base import Recommender
 from pulserec.ranking import weights_for
@@ -37,7 +38,7 @@ class ModelSet:
     covisit: sp.csr_matrix
     popularity: np.ndarray
     weights: np.ndarray
-    cf_index: HNSWIndex
+    cf_index: ApproximateIndex
     fitted_at: float
     metrics: dict[str, float] = field(default_factory=dict)
     item_ids: list[str] = field(default_factory=list)
@@ -251,9 +252,9 @@ def saved_versions(directory: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def vector_index(unit: np.ndarray, exact_threshold: int) -> HNSWIndex:
+def vector_index(unit: np.ndarray, exact_threshold: int) -> ApproximateIndex:
     """An index over the rows of ``unit`` that have a vector (zero rows are left out)."""
-    index = HNSWIndex(unit.shape[1], exact_threshold=exact_threshold)
+    index = IVFIndex(unit.shape[1], exact_threshold=exact_threshold)
     live = np.flatnonzero(np.linalg.norm(unit, axis=1) > 0)
     index.add(live, unit[live])
     return index

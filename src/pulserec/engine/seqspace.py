@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pulserec.index.hnsw import HNSWIndex
+from pulserec.index.approximate import ApproximateIndex
+from pulserec.index.ivf import IVFIndex
 
 
 @dataclass
@@ -60,7 +61,7 @@ class SeqSpace:
     vectors: np.ndarray
     has: np.ndarray
     moments: Moments
-    index: HNSWIndex
+    index: ApproximateIndex
 
     @classmethod
     def build(cls, table: np.ndarray, seq_items: np.ndarray, exact_threshold: int) -> SeqSpace:
@@ -74,6 +75,6 @@ class SeqSpace:
             vectors = np.zeros((len(seq_items), table.shape[1]), dtype=np.float32)
             vectors[has] = table[seq_items[has]]
         rows = np.flatnonzero(has)
-        index = HNSWIndex(table.shape[1], exact_threshold=exact_threshold)
+        index = IVFIndex(table.shape[1], exact_threshold=exact_threshold)
         index.add(rows, vectors[rows])
         return cls(vectors, has, Moments.of(vectors[rows]), index)

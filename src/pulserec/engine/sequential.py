@@ -29,7 +29,7 @@ from pulserec.engine.items import LiveItems
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.seqspace import SeqSpace
 from pulserec.index.base import VectorIndex
-from pulserec.index.hnsw import HNSWIndex
+from pulserec.index.ivf import IVFIndex
 from pulserec.state.base import UserState
 
 Search = Callable[[VectorIndex, np.ndarray, int], np.ndarray]
@@ -57,7 +57,7 @@ class ItemVectors:
         self.whole = bool(self.space.has.all()) and self.space.vectors.dtype == np.float32
         """Whether every catalog row the models cover has a fitted vector."""
         dim = self.space.vectors.shape[1]
-        self.extra = HNSWIndex(dim, exact_threshold=exact_threshold)
+        self.extra = IVFIndex(dim, exact_threshold=exact_threshold)
         self.slot = np.full(0, -1, dtype=np.int64)
         """Catalog index -> row of ``extra_vectors`` (-1: none)."""
         self.extra_vectors = np.zeros((0, dim), dtype=np.float32)

@@ -78,9 +78,9 @@ class FactorCache:
     def fill(self, models: ModelSet, users: Iterable[str], n: int) -> int:
         """Search and keep the ``n`` candidates of ``users`` (least recent first; the
         latest :attr:`max_users` the models have a vector for) under the serving
-        ``models``: the lists their requests would search for, in batches of
-        :data:`FILL_BATCH` queries where the index is a graph. Lists kept meanwhile stay.
-        Stops where other models are swapped in. Returns how many lists were added."""
+        ``models``: the lists their requests would search for, in batches (at most
+        :data:`FILL_BATCH` queries) where the index is approximate. Lists kept meanwhile
+        stay. Stops where other models are swapped in. Returns how many lists were added."""
         if self.max_users <= 0 or models is not self._serving:
             return 0
         wanted, queries = [], []
@@ -93,9 +93,10 @@ class FactorCache:
                 if len(wanted) == self.max_users:
                     break
         kept, index = 0, models.cf_index
-        # the graph scores each query alone either way; an exact product over a batch
-        # rounds differently from one query's, and near-ties would order differently
-        batch = FILL_BATCH if index.uses_graph else 1
+        # as many queries together as the index answers each as it would alone: an exact
+        # product over a batch rounds differently from one query's, and near-ties would
+        # order differently
+        batch = min(FILL_BATCH, index.batch_queries) if index.uses_graph else 1
         for start in range(0, len(wanted), batch):
             found, _ = index.search(np.stack(queries[start : start + batch]), n)
             with self._lock:
