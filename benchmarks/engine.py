@@ -47,8 +47,8 @@ from pulserec.catalog.idmap import IdMap
 from pulserec.config import DEFAULT_SEED, get_settings
 from pulserec.engine import Engine, ModelSet
 from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES
+from pulserec.engine.modelset import vector_index
 from pulserec.events.interactions import Interactions
-from pulserec.index.hnsw import HNSWIndex
 from pulserec.models.covisit import row_top_n
 from pulserec.types import Event, Item
 
@@ -80,8 +80,7 @@ def synthetic_models(n_items: int, n_users: int, seed: int) -> ModelSet:
     cov = sp.csr_matrix((rng.random(len(rows)), (rows, cols)), shape=(n_items, n_items))
     cov = row_top_n(cov, 50).astype(np.float32)
     cov.sort_indices()
-    index = HNSWIndex(DIM)
-    index.add(np.arange(n_items), unit)
+    index = vector_index(unit, get_settings().engine.exact_threshold)  # as a refit builds it
     users = IdMap(f"u{j}" for j in range(n_users))
     pop = rng.zipf(1.5, n_items).astype(np.float32)
     return ModelSet(

@@ -2,8 +2,9 @@
 
     python benchmarks/filters.py --items 100000 --users 20000 --requests 1000
 
-The engine of ``benchmarks/engine.py`` (clustered 64-d item factors in an HNSW index,
-50 co-visitation neighbours per item, known users with 20 live events each) over a
+The engine of ``benchmarks/engine.py`` (clustered 64-d item factors in the vector index
+a refit builds, 50 co-visitation neighbours per item, known users with 20 live events
+each) over a
 catalog whose items carry a ``bucket`` number (uniform in 0..999), a ``brand``, a
 ``stock`` flag and a ``created_at``. Each filter lets through a known share of the
 catalog; they are timed interleaved in blocks with the unfiltered call, so every row
