@@ -49,7 +49,8 @@ lint: $(VENV)/.installed-dev
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src/pulserec/types.py \
-		$$(find src/pulserec -name base.py -not -path '*/engine/*') src/pulserec/engine src/pulserec/service
+		$$(find src/pulserec -name base.py -not -path '*/engine/*' -not -path '*/index/*') \
+		src/pulserec/engine src/pulserec/service src/pulserec/index
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -q

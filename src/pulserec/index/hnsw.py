@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from pulserec.index.approximate import ApproximateIndex, node_selector
@@ -27,14 +29,10 @@ class HNSWIndex(ApproximateIndex):
         m: int = 32,
         ef_construction: int = 100,
         ef_search: int = 256,
-        exact_threshold: int = 20_000,
-        rebuild_ratio: float = 0.2,
-        filter_exact_share: float = 0.1,
+        **shared: Any,
     ) -> None:
-        super().__init__(
-            dim, exact_threshold=exact_threshold, rebuild_ratio=rebuild_ratio,
-            filter_exact_share=filter_exact_share,
-        )  # fmt: skip
+        """``shared``: :class:`~pulserec.index.approximate.ApproximateIndex`'s settings."""
+        super().__init__(dim, **shared)
         self.m = m
         self.ef_construction = ef_construction
         self.ef_search = ef_search

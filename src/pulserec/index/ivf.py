@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -65,14 +66,10 @@ class IVFIndex(ApproximateIndex):
         recall_target: float = 0.95,
         max_probe_share: float = 0.25,
         regrow: float = 2.0,
-        exact_threshold: int = 20_000,
-        rebuild_ratio: float = 0.2,
-        filter_exact_share: float = 0.1,
+        **shared: Any,
     ) -> None:
-        super().__init__(
-            dim, exact_threshold=exact_threshold, rebuild_ratio=rebuild_ratio,
-            filter_exact_share=filter_exact_share,
-        )  # fmt: skip
+        """``shared``: :class:`~pulserec.index.approximate.ApproximateIndex`'s settings."""
+        super().__init__(dim, **shared)
         self.list_size = list_size
         self.n_probe = n_probe
         self.recall_target = recall_target
@@ -138,7 +135,8 @@ class IVFIndex(ApproximateIndex):
 
         selector, keep = node_selector(nodes_ok)
         probes = min(self.n_lists, math.ceil(self.probes * math.sqrt(live / max(n_ok, 1))))
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=probes)  # type: ignore[attr-defined]
+        params: Any = faiss.SearchParametersIVF()
+        params.sel, params.nprobe = selector, probes
         params._keep = keep  # the selector reads these bytes during the search
         return params
 
