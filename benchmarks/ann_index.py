@@ -109,7 +109,9 @@ def baseline_ms(rng: np.random.Generator) -> float:
 FITTED = ("ALS factors", "transformer")
 
 
-def fitted_vectors(seed: int, n_queries: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def fitted_vectors(
+    seed: int, n_queries: int, save: Path | None = None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Item vectors and queries of the models a refit fits, on the 1M-event generated
     shop of ``benchmarks/sequential_train.py --synthetic`` (100k users, 100k items, 400
     topics): the factor model (ALS, the engine's settings; unit item vectors, users' factor
@@ -145,6 +147,8 @@ def fitted_vectors(seed: int, n_queries: int) -> list[tuple[str, np.ndarray, np.
     text = make_encoder("hashing").encode(item_texts_for(ds.items, inter.items.to_list()))
     params = {**settings.sequential_params, "n_epochs": 4, "patience": 2, "random_state": seed}
     model = SequentialTransformer(**params).fit(inter.with_item_vectors(text))
+    if save is not None:
+        model.save(save)
     order = np.lexsort((inter.timestamp, inter.user_idx))
     user_idx, item_idx = np.asarray(inter.user_idx)[order], np.asarray(inter.item_idx)[order]
     starts = np.searchsorted(user_idx, users)
@@ -156,14 +160,17 @@ def fitted_vectors(seed: int, n_queries: int) -> list[tuple[str, np.ndarray, np.
     return found
 
 
-def fitted_table(specs: list[str], seed: int, n_queries: int, cache: Path | None) -> None:
+def fitted_table(
+    specs: list[str], seed: int, n_queries: int, cache: Path | None, save: Path | None = None
+) -> None:
     """Build, cells probed, recall@100 and search time of each index over fitted vectors
-    (read from ``cache`` where it exists, else fitted and written there)."""
+    (read from ``cache`` where it exists, else fitted and written there; the transformer
+    saved to ``save`` when it is fitted)."""
     if cache is not None and cache.exists():
         with np.load(cache) as saved:
             sets = [(n, saved[f"{n}:items"], saved[f"{n}:queries"]) for n in FITTED]
     else:
-        sets = fitted_vectors(seed, n_queries)
+        sets = fitted_vectors(seed, n_queries, save)
         if cache is not None:
             np.savez(cache, **{f"{n}:{part}": a for n, i, q in sets
                                for part, a in (("items", i), ("queries", q))})  # fmt: skip
@@ -211,12 +218,17 @@ def main() -> None:
         "--vectors", type=Path, default=None,
         help="With --fitted: an .npz of the fitted vectors, read if it exists, else written.",
     )  # fmt: skip
+    parser.add_argument(
+        "--save-transformer", type=Path, default=None,
+        help="With --fitted: save the fitted transformer there (benchmarks/engine.py "
+        "--transformer serves it).",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.fitted:
         import faiss
 
         faiss.omp_set_num_threads(1)  # as the engine serves
-        fitted_table(args.indexes, args.seed, 2000, args.vectors)
+        fitted_table(args.indexes, args.seed, 2000, args.vectors, args.save_transformer)
         return
     rng = np.random.default_rng(args.seed)
     engine, _, served, ts = warm_engine(args.items, args.users, args.seed, rng)

@@ -39,6 +39,7 @@ import resource
 import statistics
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +50,7 @@ from pulserec.engine import Engine, ModelSet
 from pulserec.engine.features import DEFAULT_WEIGHTS, NAMES
 from pulserec.engine.modelset import vector_index
 from pulserec.events.interactions import Interactions
+from pulserec.models.base import Recommender
 from pulserec.models.covisit import row_top_n
 from pulserec.types import Event, Item
 
@@ -180,6 +182,7 @@ def run(
     seed: int,
     sequential: bool = False,
     torch_forward: bool = False,
+    transformer: Path | None = None,
 ) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     engine = Engine(config=get_settings().engine.to_engine_config())
@@ -231,9 +234,13 @@ def run(
         plain = engine.models
         assert plain is not None
         t0 = time.perf_counter()
-        model = fit_transformer(sample, n_items, seed)
+        model = fit_transformer(sample, n_items, seed) if transformer is None else None
         seq_rows["seq_fit_s"] = time.perf_counter() - t0
-        with_seq = replace(plain, sequential=model, seq_items=np.arange(n_items))
+        seq_items = np.arange(n_items)
+        if transformer is not None:  # a trained one: catalog item j is its item j
+            model = Recommender.load(transformer)
+            seq_items[seq_items >= model.n_items_] = -1  # type: ignore[attr-defined]
+        with_seq = replace(plain, sequential=model, seq_items=seq_items)
         with_torch = replace(with_seq, sequential=torch_forward_copy(model))
         before: list[float] = []
         cold: list[float] = []
@@ -316,9 +323,22 @@ def main() -> None:
         action="store_true",
         help="With --sequential: also the user's state through the torch network.",
     )
+    parser.add_argument(
+        "--transformer", type=Path, default=None,
+        help="With --sequential: a saved, trained transformer (benchmarks/ann_index.py "
+        "--fitted --save-transformer) instead of one fitted for an epoch on random events.",
+    )  # fmt: skip
     args = parser.parse_args()
     rows = [
-        run(n, args.users, args.requests, args.seed, args.sequential, args.torch_forward)
+        run(
+            n,
+            args.users,
+            args.requests,
+            args.seed,
+            args.sequential,
+            args.torch_forward,
+            args.transformer,
+        )
         for n in args.items
     ]
     print(
