@@ -87,8 +87,10 @@ class ItemVectors:
                 self.upto = n
                 self.missing = np.r_[self.missing, new] if self.by_text else self.missing
                 if len(self.slot) < n:
-                    self.slot = np.r_[self.slot, np.full(max(n, 2 * len(self.slot)) -
-                                                         len(self.slot), -1, np.int64)]
+                    self.slot = np.r_[
+                        self.slot,
+                        np.full(max(n, 2 * len(self.slot)) - len(self.slot), -1, np.int64),
+                    ]
             self.text_version = items.text_version
             if not len(self.missing):
                 return

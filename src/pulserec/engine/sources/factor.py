@@ -74,7 +74,6 @@ class FactorCache:
             while len(self._lists) > self.max_users:
                 self._lists.popitem(last=False)
 
-
     def fill(self, models: ModelSet, users: Iterable[str], n: int) -> int:
         """Search and keep the ``n`` candidates of ``users`` (least recent first; the
         latest :attr:`max_users` the models have a vector for) under the serving
