@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import warm_engine
+from engine import baseline_ms, warm_engine
 from pulserec.config import DEFAULT_SEED
 from pulserec.engine import ModelSet
 from pulserec.engine.sources.base import Request
@@ -93,17 +93,6 @@ def compare(a: Lists, b: Lists) -> tuple[float, float]:
     common = np.mean([len(set(x) & set(y)) / max(len(x), 1) for x, y in zip(a, b, strict=True)])
     same = np.mean([x == y for x, y in zip(a, b, strict=True)])
     return float(common), float(same)
-
-
-def baseline_ms(rng: np.random.Generator) -> float:
-    items = rng.standard_normal((1000, 64)).astype(np.float32)
-    q = rng.standard_normal(64).astype(np.float32)
-    took = []
-    for _ in range(2000):
-        t0 = time.perf_counter()
-        items @ q
-        took.append(time.perf_counter() - t0)
-    return float(np.median(took) * 1000)
 
 
 FITTED = ("ALS factors", "transformer")
@@ -282,7 +271,7 @@ def main() -> None:
                 engine.recommend(user, 10)
                 timed[spec].append(time.perf_counter() - t0)
     engine.models = served
-    base = baseline_ms(rng)
+    base = baseline_ms(rng, 2000)
 
     print(f"{args.items:,} items, {args.users:,} users, {args.requests} users ranked per index; "
           f"baseline {base:.4f} ms")  # fmt: skip

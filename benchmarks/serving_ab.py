@@ -17,7 +17,6 @@ candidates are kept from the first read).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import DIM, ab_setup, percentiles
+from engine import ab_setup, baseline_ms, percentiles
 from pulserec.engine import Engine
 from pulserec.engine.arrays import top_indices
 from pulserec.engine.rank import Ranker
@@ -142,14 +141,7 @@ def main() -> None:
             else:
                 block(samples[mode])
 
-    mat = rng.standard_normal((1000, DIM)).astype(np.float32)
-    q = rng.standard_normal(DIM).astype(np.float32)
-    base = []
-    for _ in range(args.requests):
-        t0 = time.perf_counter()
-        mat @ q
-        base.append(time.perf_counter() - t0)
-    base_ms = statistics.median(base) * 1000
+    base_ms = baseline_ms(rng, args.requests)
     print(f"baseline (1k-dot) {base_ms:.4f} ms")
     print("| request, 100k items, transformer | before p50 / p99 ms | after p50 / p99 ms "
           "| p50 after ÷ before | p50 ÷ baseline, before → after |")  # fmt: skip
