@@ -27,7 +27,9 @@ refit fits them on the 1M-event generated shop of ``benchmarks/sequential_train.
 --synthetic`` (the factor model, and the transformer for 4 epochs at most), users'
 factor vectors and hidden states as queries: the geometry of fitted models, which the
 engine benchmark's random user vectors and one-epoch transformer lack (a search's cost
-and recall depend on it).
+and recall depend on it). With ``--dead N ...`` it times searches with that many dead
+nodes (keys replaced since the build), as the index skips them now (a selector of the
+live nodes) and as it did before (fetching past them).
 """
 
 from __future__ import annotations
@@ -93,6 +95,42 @@ def compare(a: Lists, b: Lists) -> tuple[float, float]:
     common = np.mean([len(set(x) & set(y)) / max(len(x), 1) for x, y in zip(a, b, strict=True)])
     same = np.mean([x == y for x, y in zip(a, b, strict=True)])
     return float(common), float(same)
+
+
+def dead_table(specs: list[str], n: int, seed: int, dead: list[int], n_queries: int = 300) -> None:
+    """Search time with dead nodes (keys replaced since the build): through the selector of
+    live nodes the index searches with now, against fetching ``k`` + dead results from the
+    structure and dropping the dead ones (how searches skipped them before)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((100, 64))
+    x = (centres[rng.integers(0, 100, n)] + 0.6 * rng.standard_normal((n, 64))).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    queries = x[rng.integers(0, n, (n_queries, 5))].sum(axis=1)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    print(f"{n:,} clustered 64-d vectors, top 100, {n_queries} queries, one thread; ms p50 / p99")
+    print("| index | dead nodes | selector of live nodes (now) | fetch past the dead (before) |")
+    print("|---|---:|---:|---:|")
+    for spec in specs:
+        index = make_index(spec, 64)
+        assert isinstance(index, ApproximateIndex)
+        index.add(np.arange(n), x)
+        for count in dead:
+            replace_keys = np.arange(count - index._dead)  # replaced: their old nodes die
+            index.add(replace_keys, x[replace_keys])
+            assert index._dead == count, "rebuilt: fewer dead nodes than asked for"
+            now, before = [], []
+            for q in queries:
+                t0 = time.perf_counter()
+                index.search(q[None], 100)
+                now.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                _, nodes = index._graph.search(q[None], 100 + count)  # type: ignore[attr-defined]
+                live = nodes[0][nodes[0] >= 0]
+                index._node_key[live][index._node_key[live] >= 0][:100]
+                before.append(time.perf_counter() - t0)
+            a, b = np.asarray(now) * 1000, np.asarray(before) * 1000
+            print(f"| {spec} | {count:,} | {np.median(a):.3f} / {np.percentile(a, 99):.3f} "
+                  f"| {np.median(b):.3f} / {np.percentile(b, 99):.3f} |", flush=True)  # fmt: skip
 
 
 FITTED = ("ALS factors", "transformer")
@@ -212,7 +250,18 @@ def main() -> None:
         help="With --fitted: save the fitted transformer there (benchmarks/engine.py "
         "--transformer serves it).",
     )  # fmt: skip
+    parser.add_argument(
+        "--dead", type=int, nargs="+", default=None,
+        help="Only search time with this many dead nodes (replaced keys), on --items "
+        "clustered vectors.",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.dead:
+        import faiss
+
+        faiss.omp_set_num_threads(1)  # as the engine serves
+        dead_table(args.indexes, args.items, args.seed, args.dead)
+        return
     if args.fitted:
         import faiss
 
