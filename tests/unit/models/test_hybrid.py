@@ -14,6 +14,7 @@ from pulserec.models.hybrid import (
     blend_logits,
     cross_validated_ndcg,
     fit_blend_weights,
+    history_weights,
     select_bases,
     standardise,
     target_ndcg,
@@ -278,3 +279,42 @@ def test_save_load_rebuilds_every_base(tmp_path: Path) -> None:
 def test_rejects_bad_bases(params: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Hybrid(**params).fit(chain_interactions(n_users=5))  # type: ignore[arg-type]
+
+
+def test_history_weights_give_each_group_the_share_of_the_users_ranked() -> None:
+    # rows: two with 2 events before, three with 12, one with 30; users ranked: four with
+    # 1-2 events, none with 10-19, four with 20+, two with 5-9 (no rows there: they count
+    # in the nearest longer group with rows, 10-19)
+    rows = np.array([2, 2, 12, 12, 12, 30])
+    users = np.array([1, 1, 2, 2, 30, 30, 30, 30, 6, 7])
+    w = history_weights(rows, users)
+    share = {"1-2": w[:2].sum(), "10-19": w[2:5].sum(), "20+": w[5:].sum()}
+    assert share == pytest.approx({"1-2": 0.4 * 6, "10-19": 0.2 * 6, "20+": 0.4 * 6})
+    assert w.mean() == pytest.approx(1.0)
+    assert w[0] == w[1] and w[2] == w[3] == w[4]
+    # users shorter than any row count in the shortest rows' group
+    assert history_weights(np.array([5, 25]), np.array([1, 1, 1, 25])).tolist() == [1.5, 0.5]
+
+
+def test_weighted_selection_follows_the_rows_that_stand_for_the_users_ranked() -> None:
+    """Held-out rows of long histories, where a second base adds, outnumber those of
+    short ones, where it is noise: unweighted, the selection takes it; with the short
+    rows weighed as the users ranked are (most of them short), it leaves it out."""
+    rng = np.random.default_rng(0)
+    short, long = 200, 600
+    targets = rng.integers(0, 50, size=short + long)
+    first = noisy_signal(targets, 50, 2.5, 1)
+    second = rng.standard_normal(first.shape)
+    second[short + np.arange(long), targets[short:]] += 3.0  # informative on long rows only
+    first[short + np.arange(long), targets[short:]] -= 1.5
+    features = np.stack([first, second, seen_marks(targets, 50, 3)])
+    plain, _ = select_bases(features, targets, l2=1e-3)
+    assert sorted(plain) == [0, 1]
+    lengths = np.r_[np.full(short, 2), np.full(long, 25)]
+    ranked = np.r_[np.full(95, 1), np.full(5, 25)]  # 95 % of the users ranked are short
+    rows = history_weights(lengths, ranked)
+    weighted, _ = select_bases(features, targets, l2=1e-3, rows=rows)
+    assert weighted == [0]
+    # the weighted fit keeps the first base's weight above the second's
+    weights, _ = fit_blend_weights(features, targets, 1e-3, rows)
+    assert weights[0] > weights[1]
