@@ -30,7 +30,7 @@ from pulserec.models.hybrid import Hybrid
 RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("sequential", "sequential", {}),
     ("hybrid, every held-out event alike", "hybrid", {"match_history": False}),
-    ("hybrid, matched to the users ranked", "hybrid", {"match_history": True}),
+    ("hybrid, weighed by history length", "hybrid", {"match_history": True}),
 )
 
 

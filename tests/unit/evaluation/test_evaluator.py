@@ -86,8 +86,10 @@ def test_the_grid_search_keeps_the_hybrid_with_the_bases_that_rank_validation_be
     grid = blend_grid("hybrid", {"itemknn": knn.get_params()}, params)
     assert grid is not None
     model, _, trials = fit_model("hybrid", data, params=params, grid=grid)
-    # both held-out choices, each with the default and with the tuned bases
-    assert [t["params"]["base_params"] for t in trials] == [None, grid["base_params"][1]] * 2
+    # both held-out choices, unweighted and matched to the users' history lengths, each
+    # with the default and with the tuned bases
+    assert [t["params"]["base_params"] for t in trials] == [None, grid["base_params"][1]] * 4
+    assert [t["params"]["match_history"] for t in trials] == [False, False, True, True] * 2
     best = max(trials, key=lambda t: t["ndcg@10"])
-    assert model.get_params()["base_params"] == best["params"]["base_params"]
-    assert model.get_params()["holdout"] == best["params"]["holdout"]
+    for key in ("base_params", "holdout", "match_history"):
+        assert model.get_params()[key] == best["params"][key]
