@@ -130,7 +130,7 @@ class ApproximateIndex(VectorIndex):
         live = len(self._node_key) - self._dead
         n_ok = live
         if allow is not None:
-            nodes_ok, n_ok, live = self._allowed_nodes(allow, self._dead)
+            nodes_ok, n_ok, live = self._allowed_nodes(allow)
             if n_ok <= self.filter_exact_share * live:
                 return self._exact.search(q, k, allow=allow)
             if n_ok < live:
@@ -155,20 +155,19 @@ class ApproximateIndex(VectorIndex):
                 out_keys[short], out_scores[short] = self._exact.search(q[short], k, allow=allow)
         return out_keys, out_scores
 
-    def _allowed_nodes(self, allow: np.ndarray, dead: int) -> tuple[np.ndarray, int, int]:
+    def _allowed_nodes(self, allow: np.ndarray) -> tuple[np.ndarray, int, int]:
         """Which nodes ``allow`` lets through, how many, and how many are live."""
         if self._exact._identity and len(self._node_key) == self._exact._n:
             nodes_ok = self._exact.allowed_slots(allow)  # node j holds key j
         else:
             nodes_ok = allowed_keys(self._node_key, self._node_key >= 0, allow)
-        return nodes_ok, int(np.count_nonzero(nodes_ok)), len(self._node_key) - dead
+        return nodes_ok, int(np.count_nonzero(nodes_ok)), len(self._node_key) - self._dead
 
     def allowed_subset(self, allow: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The allowed keys and their vectors when a search under ``allow`` would score
         them exactly (see the class docstring); None when it would search the structure."""
         if self._graph is not None:
-            dead = self._dead
-            _, n_ok, live = self._allowed_nodes(allow, dead)
+            _, n_ok, live = self._allowed_nodes(allow)
             if n_ok > self.filter_exact_share * live:
                 return None
         return self._exact.allowed_subset(allow)
