@@ -120,7 +120,7 @@ def trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's live decayed interaction count)."""
     if not len(request.trending):
         return None
-    return np.log1p(request.trending[cands])  # type: ignore[no-any-return]
+    return np.log1p(request.live.trending.at(cands))  # type: ignore[no-any-return]
 
 
 def penalty(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -141,8 +141,9 @@ def sequential(request: Request, cands: np.ndarray) -> np.ndarray | None:
 
 def trending_fast(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's fast-decaying interaction count): what is hot this hour."""
-    scores = request.live.trending_fast.scores(len(request.trending))
-    return np.log1p(scores[cands]) if len(scores) else None
+    if not len(request.trending):
+        return None
+    return np.log1p(request.live.trending_fast.at(cands))  # type: ignore[no-any-return]
 
 
 def popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -151,8 +152,9 @@ def popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
     newcomer`)."""
     if not newcomer(request):
         return None
-    scores = request.live.popular.scores(len(request.trending))
-    return np.log1p(scores[cands]) if len(scores) else None
+    if not len(request.trending):
+        return None
+    return np.log1p(request.live.popular.at(cands))  # type: ignore[no-any-return]
 
 
 def session(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -190,7 +192,7 @@ def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     if found is None:
         return None
     share = sparse_lookup(found, request.items.category[cands])
-    return np.log1p(request.trending[cands]) * share  # type: ignore[no-any-return]
+    return np.log1p(request.live.trending.at(cands)) * share  # type: ignore[no-any-return]
 
 
 def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:

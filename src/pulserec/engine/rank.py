@@ -66,7 +66,7 @@ class Ranker:
         """A request against the serving live signals, unless a replay's own are given
         (ranking the first ``n_items`` items)."""
         live = live if live is not None else self.items.live
-        trending = live.trending.scores(n_items if n_items is not None else len(self.items))
+        trending = live.trending.raw(n_items if n_items is not None else len(self.items))
         return Request(
             models, state, user_id, self.items, trending, live, self.config, self.scorer,
             factor_cache=self.factor_cache,

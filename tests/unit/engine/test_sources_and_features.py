@@ -32,7 +32,10 @@ def request_for(models: ModelSet, state: UserState | None, user_id: str = "a") -
     config = Config()
     items = LiveItems(None, config)
     items.upsert([Item(f"i{j}") for j in range(models.n_items)])
-    trending = np.array([0.0, 1.0, 3.0, 0.0])
+    for item, times in ((1, 1), (2, 3)):  # slow trending counts 0, 1, 3, 0
+        for _ in range(times):
+            items.live.trending.add(item, 1.0)
+    trending = items.live.trending.raw(models.n_items)
     return Request(
         models, state, user_id, items, trending, items.live, config,
         SequentialScorer(items, config),

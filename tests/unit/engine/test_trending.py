@@ -61,3 +61,42 @@ def test_a_recomputed_top_list_is_the_one_the_whole_catalog_gives() -> None:
                 assert fast.top(n, n_items).tolist() == whole.top(n, n_items).tolist()
                 recomputed += fast._top[n] is not before
         assert recomputed > 50
+
+
+def test_counts_decay_from_each_event_across_moves_of_the_anchor() -> None:
+    """Counts kept at an anchor time read as the exactly decayed sums, before and after
+    the anchor moves (an event per half-life for 60 half-lives: REBASE passes often)."""
+    import math
+
+    import numpy as np
+
+    from pulserec.engine.trending import REBASE
+
+    half = 10.0
+    trending = Trending(half_life_s=half)
+    times = {0: [], 1: [], 2: []}  # type: dict[int, list[float]]
+    anchors = set()
+    for step in range(60):
+        ts = 1_000.0 + step * half
+        item = step % 3
+        trending.add(item, ts)
+        times[item].append(ts)
+        anchors.add(trending.base_ts)
+        expected = [sum(0.5 ** ((ts - t) / half) for t in times[j]) for j in range(3)]
+        np.testing.assert_allclose(trending.scores(3), expected, rtol=1e-12)
+        np.testing.assert_allclose(trending.at(np.array([2, 0])), expected[2::-2], rtol=1e-12)
+        raw = trending.raw(3)  # proportional: the same ratios
+        np.testing.assert_allclose(raw / raw.sum(), np.array(expected) / sum(expected))
+    assert len(anchors) >= 60 * math.log(2.0) // REBASE  # the anchor did move
+    # an item never counted reads 0, and the catalog grows to it
+    assert trending.at(np.array([5])).tolist() == [0.0] and len(trending.scores(6)) == 6
+
+
+def test_a_gap_beyond_float_range_leaves_only_the_new_event() -> None:
+    trending = Trending(half_life_s=1.0)
+    trending.add(0, 0.0)
+    trending.add(1, 5_000.0)  # 5,000 half-lives later: item 0's count is below 1e-300
+    assert trending.scores(2).tolist() == [0.0, 1.0]
+    # an event stamped before the latest one counts decayed to the latest time
+    trending.add(0, 4_999.0)
+    assert trending.scores(2).tolist() == [0.5, 1.0]

@@ -39,7 +39,9 @@ class Request:
     """One ranking call: whom for, against which models, with which live item signals.
 
     ``live`` holds the item-side signals learned per event (the serving ones, or a
-    refit's replay's own) and ``trending`` its slow trending counts over the catalog.
+    refit's replay's own) and ``trending`` values proportional to its slow trending counts
+    over the catalog (:meth:`~pulserec.engine.trending.Trending.raw`: order and ratios;
+    counts through ``live.trending.at``).
     ``allowed``: the items a filter lets through (None: every item). ``factor_cache``
     keeps the factor source's candidates per user for the serving models (None: none).
     """

@@ -25,7 +25,7 @@ def allowed_top(request: Request, trending: Trending, n: int) -> np.ndarray:
     if len(head) >= n:
         found: np.ndarray = head[:n]
         return found
-    return request.top(trending.scores(n_items), n)
+    return request.top(trending.raw(n_items), n)
 
 
 class TrendingSource:
