@@ -75,7 +75,7 @@ def table(names: list[str], out: Path) -> str:
         rep: dict[str, Any] = json.loads(path.read_text())
         hit = {r["name"]: r["metrics"]["hit@10"] for r in rep["results"]}
         on, off, knn = hit["realtime-on"], hit["realtime-off"], hit["session-knn"]
-        trend = max(hit["trending"], hit["trending-1h"])
+        trend = max(v for name, v in hit.items() if name.startswith("trending"))
         hist = rep["breakdown"]["history"]
 
         def ratio(a: float, b: float) -> str:

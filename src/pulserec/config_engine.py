@@ -215,6 +215,12 @@ class EngineSettings(Section):
         gt=0.0,
         description="Half-life of the fast trending counts (news, launches), in seconds.",
     )
+    trending_now_half_life_s: float = Field(
+        default=600.0,
+        gt=0.0,
+        description="Half-life of the counts of the last minutes (a news portal's front page), "
+        "in seconds.",
+    )
     popular_half_life_s: float = Field(
         default=365 * 86400.0,
         gt=0.0,

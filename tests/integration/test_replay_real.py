@@ -12,7 +12,10 @@ from pulserec.cli import app
 
 pytestmark = pytest.mark.integration
 
-METHODS = ["realtime-on", "realtime-off", "popularity", "trending", "trending-1h", "session-knn"]
+METHODS = [
+    "realtime-on", "realtime-off", "popularity", "trending", "trending-1h", "trending-10m",
+    "session-knn",
+]  # fmt: skip
 
 
 def test_replay_command_reports_every_method_on_the_same_events(
@@ -38,7 +41,9 @@ def test_replay_command_reports_every_method_on_the_same_events(
     for part in ("history", "item_age"):
         assert sum(g["events"] for g in report["breakdown"][part].values()) == n
     assert sum(report["prequential"]["events"]) == n
-    assert set(report["ratios"]) == {f"on/{m}" for m in METHODS[1:] if m != "trending-1h"}
+    short = ("trending-1h", "trending-10m")
+    assert set(report["ratios"]) == {f"on/{m}" for m in [*METHODS[1:], "best-trending"]
+                                     if m not in short}  # fmt: skip
     assert report["reflect"]["realtime-on"]["events"] == 20
     assert report["baselines"]["session_gap_s"] is None
     assert png.read_bytes()[:4] == b"\x89PNG"

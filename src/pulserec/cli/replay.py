@@ -66,13 +66,13 @@ def replay(
         ),
     ] = 1800.0,
     short_half_life: Annotated[
-        float,
+        list[float] | None,
         typer.Option(
             min=0.0,
-            help="Seconds: a second live-trending baseline beside the engine's half-life (0: "
-            "none).",
+            help="Seconds: a live-trending baseline beside the engine's half-life; repeat "
+            "for several (default: 1 hour and 10 minutes; 0: none).",
         ),
-    ] = 3600.0,
+    ] = None,
     reflect_sample: Annotated[
         int,
         typer.Option(min=0, help="Scored events whose ingest-to-next-list time is measured."),
@@ -93,7 +93,7 @@ def replay(
     are broken down by the user's earlier events and by the item's age.
     """
     from pulserec.engine import Engine
-    from pulserec.evaluation.baselines import BaselineSettings
+    from pulserec.evaluation.baselines import SHORT_HALF_LIVES_S, BaselineSettings
     from pulserec.evaluation.replay import replay_methods
     from pulserec.evaluation.replay_tables import ratio_lines, rich_tables
     from pulserec.events import load_dataset
@@ -136,9 +136,8 @@ def replay(
         run = {"dataset": dataset, "encoder": encoder, "sequential": sequential}
         _replay_mind(ds, data_dir, make_engine, modes, train_fraction, max_users, seed, output, run)
         return
-    half_lives = (settings.engine.trending_half_life_s,) + (
-        (short_half_life,) if short_half_life > 0 else ()
-    )
+    shorts = SHORT_HALF_LIVES_S if short_half_life is None else tuple(short_half_life)
+    half_lives = (settings.engine.trending_half_life_s, *(h for h in shorts if h > 0))
     baselines = BaselineSettings(
         half_lives_s=half_lives, session_gap_s=session_gap if session_gap > 0 else None
     )

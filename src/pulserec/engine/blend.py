@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS, NAMES
+from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS, NAMES, VALUE_ONLY
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.segments import NAMES as SEGMENT_NAMES
 from pulserec.ranking import (
@@ -154,17 +154,21 @@ factor score, and its square came out with a weight of 1,800."""
 def unsupported(data: ChoiceData) -> np.ndarray:
     """One bool per column of ``data`` (the blend's, :data:`~pulserec.engine.features.
     BLEND_NAMES`, or the features' values alone): the terms of the features some
-    candidate has (a nonzero value) but fewer than :data:`MIN_SUPPORT` chosen items have."""
+    candidate has (a nonzero value) but fewer than :data:`MIN_SUPPORT` chosen items have,
+    and the square and standardised terms of the features weighed by value alone
+    (:data:`~pulserec.engine.features.VALUE_ONLY`)."""
     n = len(NAMES)
     if not len(data):
-        return np.zeros(len(BLEND_NAMES), dtype=bool)
+        return VALUE_ONLY.copy()
     present = np.zeros(n, dtype=bool)
     chosen = np.zeros(n, dtype=np.int64)
     for f, at in zip(data.features, data.chosen, strict=True):
         present |= (f[:, :n] != 0).any(axis=0)
         chosen += f[at, :n] != 0
     thin = present & (chosen < MIN_SUPPORT)
-    return np.tile(thin, data.features[0].shape[1] // n)
+    width = data.features[0].shape[1]
+    held: np.ndarray = np.tile(thin, width // n) | VALUE_ONLY[:width]
+    return held
 
 
 def fit_blend(data: ChoiceData) -> tuple[np.ndarray, dict[str, float]]:

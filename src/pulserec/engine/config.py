@@ -50,6 +50,7 @@ class EngineConfig:
     recency_decay: float = _DEFAULTS.recency_decay
     trending_half_life_s: float = _DEFAULTS.trending_half_life_s
     trending_fast_half_life_s: float = _DEFAULTS.trending_fast_half_life_s
+    trending_now_half_life_s: float = _DEFAULTS.trending_now_half_life_s
     popular_half_life_s: float = _DEFAULTS.popular_half_life_s
     live_covisit_half_life_s: float = _DEFAULTS.live_covisit_half_life_s
     live_covisit_window: int = _DEFAULTS.live_covisit_window

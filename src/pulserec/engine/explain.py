@@ -13,6 +13,10 @@ from pulserec.state.base import UserState
 
 _EXPLAINING = np.array([j for j, f in enumerate(FEATURES) if f.explains])
 _TEXT = NAMES.index("text")
+_SCALES = np.array([NAMES.index(n) for n in ("trending", "trending_fast", "trending_now")])
+"""The same counts at three time scales: their weights may pull against each other (an
+item hot this hour but quiet these ten minutes), so they explain together, as the scale
+that adds the most."""
 
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
@@ -25,6 +29,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "others": "people who engaged with {title} went on to it",
         "long_term": "fits your long-term taste",
         "category_now": "popular in {category} now",
+        "minutes": "popular right now",
         "hour": "popular this hour",
         "now": "popular now",
         "popular": "a favourite of many",
@@ -39,6 +44,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "others": "看过{title}的人接着看了它",
         "long_term": "符合你的长期口味",
         "category_now": "{category}类最近热门",
+        "minutes": "此刻热门",
         "hour": "本小时热门",
         "now": "最近热门",
         "popular": "很多人喜欢",
@@ -77,6 +83,9 @@ class Explainer:
         covisits: np.ndarray | None = None  # covisit[recent, picked], read once when needed
         for row, item in enumerate(picked.tolist()):
             c = contrib[row].copy()
+            scales = c[_SCALES]
+            c[_SCALES] = 0.0
+            c[_SCALES[np.argmax(scales)]] = scales.sum()
             if not self.items.has_text[item]:
                 c[_TEXT] = 0.0  # no text, no text claims (its score there is a neutral fill)
             explaining = c[_EXPLAINING]
@@ -107,6 +116,8 @@ class Explainer:
                 reasons.append(words["long_term"])
             elif best == "category_trending" and (cats := self.items.catalog.at(item).categories):
                 reasons.append(words["category_now"].format(category=cats[0]))
+            elif best == "trending_now":
+                reasons.append(words["minutes"])
             elif best in ("trending_fast", "fresh_trending"):
                 reasons.append(words["hour"])
             elif best == "popular":

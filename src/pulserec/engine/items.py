@@ -267,6 +267,7 @@ def live_signals(config: EngineConfig) -> LiveSignals:
         config.trending_fast_half_life_s,
         config.live_covisit_half_life_s,
         popular_half_life_s=config.popular_half_life_s,
+        now_half_life_s=config.trending_now_half_life_s,
         session_gap_s=config.session_gap_s,
         max_sessions=config.max_sessions,
         als_alpha=config.als_alpha,

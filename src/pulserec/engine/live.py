@@ -1,7 +1,8 @@
 """Item-side signals learned online, on every event, between refits.
 
-- trending at two time scales: a slow one (days) that suits catalogs whose taste moves
-  slowly, and a fast one (an hour) that follows news and launches;
+- trending at four time scales: a slow one (days) that suits catalogs whose taste moves
+  slowly, a fast one (an hour) that follows news and launches, one of minutes (a news
+  portal's front page) and one of about a year (what newcomers start from);
 - co-visitation of consecutive items: each positive event pairs its item with the user's
   few previous ones, decayed over time, so an item published an hour ago already has
   neighbours long before the next refit;
@@ -223,8 +224,8 @@ class LiveCTR:
 
 
 class LiveSignals:
-    """Trending at three scales (the hour, days, about a year), click-through rates, live
-    co-visitation and recent sessions, per event."""
+    """Trending at four scales (minutes, the hour, days, about a year), click-through
+    rates, live co-visitation and recent sessions, per event."""
 
     def __init__(
         self,
@@ -238,9 +239,14 @@ class LiveSignals:
         als_alpha: float = 2.0,
         als_regularization: float = 0.05,
         popular_half_life_s: float = 365 * 86400.0,
+        now_half_life_s: float = 600.0,
     ) -> None:
         self.trending = Trending(slow_half_life_s)
         self.trending_fast = Trending(fast_half_life_s)
+        # a news portal's clicks follow its front page, which changes by the minute: on one
+        # day of globo.com's clicks a 10-minute count's top 10 held the next click 68 % of
+        # the time, the hour's 64 %
+        self.trending_now = Trending(now_half_life_s)
         # what has been taken most over a long time: a new user's first choice on a site
         # that shows its all-time favourites first (ml-latest-small: a year's counts hit
         # 48 % of first events, three days' 7 %; ml-100k the other way round, 20 % and 48 %)
@@ -278,12 +284,14 @@ class LiveSignals:
         """Count a positive event on ``item`` at ``ts`` into every trending scale."""
         self.trending.add(item, ts)
         self.trending_fast.add(item, ts)
+        self.trending_now.add(item, ts)
         self.popular.add(item, ts)
 
     def trend_many(self, items: np.ndarray, ts: np.ndarray) -> None:
         """:meth:`trend` for a batch of events at once (equal up to rounding)."""
         self.trending.add_many(items, ts)
         self.trending_fast.add_many(items, ts)
+        self.trending_now.add_many(items, ts)
         self.popular.add_many(items, ts)
 
     def add_untrended(

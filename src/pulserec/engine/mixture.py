@@ -37,7 +37,14 @@ from pulserec.engine.blend import (
 from pulserec.engine.features import BLEND_NAMES
 from pulserec.ranking import ChoiceData, chosen_ranks, mixture_ranks, recall_ndcg
 
-CROWD_FEATURES = ("trending", "trending_fast", "popular", "fresh_trending", "live_ctr")
+CROWD_FEATURES = (
+    "trending",
+    "trending_fast",
+    "trending_now",
+    "popular",
+    "fresh_trending",
+    "live_ctr",
+)
 """What the crowd's expert reads: how much everyone takes an item lately, at each time
 scale, over the year, in its first hour, and its click-through rate."""
 

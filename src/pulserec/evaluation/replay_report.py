@@ -137,7 +137,8 @@ class ReplayReport:
         return {r.name: rank_metrics(r.ranks, self.k) for r in self.runs}
 
     def ratios(self) -> dict[str, dict[str, float | None]]:
-        """Real-time on over each other method, per metric (None where the other is 0)."""
+        """Real-time on over each other method, per metric (None where the other is 0);
+        ``on/best-trending`` over the best live-trending baseline of each metric."""
         on = self.run("realtime-on")
         if on is None:
             return {}
@@ -150,6 +151,13 @@ class ReplayReport:
             theirs = rank_metrics(run.ranks, self.k)
             out[f"on/{other}"] = {
                 key: (mine[key] / theirs[key] if theirs[key] > 0 else None)
+                for key in mine
+                if key != "events"
+            }
+        trends = [rank_metrics(r.ranks, self.k) for r in self.runs if r.name.startswith("trending")]
+        if trends:
+            out["on/best-trending"] = {
+                key: (mine[key] / best if (best := max(t[key] for t in trends)) > 0 else None)
                 for key in mine
                 if key != "events"
             }

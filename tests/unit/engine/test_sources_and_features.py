@@ -153,6 +153,21 @@ def test_a_replay_ranks_with_its_own_live_signals_not_the_serving_ones() -> None
     assert not feature_matrix(past, np.array([0]))[0].any()  # item 0: nothing yet
 
 
+def test_trending_columns_read_each_scale_as_of_the_latest_event() -> None:
+    """Item 1 taken at t=0, item 2 ten minutes later: the 10-minute scale halves item 1's
+    count, the hour's hardly moves it, and the three-day one keeps it (known answers)."""
+    models = tiny_models()
+    req = request_for(models, None)  # slow counts 0, 1, 3, 0, all at t=1
+    live = req.live
+    live.add(1, 1.0)
+    live.add(2, 601.0)
+    col = dict(zip(NAMES, feature_matrix(req, np.array([1, 2])).T, strict=True))
+    np.testing.assert_allclose(col["trending_now"], np.log1p([0.5, 1.0]))
+    np.testing.assert_allclose(col["trending_fast"], np.log1p([2.0 ** (-1 / 6), 1.0]))
+    decay = 2.0 ** (-600 / (3 * 86400))
+    np.testing.assert_allclose(col["trending"], np.log1p([2 * decay, 3 * decay + 1]))
+
+
 def test_live_covisitation_pairs_consecutive_items_and_decays() -> None:
     from pulserec.engine.live import LiveCovisit
 
@@ -372,7 +387,13 @@ def test_a_held_weight_keeps_its_prior_and_the_others_are_fitted_around_it() -> 
 
 def test_a_feature_hardly_any_chosen_item_has_keeps_its_default_weights() -> None:
     from pulserec.engine.blend import MIN_SUPPORT, fit_blend, fit_segment_weights, unsupported
-    from pulserec.engine.features import BLEND_NAMES, DEFAULT_WEIGHTS, terms, weight_slots
+    from pulserec.engine.features import (
+        BLEND_NAMES,
+        DEFAULT_WEIGHTS,
+        VALUE_ONLY,
+        terms,
+        weight_slots,
+    )
     from pulserec.ranking import ChoiceData, fit_weights
 
     cov, fresh, trend = (NAMES.index(n) for n in ("covisit", "fresh_trending", "trending"))
@@ -393,10 +414,10 @@ def test_a_feature_hardly_any_chosen_item_has_keeps_its_default_weights() -> Non
 
     thin = lists(300, MIN_SUPPORT - 1)
     held = unsupported(thin)
-    assert [BLEND_NAMES[j] for j in np.flatnonzero(held)] == [
+    assert [BLEND_NAMES[j] for j in np.flatnonzero(held & ~VALUE_ONLY)] == [
         "fresh_trending", "fresh_trending:sq", "fresh_trending:z"
     ]  # fmt: skip
-    assert not unsupported(lists(300, MIN_SUPPORT)).any()
+    np.testing.assert_array_equal(unsupported(lists(300, MIN_SUPPORT)), VALUE_ONLY)
     slots = weight_slots("fresh_trending")
     # fitted, the fresh item passed over in nearly every list takes about 3 off its score
     free, _ = fit_weights(thin, DEFAULT_WEIGHTS)
@@ -412,6 +433,27 @@ def test_a_feature_hardly_any_chosen_item_has_keeps_its_default_weights() -> Non
     assert rows is not None
     np.testing.assert_array_equal(rows[1, slots], everyone[slots])
     assert rows[1, cov] != everyone[cov]
+
+
+def test_a_value_only_feature_is_weighed_by_its_value_alone() -> None:
+    from pulserec.engine.blend import fit_blend
+    from pulserec.engine.features import BLEND_NAMES, VALUE_ONLY, terms
+    from pulserec.ranking import ChoiceData
+
+    assert [BLEND_NAMES[j] for j in np.flatnonzero(VALUE_ONLY)] == [
+        "trending_now:sq", "trending_now:z"
+    ]  # fmt: skip
+    now = NAMES.index("trending_now")
+    rng = np.random.default_rng(0)
+    fs, chosen = [], []
+    for _ in range(300):  # the chosen item has the second count of five: a curve, not a line
+        f = np.zeros((5, len(NAMES)))
+        f[:, now] = rng.permutation([0.0, 1.0, 2.0, 3.0, 4.0])
+        fs.append(terms(f))
+        chosen.append(int(np.flatnonzero(f[:, now] == 3.0)[0]))
+    weights, _ = fit_blend(ChoiceData(fs, chosen, [1] * len(fs)))
+    assert not weights[VALUE_ONLY].any()  # the square would have fitted the curve
+    assert weights[now] > 0.0
 
 
 def test_history_segments_count_positive_items() -> None:
@@ -654,20 +696,29 @@ def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> No
     eng.ingest(Event("zh", "茶-1", "click", 1.0))
     eng.ingest(Event("en", "jazz-1", "click", 1.0))
     contrib = np.zeros((1, len(NAMES)))
-    for user, feature, item, expected in [
-        ("en", "trending_fast", "jazz-2", "popular this hour"),
-        ("en", "category_trending", "jazz-2", "popular in jazz now"),
-        ("zh", "category_trending", "茶-2", "茶类最近热门"),
-        ("zh", "trending", "茶-2", "最近热门"),
-        ("en", "popular", "jazz-2", "a favourite of many"),
-        ("zh", "popular", "茶-2", "很多人喜欢"),
-    ]:
+    for user, parts, item, expected in [
+        ("en", {"trending_fast": 1.0}, "jazz-2", "popular this hour"),
+        ("en", {"trending_now": 1.0}, "jazz-2", "popular right now"),
+        ("zh", {"trending_now": 1.0}, "茶-2", "此刻热门"),
+        ("en", {"category_trending": 1.0}, "jazz-2", "popular in jazz now"),
+        ("zh", {"category_trending": 1.0}, "茶-2", "茶类最近热门"),
+        ("zh", {"trending": 1.0}, "茶-2", "最近热门"),
+        ("en", {"popular": 1.0}, "jazz-2", "a favourite of many"),
+        ("zh", {"popular": 1.0}, "茶-2", "很多人喜欢"),
+        # the trending scales explain together: the hour's +1.0 less the minutes' 0.9
+        # adds 0.1, less than the category's 0.3
+        ("en", {"trending_fast": 1.0, "trending_now": -0.9, "category_trending": 0.3},
+         "jazz-2", "popular in jazz now"),
+        ("en", {"trending_fast": 0.5, "trending_now": 0.4, "category_trending": 0.6},
+         "jazz-2", "popular this hour"),
+    ]:  # fmt: skip
         contrib[:] = 0.0
-        contrib[0, NAMES.index(feature)] = 1.0
+        for feature, value in parts.items():
+            contrib[0, NAMES.index(feature)] = value
         picked = np.array([eng.catalog.idx(item)])
         eng.items.interactions[picked] = 1  # not new
         reasons = eng.ranker.explainer.reasons(None, eng.states.get(user), picked, contrib)
-        assert reasons == [expected], (user, feature)
+        assert reasons == [expected], (user, parts)
 
 
 def test_the_blend_reads_each_feature_its_square_and_its_standing_among_the_candidates() -> None:

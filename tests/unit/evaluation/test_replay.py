@@ -74,6 +74,7 @@ def test_every_baseline_ranks_the_known_answer() -> None:
     # at t9 a (3) > b (2) > d (t6) > c (t4)
     assert runs["trending"] == [2, 3, 3]
     assert runs["trending-1h"] == [2, 3, 3]
+    assert runs["trending-10m"] == [2, 3, 3]  # the events are seconds apart: the same order
     # session-kNN: u1's only neighbour holds nothing unseen (trending fills); u2's
     # neighbour u1 holds b and d (tie: b, the lower index); u4 has no session
     assert runs["session-knn"] == [2, 1, 3]
@@ -198,9 +199,13 @@ def test_replay_methods_report_every_method_on_the_same_events(tmp_path: Path) -
     # off: u1's latest stays b -> [c, d] as well; the same for u2 and u4 here
     assert runs["realtime-off"] == [2, 1, 0]
     assert list(runs) == [
-        "realtime-on", "realtime-off", "popularity", "trending", "trending-1h", "session-knn",
+        "realtime-on", "realtime-off", "popularity", "trending", "trending-1h", "trending-10m",
+        "session-knn",
     ]  # fmt: skip
     data = report.to_dict()
+    # on over the best of the three live-trending lists, per metric
+    best = max(np.mean([0 < r <= 2 for r in runs[m]]) for m in runs if m.startswith("trending"))
+    assert data["ratios"]["on/best-trending"]["hit@2"] == pytest.approx((2 / 3) / best)
     assert data["scored_events"] == 3 and data["users"] == 3
     assert data["results"][0]["metrics"]["hit@2"] == pytest.approx(2 / 3)
     reflect = data["reflect"]["realtime-on"]
