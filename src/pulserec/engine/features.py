@@ -28,6 +28,7 @@ from pulserec.engine.sources import (
     session_votes,
 )
 from pulserec.engine.sources.trending import newcomer, recent_categories
+from pulserec.engine.trending import Trending
 
 Column = Callable[[Request, np.ndarray], "np.ndarray | None"]
 
@@ -118,11 +119,16 @@ def text(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return col
 
 
-def trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
-    """log(1 + the item's live decayed interaction count)."""
+def _log_counts(request: Request, counts: Trending, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + each candidate's decayed count in ``counts``); None for an empty catalog."""
     if not len(request.trending):
         return None
-    return np.log1p(request.live.trending.at(cands))  # type: ignore[no-any-return]
+    return np.log1p(counts.at(cands))  # type: ignore[no-any-return]
+
+
+def trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + the item's live decayed interaction count)."""
+    return _log_counts(request, request.live.trending, cands)
 
 
 def penalty(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -143,16 +149,12 @@ def sequential(request: Request, cands: np.ndarray) -> np.ndarray | None:
 
 def trending_fast(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's fast-decaying interaction count): what is hot this hour."""
-    if not len(request.trending):
-        return None
-    return np.log1p(request.live.trending_fast.at(cands))  # type: ignore[no-any-return]
+    return _log_counts(request, request.live.trending_fast, cands)
 
 
 def trending_now(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's count decaying in minutes): what a front page shows now."""
-    if not len(request.trending):
-        return None
-    return np.log1p(request.live.trending_now.at(cands))  # type: ignore[no-any-return]
+    return _log_counts(request, request.live.trending_now, cands)
 
 
 def popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -161,9 +163,7 @@ def popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
     newcomer`)."""
     if not newcomer(request):
         return None
-    if not len(request.trending):
-        return None
-    return np.log1p(request.live.popular.at(cands))  # type: ignore[no-any-return]
+    return _log_counts(request, request.live.popular, cands)
 
 
 def session(request: Request, cands: np.ndarray) -> np.ndarray | None:

@@ -251,6 +251,8 @@ class LiveSignals:
         # that shows its all-time favourites first (ml-latest-small: a year's counts hit
         # 48 % of first events, three days' 7 %; ml-100k the other way round, 20 % and 48 %)
         self.popular = Trending(popular_half_life_s)
+        self.scales = (self.trending, self.trending_fast, self.trending_now, self.popular)
+        """Every trending scale: each positive event counts in all of them."""
         self.covisit = LiveCovisit(covisit_half_life_s, covisit_neighbours, covisit_rows)
         self.sessions = LiveSessions(session_gap_s, max_sessions)
         self.ctr = LiveCTR()
@@ -282,17 +284,13 @@ class LiveSignals:
 
     def trend(self, item: int, ts: float) -> None:
         """Count a positive event on ``item`` at ``ts`` into every trending scale."""
-        self.trending.add(item, ts)
-        self.trending_fast.add(item, ts)
-        self.trending_now.add(item, ts)
-        self.popular.add(item, ts)
+        for scale in self.scales:
+            scale.add(item, ts)
 
     def trend_many(self, items: np.ndarray, ts: np.ndarray) -> None:
         """:meth:`trend` for a batch of events at once (equal up to rounding)."""
-        self.trending.add_many(items, ts)
-        self.trending_fast.add_many(items, ts)
-        self.trending_now.add_many(items, ts)
-        self.popular.add_many(items, ts)
+        for scale in self.scales:
+            scale.add_many(items, ts)
 
     def add_untrended(
         self,

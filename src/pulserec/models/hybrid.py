@@ -120,7 +120,7 @@ def fit_blend_weights(
     """
     n_features, n_rows, _ = features.shape
     target_features = features[:, np.arange(n_rows), targets].T.astype(np.float64)
-    share = np.full(n_rows, 1.0 / max(n_rows, 1)) if rows is None else rows / rows.sum()
+    share = _row_shares(rows, n_rows)
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
         # One feature at a time, accumulated in float64: casting the whole float32 tensor
@@ -138,6 +138,14 @@ def fit_blend_weights(
 
     result = scipy.optimize.minimize(objective, np.zeros(n_features), jac=True, method="L-BFGS-B")
     return np.asarray(result.x, dtype=np.float64), float(result.fun)
+
+
+def _row_shares(rows: np.ndarray | None, n_rows: int) -> np.ndarray:
+    """Each row's share of a weighted mean: ``rows`` normalised, or ``1 / n_rows`` each."""
+    if rows is None:
+        return np.full(n_rows, 1.0 / max(n_rows, 1))
+    out: np.ndarray = rows / rows.sum()
+    return out
 
 
 HISTORY_BOUNDS: tuple[int, ...] = (3, 5, 10, 20)
@@ -259,7 +267,7 @@ def select_bases(
         raise ValueError(f"n_folds must be >= 2, got {n_folds!r}")
     rng = np.random.default_rng(random_state)
     folds = rng.permutation(np.arange(n_rows) % n_folds)
-    share = np.full(n_rows, 1.0 / n_rows) if rows is None else rows / rows.sum()
+    share = _row_shares(rows, n_rows)
     seen = n_bases
     chosen: list[int] = []
     trace: list[float] = []
