@@ -200,6 +200,40 @@ def generate(
     shape: SyntheticShape, *, seed: int = DEFAULT_SEED, name: str = "synthetic"
 ) -> Dataset:
     """A seeded event log of the given shape (see the module docstring for how)."""
+    return generate_with_truth(shape, seed=seed, name=name)[0]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What drew a generated log's events: enough to compute each event's item
+    probabilities (:mod:`pulserec.evaluation.oracle`).
+
+    Items and users are the generator's indices (item id ``f"i{index}"``, user id
+    ``f"u{index}"``).
+    """
+
+    shape: SyntheticShape
+    topic: np.ndarray
+    """Each item's topic."""
+    window_s: float
+    """Width of a window of the timeline (seconds): appeal and hot set are constant in one."""
+    appeal: np.ndarray
+    """``(n_windows, n_items)``: each item's appeal in each window (0 before its arrival)."""
+    hot: list[np.ndarray]
+    """Per window, the hot set's items."""
+    event_topic: dict[tuple[str, str], int]
+    """The topic each kept event was drawn from, by (user id, item id)."""
+
+    def window(self, timestamp: float) -> int:
+        """The window of an event's timestamp (the dataset's seconds)."""
+        w = int((timestamp - EPOCH) // self.window_s)
+        return min(max(w, 0), len(self.appeal) - 1)
+
+
+def generate_with_truth(
+    shape: SyntheticShape, *, seed: int = DEFAULT_SEED, name: str = "synthetic"
+) -> tuple[Dataset, Truth]:
+    """:func:`generate`'s log and the :class:`Truth` that drew it."""
     rng = np.random.default_rng(seed)
     topic, arrival, quality = _items(shape, rng)
     user, ts = _event_times(shape, rng)
@@ -219,7 +253,17 @@ def generate(
         EPOCH + ts[keep],
     )
     items = _item_texts(shape, topic, arrival, rng)
-    return finish(name, raw, items, value_range=None, verbose=False)
+    dataset = finish(name, raw, items, value_range=None, verbose=False)
+    pairs = zip(raw["user_id"].tolist(), raw["item_id"].tolist(), strict=True)
+    truth = Truth(
+        shape=shape,
+        topic=topic,
+        window_s=timeline.width,
+        appeal=timeline.appeal(),
+        hot=timeline.hot,
+        event_topic=dict(zip(pairs, event_topic[keep].tolist(), strict=True)),
+    )
+    return dataset, truth
 
 
 def _items(shape: SyntheticShape, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -308,6 +352,13 @@ class _Timeline:
 
     def window(self, ts: np.ndarray) -> np.ndarray:
         return np.minimum((ts // self.width).astype(np.int64), self.n_windows - 1)
+
+    def appeal(self) -> np.ndarray:
+        """``(n_windows, n_items)``: each item's appeal per window, in item order."""
+        out = np.zeros((self.n_windows, len(self.by_topic)))
+        for w, cum in enumerate(self.cum):
+            out[w, self.by_topic] = np.diff(cum, prepend=0.0)
+        return out
 
     def draw(
         self,
