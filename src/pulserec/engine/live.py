@@ -18,12 +18,12 @@ of these features are fitted on what was known at each moment, never on the futu
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
+from pulserec.engine.decay import DecayClock
 from pulserec.engine.foldin import ItemFoldIn
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.trending import Trending
@@ -33,38 +33,41 @@ from pulserec.models.sessionknn import SessionKNN
 class LiveCovisit:
     """Decayed co-visitation counts of item pairs, updated per event, memory bounded.
 
-    Values are kept relative to a reference time and rescaled now and then, so adding is
-    O(1) and reading a value decays it to the reading time. At most ``max_neighbours``
-    per item (the weakest leaves) and ``max_rows`` items (the least recently updated
-    leaves): about 100 bytes a pair, so 20 x 20,000 stay under 40 MB.
+    Values are kept relative to a reference time (a
+    :class:`~pulserec.engine.decay.DecayClock`'s anchor, set by the first pair) and
+    rescaled now and then, so adding is O(1) and reading a value decays it to the reading
+    time. At most ``max_neighbours`` per item (the weakest leaves) and ``max_rows`` items
+    (the least recently updated leaves): about 100 bytes a pair, so 20 x 20,000 stay
+    under 40 MB.
     """
 
     def __init__(self, half_life_s: float, max_neighbours: int, max_rows: int) -> None:
-        self.rate = math.log(2.0) / half_life_s
+        # rebase before the stored numbers grow out of range
+        self.clock = DecayClock(half_life_s, rebase_at=50.0)
         self.max_neighbours = max_neighbours
         self.max_rows = max_rows
         self.rows: OrderedDict[int, dict[int, float]] = OrderedDict()
-        self.ref_ts: float | None = None
         self.pairs = 0
 
-    def _scale(self, ts: float) -> float:
-        if self.ref_ts is None:
-            self.ref_ts = ts
-        exponent = self.rate * (ts - self.ref_ts)
-        if exponent > 50.0:  # rebase before the stored numbers grow out of range
-            shrink = math.exp(-exponent)
-            for row in self.rows.values():
-                for j in row:
-                    row[j] *= shrink
-            self.ref_ts = ts
-            exponent = 0.0
-        return math.exp(exponent)
+    @property
+    def rate(self) -> float:
+        """The decay rate, ``ln 2 / half_life_s``."""
+        return self.clock.rate
+
+    @property
+    def ref_ts(self) -> float | None:
+        """The time the stored values are expressed at; None before the first pair."""
+        return self.clock.anchor_ts if self.clock.anchored else None
 
     def add(self, previous: list[int], item: int, ts: float) -> None:
         """Pair ``item`` with the user's ``previous`` items (newest first) both ways."""
         if not previous:
             return
-        weight = self._scale(ts)
+        weight, shrink = self.clock.grow(ts)
+        if shrink is not None:
+            for row in self.rows.values():
+                for j in row:
+                    row[j] *= shrink
         for rank, other in enumerate(previous):
             if other == item:
                 continue
@@ -90,7 +93,7 @@ class LiveCovisit:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Votes of the user's ``recent`` items (newest first) at time ``ts``:
         ``(items, votes)``, items sorted; older recent items count ``decay`` times less."""
-        if self.ref_ts is None:
+        if not self.clock.anchored:
             return None
         keys: list[int] = []
         vals: list[float] = []
@@ -103,7 +106,7 @@ class LiveCovisit:
         if not keys:
             return None
         items, inverse = np.unique(np.asarray(keys, dtype=np.int64), return_inverse=True)
-        now = math.exp(-self.rate * (ts - self.ref_ts))
+        now = self.clock.decay(ts)
         return items, np.bincount(inverse, weights=np.asarray(vals) * now)
 
 

@@ -19,11 +19,10 @@ a request's candidates); order and ratios read the kept values as they are (:met
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from pulserec.engine.arrays import top_indices
+from pulserec.engine.decay import DecayClock
 
 TOP_EVERY = 64
 """Events after which a cached top list is recomputed."""
@@ -45,6 +44,10 @@ and the anchor moves there (one pass over the catalog): an event's weight grows 
 most e^16 ≈ 9e6 before it, far inside float64's range and precision. At a 10-minute
 half-life that is once in about four hours of events."""
 
+UNDERFLOW = 700.0
+"""``rate × (latest time − anchor)`` from which a move of the anchor zeroes the counts:
+every one has decayed below float64's range."""
+
 MAX_TOUCHED = 4096
 """Items counted since the oldest cached list that are remembered for its recompute; past
 it (a list size not asked for a while) the lists are recomputed over the whole catalog."""
@@ -53,17 +56,17 @@ it (a list size not asked for a while) the lists are recomputed over the whole c
 class Trending:
     """Decayed interaction counts per item, as of the latest event counted (``ref_ts``).
 
-    The values are kept at an anchor time (``base_ts``): the count of an item is its
-    value times ``e^{-rate (ref_ts - base_ts)}`` (:attr:`scale`). The anchor moves to the
-    latest time once that factor passes ``e^-REBASE``, so numbers stay bounded however
-    long the process runs.
+    The values are kept at an anchor time (``base_ts``, held by a
+    :class:`~pulserec.engine.decay.DecayClock`): the count of an item is its value times
+    ``e^{-rate (ref_ts - base_ts)}`` (:attr:`scale`). The anchor moves to the latest time
+    once that factor passes ``e^-REBASE``, so numbers stay bounded however long the
+    process runs.
     """
 
     def __init__(self, half_life_s: float) -> None:
         self.half_life_s = half_life_s
-        self.rate = math.log(2.0) / half_life_s
+        self.clock = DecayClock(half_life_s, REBASE, anchor_ts=0.0, zero_past=UNDERFLOW)
         self.values = np.zeros(0, dtype=np.float64)  # counts expressed at ``base_ts``
-        self.base_ts = 0.0
         self.ref_ts = 0.0  # the latest event time counted: counts are read as of it
         self.adds = 0
         # per list size: (catalog size, adds, reference time) when computed, the list, and
@@ -78,30 +81,43 @@ class Trending:
         if n > len(self.values):
             self.values = np.r_[self.values, np.zeros(n - len(self.values))]
 
+    @property
+    def rate(self) -> float:
+        """The decay rate, ``ln 2 / half_life_s``."""
+        return self.clock.rate
+
+    @property
+    def base_ts(self) -> float:
+        """The anchor time: the kept values are the counts as of it."""
+        return self.clock.anchor_ts
+
     def _advance(self, ts: float) -> None:
-        """Move the reference time forward to ``ts``, if later (and the anchor with it
-        once the decay since the anchor passes ``e^-REBASE``)."""
+        """Move the reference time forward to ``ts``, if later."""
         if ts > self.ref_ts:
             self.ref_ts = ts
-            exponent = self.rate * (ts - self.base_ts)
-            if exponent > REBASE:
-                if exponent < 700.0:  # else every count has decayed below float64's range
-                    self.values *= math.exp(-exponent)
-                else:
-                    self.values[:] = 0.0
-                self.base_ts = ts
+
+    def _shrink(self, factor: float | None) -> None:
+        """Bring the kept values to the anchor the clock has just moved to, if it did."""
+        if factor is None:
+            return
+        if factor > 0.0:
+            self.values *= factor
+        else:
+            self.values[:] = 0.0
 
     @property
     def scale(self) -> float:
         """The factor from the kept values to the counts as of ``ref_ts``."""
-        return math.exp(-self.rate * (self.ref_ts - self.base_ts))
+        return self.clock.decay(self.ref_ts)
 
     def add(self, item_idx: int, ts: float, weight: float = 1.0) -> None:
         """Count one interaction with ``item_idx`` at time ``ts``."""
         self.adds += 1
         self._grow(item_idx + 1)
         self._advance(ts)
-        self.values[item_idx] += weight * math.exp(self.rate * (ts - self.base_ts))
+        growth, shrink = self.clock.grow(ts)
+        self._shrink(shrink)
+        self.values[item_idx] += weight * growth
         self._touch([item_idx], lowered=not weight > 0)
 
     def add_many(self, items: np.ndarray, ts: np.ndarray) -> None:
@@ -111,8 +127,10 @@ class Trending:
             return
         self.adds += len(items)
         self._grow(int(items.max()) + 1)
-        self._advance(float(ts.max()))
-        np.add.at(self.values, items, np.exp(self.rate * (ts - self.base_ts)))
+        latest = float(ts.max())
+        self._advance(latest)
+        self._shrink(self.clock.rebase(latest))
+        np.add.at(self.values, items, self.clock.grow_many(ts))
         if len(items) > MAX_TOUCHED:
             self._touch([], lowered=False, reset=True)
         else:
