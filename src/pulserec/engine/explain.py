@@ -29,6 +29,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "others": "people who engaged with {title} went on to it",
         "long_term": "fits your long-term taste",
         "category_now": "popular in {category} now",
+        "category_favourite": "a favourite in {category}",
         "minutes": "popular right now",
         "hour": "popular this hour",
         "now": "popular now",
@@ -44,6 +45,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "others": "看过{title}的人接着看了它",
         "long_term": "符合你的长期口味",
         "category_now": "{category}类最近热门",
+        "category_favourite": "{category}类很多人喜欢",
         "minutes": "此刻热门",
         "hour": "本小时热门",
         "now": "最近热门",
@@ -116,6 +118,8 @@ class Explainer:
                 reasons.append(words["long_term"])
             elif best == "category_trending" and (cats := self.items.catalog.at(item).categories):
                 reasons.append(words["category_now"].format(category=cats[0]))
+            elif best == "category_popular" and (cats := self.items.catalog.at(item).categories):
+                reasons.append(words["category_favourite"].format(category=cats[0]))
             elif best == "trending_now":
                 reasons.append(words["minutes"])
             elif best in ("trending_fast", "fresh_trending"):

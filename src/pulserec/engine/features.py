@@ -204,6 +204,18 @@ def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return np.log1p(request.live.trending.at(cands)) * share  # type: ignore[no-any-return]
 
 
+def category_popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """What the crowd has taken most in the user's categories over the slow counts
+    (about a year): log(1 + the item's slow count) times the user's share in the item's
+    category, as :func:`category_trending`; a category's lasting favourites, where three
+    days hold too few events to tell them apart."""
+    found = request.signal(recent_categories)
+    if found is None:
+        return None
+    share = sparse_lookup(found, request.items.category[cands])
+    return np.log1p(request.live.popular.at(cands)) * share  # type: ignore[no-any-return]
+
+
 def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's score among the users whose latest items are nearest to the
     user's, whatever the gaps): session-kNN where visits are days apart."""
@@ -231,6 +243,9 @@ FEATURES: tuple[Feature, ...] = (
     # gained on news (globo-like +9.6 %) but lost up to 1.2 % elsewhere (ml-100k); by its
     # value, globo-like +10.0 %, ml-100k -0.8 %, visits-like and shop-like level
     Feature("trending_now", 0.0, trending_now, value_only=True),
+    # a category's lasting favourites: on generated logs whose items are drawn by a lasting
+    # appeal within a topic, shop-like +6.4 %, visits-like +2.4 %; ml-100k -0.4 %
+    Feature("category_popular", 0.0, category_popular),
 )
 """Every ranking feature, in the order of the weight vector."""
 

@@ -524,6 +524,31 @@ def test_category_trending_weighs_the_trend_by_the_users_recent_share_of_the_cat
     assert col[0] > col[1] > 0 and col[2] == 0.0  # jazz-6: nobody's taking it
 
 
+def test_category_popular_weighs_the_slow_counts_by_the_same_shares() -> None:
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    # long ago: jazz-5 taken twice, hiking-5 once; three days' counts have forgotten them
+    for t, item in enumerate(["jazz-5", "jazz-5", "hiking-5"]):
+        eng.ingest(Event(f"crowd{t}", item, "click", 100.0 + t))
+    later = 100.0 + 60 * 86400.0
+    for t, item in enumerate(["jazz-1", "jazz-2", "hiking-1"]):
+        eng.ingest(Event("a", item, "click", later + t))
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    cands = np.array([eng.catalog.idx(i) for i in ("jazz-5", "hiking-5", "jazz-6")])
+    matrix = feature_matrix(request, cands)
+    col = matrix[:, NAMES.index("category_popular")]
+    slow = eng.items.live.popular.at(cands)
+    w = request.config.recency_decay ** np.arange(3)  # newest first: hiking-1, jazz-2, jazz-1
+    jazz, hiking = w[1:].sum() / w.sum(), w[0] / w.sum()
+    np.testing.assert_allclose(col, np.log1p(slow) * [jazz, hiking, jazz])
+    assert col[0] > col[1] > 0 and col[2] == 0.0
+    # the 3-day counts of the same items have decayed by 2^-20: next to nothing
+    trend = matrix[:, NAMES.index("category_trending")]
+    assert trend[0] < 1e-5 * col[0]
+    stranger = eng.ranker.request(None, None, "stranger")
+    assert feature_matrix(stranger, cands)[:, NAMES.index("category_popular")].tolist() == [0.0] * 3
+
+
 def test_the_category_source_proposes_what_trends_in_the_users_categories() -> None:
     eng = Engine(config=replace(CFG, sequential=False))
     eng.upsert_items([*catalog(), Item("tea-1", "Tea", "oolong", ("tea",))])
@@ -702,6 +727,8 @@ def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> No
         ("zh", {"trending_now": 1.0}, "茶-2", "此刻热门"),
         ("en", {"category_trending": 1.0}, "jazz-2", "popular in jazz now"),
         ("zh", {"category_trending": 1.0}, "茶-2", "茶类最近热门"),
+        ("en", {"category_popular": 1.0}, "jazz-2", "a favourite in jazz"),
+        ("zh", {"category_popular": 1.0}, "茶-2", "茶类很多人喜欢"),
         ("zh", {"trending": 1.0}, "茶-2", "最近热门"),
         ("en", {"popular": 1.0}, "jazz-2", "a favourite of many"),
         ("zh", {"popular": 1.0}, "茶-2", "很多人喜欢"),
