@@ -54,6 +54,7 @@ PHRASES: dict[str, dict[str, str]] = {
 }
 """Each reason in the languages a user's text can be in (``insight.language_of``)."""
 _SIMILAR = ("short_term", "covisit", "covisit_live")
+_FAVOURITES = ("category_popular", "category_belief")
 
 
 class Explainer:
@@ -118,7 +119,7 @@ class Explainer:
                 reasons.append(words["long_term"])
             elif best == "category_trending" and (cats := self.items.catalog.at(item).categories):
                 reasons.append(words["category_now"].format(category=cats[0]))
-            elif best == "category_popular" and (cats := self.items.catalog.at(item).categories):
+            elif best in _FAVOURITES and (cats := self.items.catalog.at(item).categories):
                 reasons.append(words["category_favourite"].format(category=cats[0]))
             elif best == "trending_now":
                 reasons.append(words["minutes"])

@@ -27,7 +27,7 @@ from pulserec.engine.sources import (
     sequential_scores,
     session_votes,
 )
-from pulserec.engine.sources.trending import newcomer, recent_categories
+from pulserec.engine.sources.trending import category_posterior, newcomer, recent_categories
 from pulserec.engine.trending import Trending
 
 Column = Callable[[Request, np.ndarray], "np.ndarray | None"]
@@ -216,6 +216,18 @@ def category_popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return np.log1p(request.live.popular.at(cands)) * share  # type: ignore[no-any-return]
 
 
+def category_belief(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """log(1 + the item's slow count) times the probability that the user's next choice
+    is in the item's category (:func:`~pulserec.engine.sources.trending.
+    category_posterior`): :func:`category_popular` with a hot item weighing less than a
+    category's own favourite as evidence of the user's category."""
+    found = request.signal(category_posterior)
+    if found is None:
+        return None
+    share = sparse_lookup(found, request.items.category[cands])
+    return np.log1p(request.live.popular.at(cands)) * share  # type: ignore[no-any-return]
+
+
 def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's score among the users whose latest items are nearest to the
     user's, whatever the gaps): session-kNN where visits are days apart."""
@@ -246,6 +258,10 @@ FEATURES: tuple[Feature, ...] = (
     # a category's lasting favourites: on generated logs whose items are drawn by a lasting
     # appeal within a topic, shop-like +6.4 %, visits-like +2.4 %; ml-100k -0.4 %
     Feature("category_popular", 0.0, category_popular),
+    # the same counts by the filtered category of the user's next choice, beside the
+    # recency shares (the blend weighs both): visits-like +2.0 %, its hot-set variant
+    # +2.0 %; in place of the shares, ml-100k-like lost 1.7 %
+    Feature("category_belief", 0.0, category_belief),
 )
 """Every ranking feature, in the order of the weight vector."""
 

@@ -549,6 +549,87 @@ def test_category_popular_weighs_the_slow_counts_by_the_same_shares() -> None:
     assert feature_matrix(stranger, cands)[:, NAMES.index("category_popular")].tolist() == [0.0] * 3
 
 
+def test_category_posterior_discounts_a_hot_item_as_evidence_of_its_category() -> None:
+    from pulserec.engine.sources.trending import (
+        CROWD_SHARE,
+        SMOOTHING,
+        category_posterior,
+        recent_categories,
+    )
+
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    # long ago, each of jazz-5 and hiking-7 taken 5 times; lately jazz-5 is hot
+    for t in range(5):
+        eng.ingest(Event(f"old{t}", "jazz-5", "click", 100.0 + t))
+        eng.ingest(Event(f"old{t}", "hiking-7", "click", 100.0 + t))
+    later = 100.0 + 60 * 86400.0
+    for t in range(20):
+        eng.ingest(Event(f"now{t}", "jazz-5", "click", later + t))
+    # the user took the niche hiking-7, then the hot jazz-5
+    eng.ingest(Event("a", "hiking-7", "click", later + 100.0))
+    eng.ingest(Event("a", "jazz-5", "click", later + 101.0))
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    found = request.signal(category_posterior)
+    assert found is not None
+    codes, post = found
+    jazz, hiking = eng.items.category_codes["jazz"], eng.items.category_codes["hiking"]
+    assert codes.tolist() == sorted([jazz, hiking])
+
+    # by hand: two categories, the filter over hiking-7 then jazz-5
+    live, n = eng.items.live, len(eng.catalog)
+    lately = live.trending.raw(n)
+    total = lately.sum()
+    stay, k, odds = request.config.recency_decay, 2, (1 - CROWD_SHARE) / CROWD_SHARE
+
+    def weight(item: str, category: str) -> float:
+        idx = eng.catalog.idx(item)
+        members = eng.items.category_members(eng.items.category_codes[category])
+        p = (live.popular.at(np.array([idx]))[0] + SMOOTHING) / (
+            live.popular.at(members).sum() + SMOOTHING * len(members)
+        )
+        q = (lately[idx] + SMOOTHING * total / n) / (total * (1 + SMOOTHING) + 1e-12)
+        return float(1 + odds * p / q)
+
+    belief = {"jazz": 0.5, "hiking": 0.5}
+    for item, category in (("hiking-7", "hiking"), ("jazz-5", "jazz")):
+        belief = {c: stay * b + (1 - stay) / k for c, b in belief.items()}
+        belief[category] *= weight(item, category)
+        norm = sum(belief.values())
+        belief = {c: b / norm for c, b in belief.items()}
+    expected = {c: stay * b + (1 - stay) / k for c, b in belief.items()}
+    got = dict(zip(codes.tolist(), post.tolist(), strict=True))
+    assert got[jazz] == pytest.approx(expected["jazz"]) and got[hiking] == pytest.approx(
+        expected["hiking"]
+    )
+    # the hot jazz-5, though the latest, says less than the niche hiking-7
+    assert got[hiking] > got[jazz]
+    by_recency = request.signal(recent_categories)
+    assert by_recency is not None
+    shares = dict(zip(by_recency[0].tolist(), by_recency[1].tolist(), strict=True))
+    assert shares[jazz] > shares[hiking]  # recency alone says the opposite
+    assert eng.ranker.request(None, None, "stranger").signal(category_posterior) is None
+
+
+def test_category_belief_weighs_the_slow_counts_by_the_category_posterior() -> None:
+    from pulserec.engine.sources.trending import category_posterior
+
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    for t, item in enumerate(["jazz-5", "jazz-5", "hiking-5"]):
+        eng.ingest(Event(f"crowd{t}", item, "click", 100.0 + t))
+    for t, item in enumerate(["jazz-1", "jazz-2", "hiking-1"]):
+        eng.ingest(Event("a", item, "click", 200.0 + t))
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    cands = np.array([eng.catalog.idx(i) for i in ("jazz-5", "hiking-5", "jazz-6")])
+    col = feature_matrix(request, cands)[:, NAMES.index("category_belief")]
+    found = request.signal(category_posterior)
+    assert found is not None
+    share = sparse_lookup(found, eng.items.category[cands])
+    np.testing.assert_allclose(col, np.log1p(eng.items.live.popular.at(cands)) * share)
+    assert col[0] > 0 and col[1] > 0 and col[2] == 0.0  # jazz-6: nobody took it
+
+
 def test_the_category_source_proposes_what_trends_in_the_users_categories() -> None:
     eng = Engine(config=replace(CFG, sequential=False))
     eng.upsert_items([*catalog(), Item("tea-1", "Tea", "oolong", ("tea",))])
@@ -728,6 +809,7 @@ def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> No
         ("en", {"category_trending": 1.0}, "jazz-2", "popular in jazz now"),
         ("zh", {"category_trending": 1.0}, "茶-2", "茶类最近热门"),
         ("en", {"category_popular": 1.0}, "jazz-2", "a favourite in jazz"),
+        ("en", {"category_belief": 1.0}, "jazz-2", "a favourite in jazz"),
         ("zh", {"category_popular": 1.0}, "茶-2", "茶类很多人喜欢"),
         ("zh", {"trending": 1.0}, "茶-2", "最近热门"),
         ("en", {"popular": 1.0}, "jazz-2", "a favourite of many"),

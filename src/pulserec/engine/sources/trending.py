@@ -95,6 +95,65 @@ def recent_categories(request: Request) -> tuple[np.ndarray, np.ndarray] | None:
     return codes, np.bincount(inverse, weights=weight[has]) / weight.sum()
 
 
+CROWD_SHARE = 0.3
+"""The prior share of a user's choices that follow the crowd rather than their category
+(:func:`category_posterior`)."""
+
+SMOOTHING = 0.1
+"""Counts added to every item's, so that an item nobody took lately still has a share."""
+
+
+def category_posterior(request: Request) -> tuple[np.ndarray, np.ndarray] | None:
+    """The probability that the user's next choice is in each of their latest items'
+    categories (codes sorted, as :func:`recent_categories`); None for a user without
+    items or whose items have no category.
+
+    A filter over the latest items, oldest first: before each item the user stays in a
+    category with probability ``recency_decay``, else moves to any of the catalog's
+    categories; an item then weighs its category by ``1 + (1 - CROWD_SHARE) /
+    CROWD_SHARE * p / q``, ``p`` its share of its category's slow counts (about a year),
+    ``q`` its share of everyone's 3-day counts. A hot item (its 3-day share large) says
+    little of the user's category, a category's own favourite much: the filter a log drawn
+    from topics and a hot set follows (:mod:`pulserec.evaluation.oracle`), where the
+    shares of :func:`recent_categories` weigh every item alike."""
+    state = request.state
+    if state is None or not state.recent:
+        return None
+    cfg = request.config
+    recent = np.asarray(state.recent_items(cfg.n_recent), dtype=np.int64)[::-1]
+    cats = request.items.category[recent]
+    if not (cats >= 0).any():
+        return None
+    k = max(len(request.items.category_codes), 1)
+    n = len(request.trending)
+    lately = request.live.trending.raw(n)  # kept values: ratios are the counts'
+    lately_total = float(lately.sum())
+    slow = request.live.popular
+    codes = np.unique(cats[cats >= 0])
+    post = np.full(len(codes), 1.0 / k)
+    rest = 1.0 - post.sum()  # every other category of the catalog together
+    stay = cfg.recency_decay
+    odds = (1.0 - CROWD_SHARE) / CROWD_SHARE
+    for item, code in zip(recent.tolist(), cats.tolist(), strict=True):
+        post = stay * post + (1.0 - stay) / k
+        rest = stay * rest + (1.0 - stay) * (k - len(codes)) / k
+        if code < 0:
+            continue
+        members = request.items.category_members(code)
+        members = members[members < n]
+        in_category = float(slow.at(members).sum()) if len(members) else 0.0
+        p = (float(slow.at(np.array([item]))[0]) + SMOOTHING) / (
+            in_category + SMOOTHING * max(len(members), 1)
+        )
+        q = (float(lately[item]) + SMOOTHING * lately_total / max(n, 1)) / (
+            lately_total * (1.0 + SMOOTHING) + 1e-12
+        )
+        post[int(np.searchsorted(codes, code))] *= 1.0 + odds * p / max(q, 1e-12)
+        total = post.sum() + rest
+        post, rest = post / total, rest / total
+    return codes, stay * post + (1.0 - stay) / k
+
+
 class CategoryTrendingSource:
     """The most trending items (3-day scale) of the categories the user took last, each
     category given a share of the list as large as its share of the user's latest items
