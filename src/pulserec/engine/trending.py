@@ -67,6 +67,7 @@ class Trending:
         self.half_life_s = half_life_s
         self.clock = DecayClock(half_life_s, REBASE, anchor_ts=0.0, zero_past=UNDERFLOW)
         self.values = np.zeros(0, dtype=np.float64)  # counts expressed at ``base_ts``
+        self.kept_total = 0.0  # the sum of ``values``, kept as they change
         self.ref_ts = 0.0  # the latest event time counted: counts are read as of it
         self.adds = 0
         # per list size: (catalog size, adds, reference time) when computed, the list, and
@@ -102,8 +103,10 @@ class Trending:
             return
         if factor > 0.0:
             self.values *= factor
+            self.kept_total *= factor
         else:
             self.values[:] = 0.0
+            self.kept_total = 0.0
 
     @property
     def scale(self) -> float:
@@ -118,6 +121,7 @@ class Trending:
         growth, shrink = self.clock.grow(ts)
         self._shrink(shrink)
         self.values[item_idx] += weight * growth
+        self.kept_total += weight * growth
         self._touch([item_idx], lowered=not weight > 0)
 
     def add_many(self, items: np.ndarray, ts: np.ndarray) -> None:
@@ -130,7 +134,9 @@ class Trending:
         latest = float(ts.max())
         self._advance(latest)
         self._shrink(self.clock.rebase(latest))
-        np.add.at(self.values, items, self.clock.grow_many(ts))
+        grown = self.clock.grow_many(ts)
+        np.add.at(self.values, items, grown)
+        self.kept_total += float(grown.sum())
         if len(items) > MAX_TOUCHED:
             self._touch([], lowered=False, reset=True)
         else:

@@ -87,12 +87,16 @@ def test_counts_decay_from_each_event_across_moves_of_the_anchor() -> None:
         np.testing.assert_allclose(trending.at(np.array([2, 0])), expected[2::-2], rtol=1e-12)
         raw = trending.raw(3)  # proportional: the same ratios
         np.testing.assert_allclose(raw / raw.sum(), np.array(expected) / sum(expected))
+        # the kept values' sum, kept as they change
+        assert math.isclose(trending.kept_total, raw.sum(), rel_tol=1e-12)
     assert len(anchors) >= 60 * math.log(2.0) // REBASE  # the anchor did move
     # an item never counted reads 0, and the catalog grows to it
     assert trending.at(np.array([5])).tolist() == [0.0] and len(trending.scores(6)) == 6
 
 
 def test_a_gap_beyond_float_range_leaves_only_the_new_event() -> None:
+    import numpy as np
+
     trending = Trending(half_life_s=1.0)
     trending.add(0, 0.0)
     trending.add(1, 5_000.0)  # 5,000 half-lives later: item 0's count is below 1e-300
@@ -100,3 +104,6 @@ def test_a_gap_beyond_float_range_leaves_only_the_new_event() -> None:
     # an event stamped before the latest one counts decayed to the latest time
     trending.add(0, 4_999.0)
     assert trending.scores(2).tolist() == [0.5, 1.0]
+    assert trending.kept_total * trending.scale == 1.5
+    trending.add_many(np.array([0, 1, 1]), np.array([5_000.0, 5_000.0, 5_000.0]))
+    assert trending.kept_total * trending.scale == 4.5

@@ -127,7 +127,7 @@ def category_posterior(request: Request) -> tuple[np.ndarray, np.ndarray] | None
     k = max(len(request.items.category_codes), 1)
     n = len(request.trending)
     lately = request.live.trending.raw(n)  # kept values: ratios are the counts'
-    lately_total = float(lately.sum())
+    lately_total = request.live.trending.kept_total  # their sum, without a pass
     slow = request.live.popular
     codes = np.unique(cats[cats >= 0])
     post = np.full(len(codes), 1.0 / k)
