@@ -193,15 +193,26 @@ def live_ctr(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return ctr.rates(cands) if ctr.impressions else None
 
 
+def _in_categories(
+    request: Request,
+    shares: Callable[[Request], tuple[np.ndarray, np.ndarray] | None],
+    counts: Trending,
+    cands: np.ndarray,
+) -> np.ndarray | None:
+    """log(1 + each candidate's decayed count in ``counts``) times the weight the request
+    signal ``shares`` gives its category (None: the user's items have no category)."""
+    found = request.signal(shares)
+    if found is None:
+        return None
+    share = sparse_lookup(found, request.items.category[cands])
+    return np.log1p(counts.at(cands)) * share  # type: ignore[no-any-return]
+
+
 def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """What the crowd takes in the user's categories: log(1 + the item's trending count,
     3-day scale) times the user's latest items' share in the item's category, the newer
     weighing more (:func:`~pulserec.engine.sources.trending.recent_categories`)."""
-    found = request.signal(recent_categories)
-    if found is None:
-        return None
-    share = sparse_lookup(found, request.items.category[cands])
-    return np.log1p(request.live.trending.at(cands)) * share  # type: ignore[no-any-return]
+    return _in_categories(request, recent_categories, request.live.trending, cands)
 
 
 def category_popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -209,11 +220,7 @@ def category_popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
     (about a year): log(1 + the item's slow count) times the user's share in the item's
     category, as :func:`category_trending`; a category's lasting favourites, where three
     days hold too few events to tell them apart."""
-    found = request.signal(recent_categories)
-    if found is None:
-        return None
-    share = sparse_lookup(found, request.items.category[cands])
-    return np.log1p(request.live.popular.at(cands)) * share  # type: ignore[no-any-return]
+    return _in_categories(request, recent_categories, request.live.popular, cands)
 
 
 def category_belief(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -221,11 +228,7 @@ def category_belief(request: Request, cands: np.ndarray) -> np.ndarray | None:
     is in the item's category (:func:`~pulserec.engine.sources.trending.
     category_posterior`): :func:`category_popular` with a hot item weighing less than a
     category's own favourite as evidence of the user's category."""
-    found = request.signal(category_posterior)
-    if found is None:
-        return None
-    share = sparse_lookup(found, request.items.category[cands])
-    return np.log1p(request.live.popular.at(cands)) * share  # type: ignore[no-any-return]
+    return _in_categories(request, category_posterior, request.live.popular, cands)
 
 
 def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:
