@@ -120,8 +120,9 @@ class Trending:
         self._advance(ts)
         growth, shrink = self.clock.grow(ts)
         self._shrink(shrink)
-        self.values[item_idx] += weight * growth
-        self.kept_total += weight * growth
+        added = weight * growth
+        self.values[item_idx] += added
+        self.kept_total += added
         self._touch([item_idx], lowered=not weight > 0)
 
     def add_many(self, items: np.ndarray, ts: np.ndarray) -> None:

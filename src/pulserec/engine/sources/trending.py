@@ -134,17 +134,20 @@ def category_posterior(request: Request) -> tuple[np.ndarray, np.ndarray] | None
     rest = 1.0 - post.sum()  # every other category of the catalog together
     stay = cfg.recency_decay
     odds = (1.0 - CROWD_SHARE) / CROWD_SHARE
-    for item, code in zip(recent.tolist(), cats.tolist(), strict=True):
+    # each category's slow counts and size, once however many of the items share it
+    sums: dict[int, tuple[float, int]] = {}
+    for code in codes.tolist():
+        members = request.items.category_members(code)
+        members = members[members < n]
+        sums[code] = (float(slow.at(members).sum()) if len(members) else 0.0, len(members))
+    own = slow.at(recent)
+    for item, code, count in zip(recent.tolist(), cats.tolist(), own.tolist(), strict=True):
         post = stay * post + (1.0 - stay) / k
         rest = stay * rest + (1.0 - stay) * (k - len(codes)) / k
         if code < 0:
             continue
-        members = request.items.category_members(code)
-        members = members[members < n]
-        in_category = float(slow.at(members).sum()) if len(members) else 0.0
-        p = (float(slow.at(np.array([item]))[0]) + SMOOTHING) / (
-            in_category + SMOOTHING * max(len(members), 1)
-        )
+        in_category, size = sums[code]
+        p = (count + SMOOTHING) / (in_category + SMOOTHING * max(size, 1))
         q = (float(lately[item]) + SMOOTHING * lately_total / max(n, 1)) / (
             lately_total * (1.0 + SMOOTHING) + 1e-12
         )
