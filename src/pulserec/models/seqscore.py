@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from pulserec.models.seqtrain import _SCORE_CHUNK, _last_states, pad_last
+from pulserec.models.seqdata import pad_last
+from pulserec.models.seqtrain import _SCORE_CHUNK, _last_states
 
 if TYPE_CHECKING:
     import torch

@@ -19,10 +19,11 @@ next one. Compared with SASRec as published:
   (truncated) sequence, so with a causal mask no padding mask is needed.
 
 Early stopping on the user's latest events, held out by the model itself, is described in
-:mod:`pulserec.models.seqtrain`, which trains the network. Scoring (the float64 scoring
-network, fold-in, :meth:`~SequentialTransformer.score_sequences` and the float32 serving
-mode) is :class:`~pulserec.models.seqscore.SequentialScoring`, a mixin of the model; this
-module holds the model's hyperparameters, its fit and its loading.
+:mod:`pulserec.models.seqtrain`, which trains the network on the sequences, windows and
+batches that :mod:`pulserec.models.seqdata` prepares. Scoring (the float64 scoring network,
+fold-in, :meth:`~SequentialTransformer.score_sequences` and the float32 serving mode) is
+:class:`~pulserec.models.seqscore.SequentialScoring`, a mixin of the model; this module holds
+the model's hyperparameters, its fit and its loading.
 
 Scoring orders
 --------------
@@ -46,16 +47,9 @@ import numpy as np
 
 from pulserec.events.interactions import Interactions
 from pulserec.models.base import Recommender
+from pulserec.models.seqdata import hold_out_last, pad_last, training_windows, user_sequences
 from pulserec.models.seqscore import SequentialScoring
-from pulserec.models.seqtrain import (
-    _MAX_VALID_USERS,
-    _torch_threads,
-    hold_out_last,
-    pad_last,
-    train_epochs,
-    training_windows,
-    user_sequences,
-)
+from pulserec.models.seqtrain import _MAX_VALID_USERS, _torch_threads, train_epochs
 
 if TYPE_CHECKING:
     from pulserec.models.seqnet import SequenceNet

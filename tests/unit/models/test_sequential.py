@@ -286,7 +286,7 @@ def test_training_windows_cover_each_target_once() -> None:
 
 def test_seen_pairs_mark_each_positions_history_once() -> None:
     """Known answer against the dense mask: the window so far plus what came before it."""
-    from pulserec.models.seqtrain import seen_pairs
+    from pulserec.models.seqdata import seen_pairs
 
     rng = np.random.default_rng(3)
     n_items = 12
