@@ -200,7 +200,7 @@ def generate(
     shape: SyntheticShape, *, seed: int = DEFAULT_SEED, name: str = "synthetic"
 ) -> Dataset:
     """A seeded event log of the given shape (see the module docstring for how)."""
-    return generate_with_truth(shape, seed=seed, name=name)[0]
+    return _draw(shape, seed=seed, name=name).dataset
 
 
 @dataclass(frozen=True)
@@ -234,6 +234,39 @@ def generate_with_truth(
     shape: SyntheticShape, *, seed: int = DEFAULT_SEED, name: str = "synthetic"
 ) -> tuple[Dataset, Truth]:
     """:func:`generate`'s log and the :class:`Truth` that drew it."""
+    drawn = _draw(shape, seed=seed, name=name)
+    raw = drawn.raw
+    pairs = zip(raw["user_id"].tolist(), raw["item_id"].tolist(), strict=True)
+    truth = Truth(
+        shape=shape,
+        topic=drawn.topic,
+        window_s=drawn.timeline.width,
+        appeal=drawn.timeline.appeal(),
+        hot=drawn.timeline.hot,
+        event_topic=dict(zip(pairs, drawn.event_topic.tolist(), strict=True)),
+    )
+    return drawn.dataset, truth
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One seeded draw: the log, and what :class:`Truth` is built from when it is asked for.
+
+    The per-window appeal matrix and the per-event topic map are built only by
+    :func:`generate_with_truth`, so :func:`generate` does not pay for them.
+    """
+
+    dataset: Dataset
+    topic: np.ndarray
+    """Each item's topic."""
+    timeline: _Timeline
+    raw: pd.DataFrame
+    """The kept events, in drawing order (before :func:`finish` cleans them)."""
+    event_topic: np.ndarray
+    """The topic each row of ``raw`` was drawn from."""
+
+
+def _draw(shape: SyntheticShape, *, seed: int, name: str) -> _Drawn:
     rng = np.random.default_rng(seed)
     topic, arrival, quality = _items(shape, rng)
     user, ts = _event_times(shape, rng)
@@ -254,16 +287,7 @@ def generate_with_truth(
     )
     items = _item_texts(shape, topic, arrival, rng)
     dataset = finish(name, raw, items, value_range=None, verbose=False)
-    pairs = zip(raw["user_id"].tolist(), raw["item_id"].tolist(), strict=True)
-    truth = Truth(
-        shape=shape,
-        topic=topic,
-        window_s=timeline.width,
-        appeal=timeline.appeal(),
-        hot=timeline.hot,
-        event_topic=dict(zip(pairs, event_topic[keep].tolist(), strict=True)),
-    )
-    return dataset, truth
+    return _Drawn(dataset, topic, timeline, raw, event_topic[keep])
 
 
 def _items(shape: SyntheticShape, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
