@@ -34,6 +34,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "hour": "popular this hour",
         "now": "popular now",
         "popular": "a favourite of many",
+        "appeal": "taken by many since it came out",
     },
     "zh": {
         "new": "新上架，贴近你的兴趣",
@@ -50,11 +51,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "hour": "本小时热门",
         "now": "最近热门",
         "popular": "很多人喜欢",
+        "appeal": "上架以来很多人选",
     },
 }
 """Each reason in the languages a user's text can be in (``insight.language_of``)."""
 _SIMILAR = ("short_term", "covisit", "covisit_live")
-_FAVOURITES = ("category_popular", "category_belief")
+_FAVOURITES = ("category_popular", "category_belief", "category_appeal")
 
 
 class Explainer:
@@ -127,6 +129,8 @@ class Explainer:
                 reasons.append(words["hour"])
             elif best == "popular":
                 reasons.append(words["popular"])
+            elif best == "appeal":
+                reasons.append(words["appeal"])
             else:
                 reasons.append(words["now"])
         return reasons

@@ -9,6 +9,8 @@
 - recent sessions of every user (:class:`LiveSessions`), so a user with one or two
   events is compared with the sessions that started like theirs (session-kNN);
 - click-through rates where the log carries impressions (:class:`LiveCTR`);
+- when each item was first taken (:class:`FirstTaken`), so that its counts can be read as
+  a rate over the time it has been out;
 - factor vectors of items the models were not fitted on, folded in from their first
   events (:class:`~pulserec.engine.foldin.ItemFoldIn`);
 
@@ -226,9 +228,41 @@ class LiveCTR:
         return (self.clicks[items] + self.prior_clicks) / (self.shows[items] + self.prior_shows)  # type: ignore[no-any-return]
 
 
+class FirstTaken:
+    """The time of each item's first positive event counted (``inf``: none yet)."""
+
+    def __init__(self) -> None:
+        self.ts = np.full(0, np.inf)
+
+    def _grow(self, n: int) -> None:
+        if n > len(self.ts):
+            grown = np.full(max(n, 2 * len(self.ts)), np.inf)
+            grown[: len(self.ts)] = self.ts
+            self.ts = grown
+
+    def add(self, item: int, ts: float) -> None:
+        """Count a positive event on ``item`` at ``ts``."""
+        self._grow(item + 1)
+        if ts < self.ts[item]:
+            self.ts[item] = ts
+
+    def add_many(self, items: np.ndarray, ts: np.ndarray) -> None:
+        """:meth:`add` for a batch of events, in any order."""
+        if len(items):
+            self._grow(int(items.max()) + 1)
+            np.fmin.at(self.ts, items, ts)
+
+    def at(self, items: np.ndarray) -> np.ndarray:
+        """The first times of ``items`` (``inf`` for items never taken)."""
+        out = np.full(len(items), np.inf)
+        inside = items < len(self.ts)
+        out[inside] = self.ts[items[inside]]
+        return out
+
+
 class LiveSignals:
-    """Trending at four scales (minutes, the hour, days, about a year), click-through
-    rates, live co-visitation and recent sessions, per event."""
+    """Trending at four scales (minutes, the hour, days, about a year), each item's first
+    time taken, click-through rates, live co-visitation and recent sessions, per event."""
 
     def __init__(
         self,
@@ -260,6 +294,7 @@ class LiveSignals:
         self.sessions = LiveSessions(session_gap_s, max_sessions)
         self.ctr = LiveCTR()
         self.foldin = ItemFoldIn(als_alpha, als_regularization)
+        self.first_taken = FirstTaken()
         self.pairs_frozen = False
 
     @property
@@ -286,12 +321,15 @@ class LiveSignals:
         self.add_untrended(item, ts, previous, user_id, listed=listed, models=models)
 
     def trend(self, item: int, ts: float) -> None:
-        """Count a positive event on ``item`` at ``ts`` into every trending scale."""
+        """Count a positive event on ``item`` at ``ts`` into every trending scale (and
+        the item's first time taken)."""
+        self.first_taken.add(item, ts)
         for scale in self.scales:
             scale.add(item, ts)
 
     def trend_many(self, items: np.ndarray, ts: np.ndarray) -> None:
         """:meth:`trend` for a batch of events at once (equal up to rounding)."""
+        self.first_taken.add_many(np.asarray(items, dtype=np.int64), np.asarray(ts, float))
         for scale in self.scales:
             scale.add_many(items, ts)
 

@@ -67,7 +67,7 @@ def test_feature_columns_are_named_and_hold_the_known_answer() -> None:
 def test_a_user_without_state_gets_only_what_needs_no_state() -> None:
     f = feature_matrix(request_for(tiny_models(), None, user_id="stranger"), np.arange(4))
     nonzero = {name for name, c in zip(NAMES, f.T, strict=True) if c.any()}
-    assert nonzero == {"trending"}
+    assert nonzero == {"trending", "appeal"}  # the counts, and the counts per day out
 
 
 def test_signals_are_computed_once_per_request() -> None:
@@ -150,7 +150,10 @@ def test_a_replay_ranks_with_its_own_live_signals_not_the_serving_ones() -> None
     assert live.live.trending.top(1, 40).tolist() == [0]
     assert past.live.trending_fast.top(1, 40).tolist() == [7]
     assert 7 in ranker.candidates(past).tolist()
-    assert not feature_matrix(past, np.array([0]))[0].any()  # item 0: nothing yet
+    row = feature_matrix(past, np.array([0]))[0]
+    appeal = NAMES.index("appeal")
+    assert row[appeal] == pytest.approx(np.log1p(0.5))  # item 0: never taken, the prior
+    assert not np.delete(row, appeal).any()  # and nothing else yet
 
 
 def test_trending_columns_read_each_scale_as_of_the_latest_event() -> None:
@@ -549,6 +552,58 @@ def test_category_popular_weighs_the_slow_counts_by_the_same_shares() -> None:
     assert feature_matrix(stranger, cands)[:, NAMES.index("category_popular")].tolist() == [0.0] * 3
 
 
+def test_the_first_time_an_item_was_taken_is_kept_per_event_and_per_batch() -> None:
+    from pulserec.engine.live import FirstTaken
+
+    one, batch = FirstTaken(), FirstTaken()
+    items, ts = np.array([3, 1, 3, 0, 1]), np.array([50.0, 20.0, 10.0, 30.0, 5.0])
+    for item, t in zip(items.tolist(), ts.tolist(), strict=True):
+        one.add(item, t)
+    batch.add_many(items, ts)  # out of time order: the earliest stays
+    expected = [30.0, 5.0, np.inf, 10.0, np.inf]  # 2 never taken; 4 past the counted ones
+    assert one.at(np.arange(5)).tolist() == expected == batch.at(np.arange(5)).tolist()
+
+
+def test_appeal_reads_the_slow_counts_over_the_time_an_item_has_been_out() -> None:
+    from pulserec.engine.features import APPEAL_PRIOR_S
+
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items(catalog())
+    day = 86400.0
+    # jazz-5 taken by ten users sixty days ago; jazz-6 by three users a day ago
+    for u in range(10):
+        eng.ingest(Event(f"old{u}", "jazz-5", "click", 100.0 + u))
+    now = 100.0 + 60 * day
+    for u in range(3):
+        eng.ingest(Event(f"new{u}", "jazz-6", "click", now - day + u))
+    eng.ingest(Event("a", "jazz-1", "click", now))
+    eng.ingest(Event("a", "hiking-1", "click", now))
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    cands = np.array([eng.catalog.idx(i) for i in ("jazz-5", "jazz-6", "hiking-7")])
+    matrix = feature_matrix(request, cands)
+    col = matrix[:, NAMES.index("appeal")]
+    # by hand: counts decayed at the slow rate, over the time out decayed at that rate
+    rate = np.log(2) / eng.config.popular_half_life_s
+    first = np.array([100.0, now - day, now])  # hiking-7: never taken, out for no time
+    counts = [
+        sum(np.exp(-rate * (now - 100.0 - u)) for u in range(10)),
+        sum(np.exp(-rate * (day - u)) for u in range(3)),
+        0.0,
+    ]
+    out = -np.expm1(-rate * (now - first)) / rate
+    expected = np.log1p((np.array(counts) + 0.5) / ((out + APPEAL_PRIOR_S) / day))
+    np.testing.assert_allclose(col, expected, rtol=1e-9)
+    # three takes in a day read as more appeal than ten over two months; an item nobody
+    # took reads as the prior, half an event a day
+    assert col[1] > col[2] > col[0] > 0
+    assert col[2] == pytest.approx(np.log1p(0.5))
+    # and, in the user's categories, by their shares (newest first: hiking-1, jazz-1)
+    w = request.config.recency_decay ** np.arange(2)
+    jazz = w[1] / w.sum()
+    by_category = matrix[:, NAMES.index("category_appeal")]
+    np.testing.assert_allclose(by_category, col * [jazz, jazz, 1 - jazz])
+
+
 def test_category_posterior_discounts_a_hot_item_as_evidence_of_its_category() -> None:
     from pulserec.engine.sources.trending import (
         CROWD_SHARE,
@@ -814,6 +869,9 @@ def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> No
         ("zh", {"trending": 1.0}, "茶-2", "最近热门"),
         ("en", {"popular": 1.0}, "jazz-2", "a favourite of many"),
         ("zh", {"popular": 1.0}, "茶-2", "很多人喜欢"),
+        ("en", {"appeal": 1.0}, "jazz-2", "taken by many since it came out"),
+        ("zh", {"appeal": 1.0}, "茶-2", "上架以来很多人选"),
+        ("en", {"category_appeal": 1.0}, "jazz-2", "a favourite in jazz"),
         # the trending scales explain together: the hour's +1.0 less the minutes' 0.9
         # adds 0.1, less than the category's 0.3
         ("en", {"trending_fast": 1.0, "trending_now": -0.9, "category_trending": 0.3},
