@@ -41,6 +41,7 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "fresh-noise-0.5": {"arrival_share": 0.5, "freshness_half_life_s": DAY, "noise": 0.5},
     "no-categories": {"categories": False},
     "trend-0.3-no-categories": {"trend_strength": 0.3, "categories": False},
+    "trend-0.3-days": {"trend_strength": 0.3, "resolution_s": 86400.0},
 }
 """Knobs changed from visits-like (``pulserec.evaluation.synthetic.PRESETS``)."""
 

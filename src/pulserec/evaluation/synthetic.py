@@ -91,6 +91,10 @@ class SyntheticShape:
         Whether each item carries its topic as its category (False: a catalog without
         categories, where only the events say which items belong together; the events
         are the same either way).
+    resolution_s : float or None
+        Timestamps are cut down to a multiple of this many seconds (86400: a log that
+        stamps dates, as reviews do; a user's events of one day keep their order but share
+        a time). None: kept as drawn. The events are the same either way.
     """
 
     n_users: int = 1000
@@ -112,6 +116,7 @@ class SyntheticShape:
     noise: float = 0.1
     popularity_skew: float = 0.8
     categories: bool = True
+    resolution_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_users", "n_items", "n_topics", "max_events", "n_hot"):
@@ -129,9 +134,10 @@ class SyntheticShape:
             raise ValueError(f"user_span: expected a share in (0, 1], got {self.user_span}")
         if self.events_sigma < 0 or self.popularity_skew < 0:
             raise ValueError("events_sigma and popularity_skew: expected values >= 0")
-        half = self.freshness_half_life_s
-        if half is not None and not half > 0:
-            raise ValueError(f"freshness_half_life_s: expected seconds > 0 or None, got {half}")
+        for name in ("freshness_half_life_s", "resolution_s"):
+            seconds = getattr(self, name)
+            if seconds is not None and not seconds > 0:
+                raise ValueError(f"{name}: expected seconds > 0 or None, got {seconds}")
 
 
 PRESETS: dict[str, SyntheticShape] = {
@@ -279,11 +285,14 @@ def _draw(shape: SyntheticShape, *, seed: int, name: str) -> _Drawn:
             break
         item[dup] = timeline.draw(shape, ts[dup], event_topic[dup], rng)
     keep = ~pd.DataFrame({"u": user, "i": item}).duplicated().to_numpy()
+    stamps = EPOCH + ts[keep]
+    if shape.resolution_s is not None:  # drawn in time order: a day's events keep theirs
+        stamps = np.floor(stamps / shape.resolution_s) * shape.resolution_s
     raw = event_frame(
         np.char.add("u", user[keep].astype(str)),
         np.char.add("i", item[keep].astype(str)),
         "click",
-        EPOCH + ts[keep],
+        stamps,
     )
     items = _item_texts(shape, topic, arrival, rng)
     dataset = finish(name, raw, items, value_range=None, verbose=False)

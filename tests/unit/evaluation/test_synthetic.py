@@ -89,6 +89,17 @@ def test_without_categories_only_the_metadata_goes() -> None:
     assert without.items["attributes"].tolist() == with_categories.items["attributes"].tolist()
 
 
+def test_a_coarse_resolution_stamps_dates_and_keeps_the_order() -> None:
+    exact = load_synthetic(seed=3, **SMALL).events
+    dated = load_synthetic(seed=3, resolution_s=86400.0, **SMALL).events
+    # the same events in the same order, each at the start of its day
+    pd.testing.assert_frame_equal(exact.drop(columns="timestamp"), dated.drop(columns="timestamp"))
+    np.testing.assert_array_equal(
+        dated["timestamp"].to_numpy(), np.floor(exact["timestamp"].to_numpy() / 86400) * 86400
+    )
+    assert dated["timestamp"].nunique() < exact["timestamp"].nunique() / 10
+
+
 def test_presets_and_knob_errors() -> None:
     assert set(PRESETS) == {"ml-100k-like", "globo-like", "shop-like", "visits-like"}
     assert shape_of("globo-like", n_users=10).n_users == 10
@@ -100,6 +111,8 @@ def test_presets_and_knob_errors() -> None:
         SyntheticShape(drift=1.5)
     with pytest.raises(ValueError, match="freshness_half_life_s"):
         SyntheticShape(freshness_half_life_s=0.0)
+    with pytest.raises(ValueError, match="resolution_s"):
+        SyntheticShape(resolution_s=-1.0)
 
 
 def test_shape_stats_known_answer() -> None:
