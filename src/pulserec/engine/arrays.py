@@ -51,6 +51,17 @@ def sparse_lookup(sparse: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> n
     return np.where(keys[pos] == items, vals[pos], 0.0)
 
 
+def extended(values: np.ndarray, n: int, fill: float = 0.0) -> np.ndarray:
+    """``values`` itself when it holds ``n`` entries or more, else a copy grown to at least
+    ``n`` (twice its length when that is more, so growing item by item stays cheap), the
+    new entries set to ``fill``."""
+    if n <= len(values):
+        return values
+    out = np.full(max(n, 2 * len(values)), fill, dtype=values.dtype)
+    out[: len(values)] = values
+    return out
+
+
 def csr_block(matrix: sp.csr_matrix, rows: list[int], cols: np.ndarray) -> np.ndarray:
     """``matrix[rows][:, cols]`` as a dense array, for a CSR matrix with sorted indices:
     one search per row for all columns, without scipy's indexing cost."""

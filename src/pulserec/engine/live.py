@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pulserec.engine.arrays import extended
 from pulserec.engine.decay import DecayClock
 from pulserec.engine.foldin import ItemFoldIn
 from pulserec.engine.modelset import ModelSet
@@ -207,10 +208,7 @@ class LiveCTR:
         """Impression events counted: the rate means something only where there are some."""
 
     def _grow(self, n: int) -> None:
-        if n > len(self.shows):
-            size = max(n, 2 * len(self.shows))
-            self.shows = np.r_[self.shows, np.zeros(size - len(self.shows))]
-            self.clicks = np.r_[self.clicks, np.zeros(size - len(self.clicks))]
+        self.shows, self.clicks = extended(self.shows, n), extended(self.clicks, n)
 
     def show(self, item: int) -> None:
         self._grow(item + 1)
@@ -234,22 +232,16 @@ class FirstTaken:
     def __init__(self) -> None:
         self.ts = np.full(0, np.inf)
 
-    def _grow(self, n: int) -> None:
-        if n > len(self.ts):
-            grown = np.full(max(n, 2 * len(self.ts)), np.inf)
-            grown[: len(self.ts)] = self.ts
-            self.ts = grown
-
     def add(self, item: int, ts: float) -> None:
         """Count a positive event on ``item`` at ``ts``."""
-        self._grow(item + 1)
+        self.ts = extended(self.ts, item + 1, np.inf)
         if ts < self.ts[item]:
             self.ts[item] = ts
 
     def add_many(self, items: np.ndarray, ts: np.ndarray) -> None:
         """:meth:`add` for a batch of events, in any order."""
         if len(items):
-            self._grow(int(items.max()) + 1)
+            self.ts = extended(self.ts, int(items.max()) + 1, np.inf)
             np.fmin.at(self.ts, items, ts)
 
     def at(self, items: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from pulserec.engine.arrays import csr_block
+from pulserec.engine.arrays import csr_block, extended
 
 
 def test_csr_block_equals_scipy_indexing() -> None:
@@ -32,3 +32,12 @@ def test_member_and_in_sorted_agree_with_isin() -> None:
         assert member(items, pool).tolist() == expected.tolist()
         assert in_sorted(items, np.unique(pool)).tolist() == expected.tolist()
     assert member(np.zeros(0, np.int64), np.array([1])).tolist() == []
+
+
+def test_extended_grows_by_doubling_and_fills_the_new_entries() -> None:
+    values = np.array([1.0, 2.0, 3.0])
+    assert extended(values, 3) is values  # long enough: the array itself
+    grown = extended(values, 4, np.inf)
+    assert grown.tolist() == [1.0, 2.0, 3.0, np.inf, np.inf, np.inf]  # twice the length
+    assert extended(values, 10).tolist() == [1.0, 2.0, 3.0] + [0.0] * 7  # or as asked
+    assert values.tolist() == [1.0, 2.0, 3.0]  # never changed in place
