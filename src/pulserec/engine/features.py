@@ -193,6 +193,17 @@ def live_ctr(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return ctr.rates(cands) if ctr.impressions else None
 
 
+def _category_share(
+    request: Request,
+    shares: Callable[[Request], tuple[np.ndarray, np.ndarray] | None],
+    cands: np.ndarray,
+) -> np.ndarray | None:
+    """The weight the request signal ``shares`` gives each candidate's category (None:
+    the user's items have no category)."""
+    found = request.signal(shares)
+    return None if found is None else sparse_lookup(found, request.items.category[cands])
+
+
 def _in_categories(
     request: Request,
     shares: Callable[[Request], tuple[np.ndarray, np.ndarray] | None],
@@ -201,11 +212,8 @@ def _in_categories(
 ) -> np.ndarray | None:
     """log(1 + each candidate's decayed count in ``counts``) times the weight the request
     signal ``shares`` gives its category (None: the user's items have no category)."""
-    found = request.signal(shares)
-    if found is None:
-        return None
-    share = sparse_lookup(found, request.items.category[cands])
-    return np.log1p(counts.at(cands)) * share  # type: ignore[no-any-return]
+    share = _category_share(request, shares, cands)
+    return None if share is None else np.log1p(counts.at(cands)) * share
 
 
 def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -231,24 +239,27 @@ def category_belief(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return _in_categories(request, category_posterior, request.live.popular, cands)
 
 
+APPEAL_PRIOR_COUNT = 0.5
+"""The events every item's appeal starts from, as if taken over :data:`APPEAL_PRIOR_S`."""
+
 APPEAL_PRIOR_S = 86400.0
-"""Every item's appeal starts as half an event over this much time out, and its events
-move it from there: an item first taken a minute ago reads as one and a half events a
-day, not as a thousand, and one nobody has taken yet as half an event a day (above an
-item taken ten times in two months: where items keep arriving, a new one is worth a
-place until its first days say otherwise)."""
+"""The time out of the prior: with :data:`APPEAL_PRIOR_COUNT`, an item first taken a
+minute ago reads as one and a half events a day, not as a thousand, and one nobody has
+taken yet as half an event a day (above an item taken ten times in two months: where items
+keep arriving, a new one is worth a place until its first days say otherwise)."""
 
 
 def _appeal(request: Request, cands: np.ndarray) -> np.ndarray:
     """log(1 + each candidate's slow count per day out): the count of about a year
     (``engine.popular_half_life_s``) over the time since the item was first taken, that
     time decayed at the same rate (so an item out for years is not diluted by years the
-    counts have forgotten), with :data:`APPEAL_PRIOR_S` of prior."""
+    counts have forgotten), from the prior of :data:`APPEAL_PRIOR_COUNT` and
+    :data:`APPEAL_PRIOR_S`."""
     slow = request.live.popular
     since = np.maximum(slow.ref_ts - request.live.first_taken.at(cands), 0.0)  # never: 0
     out = -np.expm1(-slow.rate * since) / slow.rate  # seconds out, decayed as the counts
     day = 86400.0
-    rate = (slow.at(cands) + 0.5) / ((out + APPEAL_PRIOR_S) / day)
+    rate = (slow.at(cands) + APPEAL_PRIOR_COUNT) / ((out + APPEAL_PRIOR_S) / day)
     return np.log1p(rate)
 
 
@@ -265,11 +276,8 @@ def category_appeal(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """:func:`appeal` times the user's latest items' share in the item's category
     (:func:`~pulserec.engine.sources.trending.recent_categories`): a category's
     favourites, new ones included."""
-    found = request.signal(recent_categories)
-    if found is None:
-        return None
-    share = sparse_lookup(found, request.items.category[cands])
-    return request.of_candidates(_appeal, cands) * share  # type: ignore[no-any-return]
+    share = _category_share(request, recent_categories, cands)
+    return None if share is None else request.of_candidates(_appeal, cands) * share
 
 
 def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:
