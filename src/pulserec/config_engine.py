@@ -181,6 +181,13 @@ class EngineSettings(Section):
         "serve it where it ranks the held-out window better than the linear blend "
         "(cross-fitted, by more than one standard error).",
     )
+    text_topics: bool = Field(
+        default=True,
+        description="At each refit and server start, cluster the text of the items without "
+        "a category (k-means, the square root of their number of clusters) and let each "
+        "such item's cluster stand for its category in the category signals; an item "
+        "upserted later joins the nearest cluster. Needs an encoder.",
+    )
     sequential_warm_start: bool = Field(
         default=False,
         description="Start a refit's final transformer from the one fitted for the validation "

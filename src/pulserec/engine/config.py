@@ -44,6 +44,7 @@ class EngineConfig:
     sequential_cache_mb: float = _DEFAULTS.sequential_cache_mb
     factor_cache_users: int = _DEFAULTS.factor_cache_users
     crowd_mixture: bool = _DEFAULTS.crowd_mixture
+    text_topics: bool = _DEFAULTS.text_topics
     sequential_warm_start: bool = _DEFAULTS.sequential_warm_start
     sequential_gate: bool = _DEFAULTS.sequential_gate
     n_recent: int = _DEFAULTS.n_recent

@@ -18,6 +18,8 @@ from pulserec.engine.config import EngineConfig
 from pulserec.engine.groups import Groups
 from pulserec.engine.live import LiveSignals
 from pulserec.engine.modelset import ModelSet
+from pulserec.engine.texttopics import KEY as TOPIC_KEY
+from pulserec.engine.texttopics import TextTopics
 from pulserec.engine.trending import Trending
 from pulserec.index.approximate import ApproximateIndex
 from pulserec.index.ivf import IVFIndex
@@ -43,8 +45,14 @@ class LiveItems:
         self.text = np.zeros((0, encoder.dim if encoder is not None else 0), dtype=np.float32)
         """Each item's text embedding (zero rows: no text); grows ahead of the catalog."""
         self.category_groups = Groups()
-        """Each item's first category as a code, and the items of each code."""
+        """Each item's group as a code, and the items of each code: its first category,
+        else its text topic (:mod:`~pulserec.engine.texttopics`), else -1."""
         self.category_codes: dict[str, int] = {}
+        """Category (and text topic key) -> code."""
+        self.categorised = np.zeros(0, dtype=bool)
+        """Whether each item has a category of the catalog's."""
+        self.text_topics: TextTopics | None = None
+        """The text topics the items without a category join (fitted at each refit)."""
         self.has_text = np.zeros(0, dtype=bool)
         """Whether each item's text embedding is not zero."""
         self.text_index: ApproximateIndex | None = None
@@ -73,14 +81,6 @@ class LiveItems:
         self.deleted.difference_update(idx.tolist())  # re-upserting brings an item back
         self.grow()
         self.properties.set(idx, items)
-        codes = self.category_codes
-        self.category_groups.assign(
-            idx,
-            [
-                codes.setdefault(it.categories[0], len(codes)) if it.categories else -1
-                for it in items
-            ],
-        )
         if self.encoder is not None and items:
             vecs = self.encoder.encode([item_text(it) for it in items], kind="passage")
             self.text[idx] = vecs
@@ -91,15 +91,57 @@ class LiveItems:
             if has_text.any():
                 self.text_index.add(idx[has_text], vecs[has_text])
                 self.text_version += 1
+        codes = self.category_codes
+        group = np.array(
+            [codes.setdefault(it.categories[0], len(codes)) if it.categories else -1
+             for it in items],
+            dtype=np.int64,
+        )  # fmt: skip
+        self.categorised[idx] = group >= 0
+        topical = (group < 0) & self.has_text[idx]
+        if self.text_topics is not None and topical.any():
+            group[topical] = self._topic_codes(self.text_topics.assign(self.text[idx[topical]]))
+        self.category_groups.assign(idx, group)
         return idx, self.pending.pop(it.item_id for it in items)
+
+    def set_text_topics(
+        self, topics: TextTopics | None, idx: np.ndarray, assigned: np.ndarray
+    ) -> None:
+        """Serve ``topics`` from now on: items ``idx`` (without a category, with text when
+        the topics were fitted) join topics ``assigned``, any other item without a
+        category its nearest topic (an item upserted since), or none without topics."""
+        n = len(self.catalog)
+        self.text_topics = topics
+        group = np.full(n, -1, dtype=np.int64)
+        if topics is not None and len(topics):
+            group[idx] = self._topic_codes(assigned)
+            rest = np.ones(n, dtype=bool)
+            rest[idx] = False
+            rest &= self.has_text[:n]
+            if rest.any():
+                group[rest] = self._topic_codes(topics.assign(self.text[np.flatnonzero(rest)]))
+        plain = np.flatnonzero(~self.categorised[:n])
+        self.category_groups.assign(plain, group[plain])
+
+    def _topic_codes(self, topics: np.ndarray) -> np.ndarray:
+        """The codes of text topics ``topics`` (a code is made on a topic's first use)."""
+        codes = self.category_codes
+        table = np.array(
+            [codes.setdefault(TOPIC_KEY.format(j), len(codes))
+             for j in range(int(topics.max(initial=-1)) + 1)],
+            dtype=np.int64,
+        )  # fmt: skip
+        found: np.ndarray = table[topics]
+        return found
 
     @property
     def category(self) -> np.ndarray:
-        """Each item's first category as a code (-1: none), for trending per category."""
+        """Each item's group as a code (its first category, else its text topic; -1: none),
+        for the category signals."""
         return self.category_groups.codes
 
     def category_members(self, code: int) -> np.ndarray:
-        """The indices of the items whose first category has ``code`` (ascending, deleted
+        """The indices of the items whose group has ``code`` (ascending, deleted
         items included: the ranking leaves them out), read-only.
 
         The grouping is kept up to date per upsert (:class:`~pulserec.engine.groups.Groups`),
@@ -124,6 +166,8 @@ class LiveItems:
                 self.has_text, np.zeros(self.text.shape[0] - len(self.has_text), bool)
             ]
         self.category_groups.resize(n)
+        if len(self.categorised) < n:
+            self.categorised = np.r_[self.categorised, np.zeros(n - len(self.categorised), bool)]
         if len(self.interactions) < n:
             self.interactions = np.r_[
                 self.interactions, np.zeros(n - len(self.interactions), np.int64)

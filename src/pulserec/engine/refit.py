@@ -3,9 +3,10 @@
 :class:`RefitMixin` holds what changes the models :class:`~pulserec.engine.Engine` serves:
 ``train`` (the log into a frame, :class:`~pulserec.engine.training.Fitter` fits the
 models, the users deleted meanwhile are dropped, the version is saved and pruned and
-swapped in), ``swap``, ``load_latest_models`` (server start), ``fit_topics`` and the
-``training`` flag. The fitting itself is :mod:`~pulserec.engine.training`'s; this module
-is what a refit does to the running engine around it. A refit runs beside ingest and
+swapped in), ``swap``, ``load_latest_models`` (server start), ``fit_topics`` (the
+insight's labelled topics), ``fit_text_topics`` (the groups of items without a category)
+and the ``training`` flag. The fitting itself is :mod:`~pulserec.engine.training`'s; this
+module is what a refit does to the running engine around it. A refit runs beside ingest and
 requests: it holds the engine's lock only to read or swap, and ``_train_lock`` keeps one
 refit at a time.
 
@@ -25,6 +26,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from pulserec.catalog.catalog import Catalog
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.features import BLEND_NAMES
@@ -32,6 +35,7 @@ from pulserec.engine.insight import Insight
 from pulserec.engine.items import LiveItems, item_text
 from pulserec.engine.modelset import ModelSet, read_current, scrub_user, write_current
 from pulserec.engine.sources.factor import FactorCache
+from pulserec.engine.texttopics import fit_text_topics
 from pulserec.engine.training import Fitter, events_frame
 from pulserec.state.memory import MemoryStateStore
 from pulserec.storage.artifacts import prune_artifacts
@@ -74,6 +78,8 @@ class RefitMixin:
         """
         with_seq = self.config.sequential if sequential is None else sequential
         with self._train_lock:
+            # before the fit: its held-out replay reads the groups the requests will
+            self.fit_text_topics()
             with self._lock:
                 self._forgotten = set()  # users deleted while this refit runs
             try:
@@ -128,6 +134,22 @@ class RefitMixin:
         """Whether a refit is running now."""
         return self._train_lock.locked()
 
+    def fit_text_topics(self) -> None:
+        """Cluster the text of the items without a category into the groups the category
+        signals read for them (:mod:`~pulserec.engine.texttopics`; ``text_topics``)."""
+        if self.encoder is None or not self.config.text_topics:
+            return
+        with self._lock:
+            n = len(self.catalog)
+            idx = np.flatnonzero(self.items.has_text[:n] & ~self.items.categorised[:n])
+            vectors = self.items.text[idx]  # a copy: fancy indexing
+        fitted = fit_text_topics(vectors, self.config.random_state)
+        with self._lock:
+            if fitted is None:
+                self.items.set_text_topics(None, idx[:0], idx[:0])
+            else:
+                self.items.set_text_topics(fitted[0], idx, fitted[1])
+
     def fit_topics(self, n_topics: int | None = None) -> None:
         """Cluster the catalog by item text and label each topic with its keywords."""
         if self.encoder is None or len(self.catalog) < 4:
@@ -166,5 +188,6 @@ class RefitMixin:
                 positions = self.items.ensure(models.item_ids)
                 n = len(self.catalog)
             models = models.aligned_to(positions, n, threshold)
+        self.fit_text_topics()
         self.swap(models)
         return models
