@@ -119,10 +119,10 @@ class Explainer:
                 reasons.append(words["others"].format(title=title(recent[0])))
             elif best == "long_term":
                 reasons.append(words["long_term"])
-            elif best == "category_trending" and (cats := self.items.catalog.at(item).categories):
-                reasons.append(words["category_now"].format(category=cats[0]))
-            elif best in _FAVOURITES and (cats := self.items.catalog.at(item).categories):
-                reasons.append(words["category_favourite"].format(category=cats[0]))
+            elif best == "category_trending" and (group := self._group(item, state)):
+                reasons.append(words["category_now"].format(category=group))
+            elif best in _FAVOURITES and (group := self._group(item, state)):
+                reasons.append(words["category_favourite"].format(category=group))
             elif best == "trending_now":
                 reasons.append(words["minutes"])
             elif best in ("trending_fast", "fresh_trending"):
@@ -161,12 +161,22 @@ class Explainer:
         sims = models.item_unit[rec] @ models.item_unit[item]
         return rec[int(np.argmax(sims))]
 
-    def _interest_word(self, item: int, state: UserState, recent: list[int]) -> str:
-        """Why an item matches, in a word: one of the user's keywords found in its text,
-        else a keyword of its topic, else a category it shares with recent items."""
-        at = self.items.catalog.at
-        text = item_text(at(item)).lower()
-        described = self.insight.cached(state.user_id)
+    def _group(self, item: int, state: UserState | None) -> str:
+        """The name of the item's group in the category signals: its first category, else
+        (grouped by its text, :mod:`~pulserec.engine.texttopics`) a word of its text the
+        user's keywords or its topic's hold; "" when there is none."""
+        cats = self.items.catalog.at(item).categories
+        if cats:
+            return cats[0]
+        if self.items.category[item] < 0:
+            return ""
+        return self._text_word(item, state) or ""
+
+    def _text_word(self, item: int, state: UserState | None) -> str | None:
+        """One of the user's keywords found in the item's text, else a keyword of its
+        topic found there; None when neither is."""
+        text = item_text(self.items.catalog.at(item)).lower()
+        described = self.insight.cached(state.user_id) if state is not None else None
         if described is not None:
             for kw in described.short_term.keywords:
                 if kw.keyword.lower() in text:
@@ -176,6 +186,15 @@ class Explainer:
             for word in topics.keywords[topic]:
                 if word.lower() in text:
                     return str(word)
+        return None
+
+    def _interest_word(self, item: int, state: UserState, recent: list[int]) -> str:
+        """Why an item matches, in a word: one of the user's keywords found in its text,
+        else a keyword of its topic, else a category it shares with recent items."""
+        word = self._text_word(item, state)
+        if word is not None:
+            return word
+        at = self.items.catalog.at
         cats = at(item).categories
         recent_cats = {c for r in recent for c in at(r).categories}
         shared = [c for c in cats if c in recent_cats]

@@ -113,3 +113,20 @@ def test_without_the_setting_items_without_a_category_have_no_group() -> None:
     eng = trained(engine(text_topics=False))
     assert set(eng.items.category.tolist()) == {-1}
 
+
+def test_a_reason_names_a_text_group_by_a_keyword_of_its_topic() -> None:
+    from pulserec.engine.features import NAMES
+
+    eng = trained(engine())
+    eng.fit_topics()  # the insight's labelled topics give the keyword
+    picked = np.array([eng.catalog.idx("tea-7")])
+    eng.items.interactions[picked] = 1  # not new
+    contrib = np.zeros((1, len(NAMES)))
+    contrib[0, NAMES.index("category_trending")] = 1.0
+    (reason,) = eng.ranker.explainer.reasons(None, eng.states.get("u1"), picked, contrib)
+    assert reason.startswith("popular in ") and reason.endswith(" now"), reason
+    assert reason.split()[2] in TOPICS["tea"].split(), reason
+    eng.upsert_items([Item("bare")])  # no group at all: the reason says what else it can
+    picked = np.array([eng.catalog.idx("bare")])
+    eng.items.interactions[picked] = 1
+    assert eng.ranker.explainer.reasons(None, None, picked, contrib) == ["popular now"]
