@@ -30,6 +30,7 @@ from pulserec.evaluation.replay_tables import label, markdown_tables
 from pulserec.evaluation.synthetic import PRESETS, generate, shape_of, shape_stats
 from pulserec.events import load_dataset
 from pulserec.events.base import Dataset
+from pulserec.text import make_encoder
 
 BEGIN = "<!-- replay-all:begin (written by benchmarks/replay_all.py) -->"
 END = "<!-- replay-all:end -->"
@@ -92,16 +93,28 @@ def log(message: str) -> None:
 
 
 def replay_one(
-    ds: Dataset, *, sequential: bool, max_users: int | None, gap: float | None, reflect: int
+    ds: Dataset,
+    *,
+    sequential: bool,
+    max_users: int | None,
+    gap: float | None,
+    reflect: int,
+    encoder: str = "none",
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    settings = Settings()
+    """One replay of ``ds`` (real time on and off, and the baselines) as a JSON-ready dict;
+    ``encoder`` names the text encoder (``none``: no text), ``settings`` the engine's
+    (default: the environment's)."""
+    settings = Settings() if settings is None else settings
     config = replace(settings.engine.to_engine_config(), sequential=sequential)
+    text = None if encoder == "none" else make_encoder(encoder)
     t0 = time.perf_counter()
     report = replay_methods(
-        ds, lambda: Engine(config=config), max_users=max_users, seed=DEFAULT_SEED,
-        baselines=BaselineSettings(session_gap_s=gap), reflect_sample=reflect,
+        ds, lambda: Engine(encoder=text, config=config), max_users=max_users,
+        seed=DEFAULT_SEED, baselines=BaselineSettings(session_gap_s=gap),
+        reflect_sample=reflect,
     )  # fmt: skip
-    report.extra = {"encoder": "none", "sequential": sequential}
+    report.extra = {"encoder": encoder, "sequential": sequential}
     data = report.to_dict()
     data["wall_seconds"] = time.perf_counter() - t0
     data["_report"] = report  # dropped before saving; kept for the plot

@@ -1,6 +1,7 @@
 """Real-time capture on variants of the visits-like shape: which knob takes its lead away.
 
     python benchmarks/shape_sweep.py [--variants base noise-0.5 ...] [--out-dir DIR] [--sequential]
+        [--encoder hashing] [--set engine.KEY=VALUE ...]
 
 visits-like is the shape of short visits to a wide catalog (45 % of users with one event,
 a median of two, a fifth of the late events on items first seen late). Each variant
@@ -9,7 +10,8 @@ changes one or two of its knobs; each is replayed like ``benchmarks/replay_all.p
 popularity, live trending, session-kNN, the same scored events) and the table printed:
 HitRate@10, the ratios the real-time targets read, and the on / off ratio per history
 segment. Reports are saved as JSON under ``--out-dir``; ``--render-only`` prints the table
-from them.
+from them. ``--encoder`` gives the engine a text encoder (the generated items' text is
+their topic's words; default none, as ``pulserec replay``), ``--set`` changes a setting.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pulserec.config import DEFAULT_SEED
+from pulserec.config import DEFAULT_SEED, Settings
+from pulserec.config_names import settings_with
 from pulserec.engine.segments import NAMES as SEGMENT_NAMES
 from pulserec.evaluation.synthetic import PRESETS, generate, shape_stats
 from replay_all import log, replay_one, save
@@ -49,12 +52,22 @@ SEGMENTS = SEGMENT_NAMES[1:]
 """The history segments with events before (the first, none, has no on / off ratio)."""
 
 
-def run(names: list[str], out: Path, max_users: int | None, sequential: bool) -> None:
+def run(
+    names: list[str],
+    out: Path,
+    max_users: int | None,
+    sequential: bool,
+    encoder: str = "none",
+    settings: Settings | None = None,
+) -> None:
     for name in names:
         shape = replace(PRESETS["visits-like"], **VARIANTS[name])
         ds = generate(shape, seed=DEFAULT_SEED, name=f"visits-like {name}")
         log(f"{name}: replaying")
-        data = replay_one(ds, sequential=sequential, max_users=max_users, gap=1800.0, reflect=0)
+        data = replay_one(
+            ds, sequential=sequential, max_users=max_users, gap=1800.0, reflect=0,
+            encoder=encoder, settings=settings,
+        )  # fmt: skip
         data["shape_stats"] = shape_stats(ds)
         data["knobs"] = VARIANTS[name]
         save(data, out / f"{name}.json")
@@ -113,11 +126,17 @@ def main() -> None:
     parser.add_argument(
         "--sequential", action="store_true", help="The engine with the transformer."
     )
+    parser.add_argument("--encoder", default="none", help="Text encoder name, or none.")
+    parser.add_argument(
+        "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+        help="A setting, e.g. engine.text_topics=false (repeatable).",
+    )  # fmt: skip
     parser.add_argument("--render-only", action="store_true", help="Print from saved JSON.")
     args = parser.parse_args()
     t0 = time.perf_counter()
     if not args.render_only:
-        run(args.variants, args.out_dir, args.max_users, args.sequential)
+        settings = settings_with(args.assignments)
+        run(args.variants, args.out_dir, args.max_users, args.sequential, args.encoder, settings)
     print(table(args.variants, args.out_dir))
     log(f"{time.perf_counter() - t0:.0f}s in all")
 
