@@ -117,3 +117,35 @@ def test_spam_filter_flags_a_real_near_duplicate(
     assert [v.spam for v in verdicts] == [False, False, True]
     assert verdicts[2].reasons == ["near_duplicate"]
     assert verdicts[1].similarity < spam.duplicate_threshold
+
+
+def test_the_engine_groups_real_news_by_their_text_as_editors_filed_them(
+    use_m3: TextEncoder, dataset_dir: Callable[[str], Path]
+) -> None:
+    """MIND news without their categories, grouped by the engine from their text alone:
+    each group mostly holds one of the 15 editorial categories, far more than groups of
+    the same sizes drawn at random do."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from pulserec.catalog.catalog import Catalog
+    from pulserec.engine import Engine
+    from pulserec.events.datasets.mind import _read_news
+
+    news = list(Catalog.from_frame(_read_news(dataset_dir("mind-small-sample") / "news.tsv")))
+    news = news[:1000]
+    filed = np.unique([n.categories[0] for n in news], return_inverse=True)[1]
+    engine = Engine(encoder=use_m3)
+    engine.upsert_items([replace(n, categories=()) for n in news])
+    assert set(engine.items.category.tolist()) == {-1}  # no groups before a fit
+    engine.fit_text_topics()
+    groups = engine.items.category[: len(news)]
+    assert (groups >= 0).all() and len(np.unique(groups)) == 32  # the square root of 1,000
+
+    def purity(labels: np.ndarray) -> float:
+        return sum(np.bincount(filed[labels == g]).max() for g in np.unique(labels)) / len(filed)
+
+    rng = np.random.default_rng(0)
+    chance = float(np.mean([purity(rng.permutation(groups)) for _ in range(5)]))
+    assert purity(groups) > 0.55 and purity(groups) > 1.5 * chance, (purity(groups), chance)
