@@ -120,6 +120,7 @@ class LiveItems:
             rest &= self.has_text[:n]
             if rest.any():
                 group[rest] = self._topic_codes(topics.assign(self.text[np.flatnonzero(rest)]))
+            group[~self.has_text[:n]] = -1  # its text gone since the fit read it
         plain = np.flatnonzero(~self.categorised[:n])
         self.category_groups.assign(plain, group[plain])
 
