@@ -14,6 +14,7 @@ import numpy as np
 
 from pulserec.catalog.catalog import Catalog
 from pulserec.control import Expressions, Properties
+from pulserec.engine.arrays import extended
 from pulserec.engine.config import EngineConfig
 from pulserec.engine.groups import Groups
 from pulserec.engine.live import LiveSignals
@@ -167,8 +168,7 @@ class LiveItems:
                 self.has_text, np.zeros(self.text.shape[0] - len(self.has_text), bool)
             ]
         self.category_groups.resize(n)
-        if len(self.categorised) < n:
-            self.categorised = np.r_[self.categorised, np.zeros(n - len(self.categorised), bool)]
+        self.categorised = extended(self.categorised, n)
         if len(self.interactions) < n:
             self.interactions = np.r_[
                 self.interactions, np.zeros(n - len(self.interactions), np.int64)
