@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,11 +27,11 @@ def vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def timed(fn: object, repeats: int) -> float:
+def timed(fn: Callable[[], object], repeats: int) -> float:
     out = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
+        fn()
         out.append(time.perf_counter() - t0)
     return float(np.median(out))
 
