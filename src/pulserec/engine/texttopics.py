@@ -12,7 +12,7 @@ category, and an item upserted between refits joins the nearest one at once.
 
 More clusters than topics split a topic into groups that stay pure, fewer merge topics
 into groups that mislead. On the generated short-visits catalog (30,000 items, 200
-topics, the ``hashing`` encoder) k-means put 65 % of the items in a cluster whose main
+topics, the ``hashing`` encoder) k-means put 63 % of the items in a cluster whose main
 topic was theirs at 173 clusters, 81 % at 260, 94 % at 400, yet the replay of its
 hot-set shape ranked best with the fewest (HitRate@10 0.2215 at 173, 0.2204 at 346,
 0.2165 at 693): a topic split in two halves every count the category signals read. So
