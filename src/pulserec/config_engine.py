@@ -102,6 +102,7 @@ class EngineSettings(Section):
             "session",
             "category",
             "popular",
+            "newest",
         ),
         description="Candidate sources, comma-separated (trending also fills in when the "
         "others find nothing).",

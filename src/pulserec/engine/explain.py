@@ -35,6 +35,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "now": "popular now",
         "popular": "a favourite of many",
         "appeal": "taken by many since it came out",
+        "just_out": "just out",
+        "category_new": "just out in {category}",
     },
     "zh": {
         "new": "新上架，贴近你的兴趣",
@@ -52,6 +54,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "now": "最近热门",
         "popular": "很多人喜欢",
         "appeal": "上架以来很多人选",
+        "just_out": "新上架",
+        "category_new": "{category}类新上架",
     },
 }
 """Each reason in the languages a user's text can be in (``insight.language_of``)."""
@@ -131,6 +135,10 @@ class Explainer:
                 reasons.append(words["popular"])
             elif best == "appeal":
                 reasons.append(words["appeal"])
+            elif best == "category_recency" and (group := self._group(item, state)):
+                reasons.append(words["category_new"].format(category=group))
+            elif best in ("recency", "category_recency"):
+                reasons.append(words["just_out"])
             else:
                 reasons.append(words["now"])
         return reasons

@@ -27,6 +27,7 @@ from pulserec.engine.sources import (
     sequential_scores,
     session_votes,
 )
+from pulserec.engine.sources.newest import recency as _recency
 from pulserec.engine.sources.trending import category_posterior, newcomer, recent_categories
 from pulserec.engine.trending import Trending
 
@@ -280,6 +281,22 @@ def category_appeal(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return None if share is None else request.of_candidates(_appeal, cands) * share
 
 
+def recency(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """How newly the item was published: ``1 / (1 + days since)`` by the catalog's
+    ``created_at`` (:func:`~pulserec.engine.sources.newest.recency`); None where no
+    candidate has a publication time."""
+    col = request.of_candidates(_recency, cands)
+    return col if col.any() else None
+
+
+def category_recency(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """:func:`recency` times the user's latest items' share in the item's category: what
+    was just published in what the user reads now."""
+    col = recency(request, cands)
+    share = None if col is None else _category_share(request, recent_categories, cands)
+    return None if share is None or col is None else col * share
+
+
 def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's score among the users whose latest items are nearest to the
     user's, whatever the gaps): session-kNN where visits are days apart."""
@@ -318,6 +335,10 @@ FEATURES: tuple[Feature, ...] = (
     # taken most in its first days (the fresh shape), +4.7 %
     Feature("appeal", 0.0, appeal),
     Feature("category_appeal", 0.0, category_appeal),
+    # how newly an item was published, where the catalog says (with the `newest` source):
+    # where half the items arrive late and age in a day, +14 %; ml-100k -0.3 %
+    Feature("recency", 0.0, recency),
+    Feature("category_recency", 0.0, category_recency),
 )
 """Every ranking feature, in the order of the weight vector."""
 

@@ -44,6 +44,7 @@ CROWD_FEATURES = (
     "popular",
     "fresh_trending",
     "live_ctr",
+    "recency",
 )
 """What the crowd's expert reads: how much everyone takes an item lately, at each time
 scale, over the year, in its first hour, and its click-through rate."""

@@ -872,6 +872,9 @@ def test_reasons_name_the_hour_the_category_and_speak_the_users_language() -> No
         ("en", {"appeal": 1.0}, "jazz-2", "taken by many since it came out"),
         ("zh", {"appeal": 1.0}, "茶-2", "上架以来很多人选"),
         ("en", {"category_appeal": 1.0}, "jazz-2", "a favourite in jazz"),
+        ("en", {"recency": 1.0}, "jazz-2", "just out"),
+        ("en", {"category_recency": 1.0}, "jazz-2", "just out in jazz"),
+        ("zh", {"category_recency": 1.0}, "茶-2", "茶类新上架"),
         # the trending scales explain together: the hour's +1.0 less the minutes' 0.9
         # adds 0.1, less than the category's 0.3
         ("en", {"trending_fast": 1.0, "trending_now": -0.9, "category_trending": 0.3},
@@ -1061,3 +1064,42 @@ def test_a_swap_fills_the_factor_lists_of_users_active_or_read_lately(
     # models no longer serving are not filled
     eng.factor_cache.serve(models)
     assert eng.factor_cache.fill(again, ["u0"], n) == 0 and len(eng.factor_cache) == 0
+
+
+def test_the_newest_source_proposes_the_latest_published_items_of_the_users_categories() -> None:
+    day = 86400.0
+    now = 100 * day
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items([
+        *catalog(),
+        Item("jazz-old", categories=("jazz",), created_at=now - 30 * day),
+        Item("jazz-week", categories=("jazz",), created_at=now - 7 * day),
+        Item("jazz-today", categories=("jazz",), created_at=now - day / 2),
+        Item("jazz-tomorrow", categories=("jazz",), created_at=now + day),  # not out yet
+        Item("hiking-new", categories=("hiking",), created_at=now - 2 * day),
+        Item("tea-new", categories=("tea",), created_at=now - day / 4),  # not the user's
+    ])  # fmt: skip
+    eng.ingest(Event("a", "jazz-1", "click", now - 10.0))
+    eng.ingest(Event("a", "jazz-2", "click", now))  # the engine's clock: the latest event
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    found = SOURCES["newest"].candidates(request, 20)
+    assert found is not None
+    names = [eng.catalog.at(int(i)).item_id for i in found]
+    # newest first; the catalog items without a publication time are not proposed
+    assert names == ["jazz-today", "jazz-week", "jazz-old"]
+    stranger = eng.ranker.request(None, None, "stranger")
+    assert SOURCES["newest"].candidates(stranger, 20) is None
+    named = ("jazz-today", "jazz-week", "jazz-tomorrow", "hiking-new", "jazz-3")
+    cands = np.array([eng.catalog.idx(i) for i in named])
+    matrix = feature_matrix(request, cands)
+    col = matrix[:, NAMES.index("recency")]
+    # 1 / (1 + days since publication); 0 before it and where the time is unknown
+    np.testing.assert_allclose(col, [1 / 1.5, 1 / 8, 0.0, 1 / 3, 0.0])
+    # in the user's categories by their shares: all of them jazz
+    np.testing.assert_allclose(matrix[:, NAMES.index("category_recency")], col * [1, 1, 1, 0, 1])
+    plain = Engine(config=replace(CFG, sequential=False))  # no publication times: no column
+    plain.upsert_items(catalog())
+    plain.ingest(Event("a", "jazz-1", "click", now))
+    bare = plain.ranker.request(None, plain.states.get("a"), "a")
+    assert SOURCES["newest"].candidates(bare, 20) is None
+    assert not feature_matrix(bare, np.arange(5))[:, NAMES.index("recency")].any()

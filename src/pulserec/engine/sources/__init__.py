@@ -16,6 +16,7 @@ from pulserec.engine.sources.ann import AnnSource
 from pulserec.engine.sources.base import Request, Source
 from pulserec.engine.sources.covisit import CovisitSource, covisit_votes, live_covisit_votes
 from pulserec.engine.sources.factor import FactorSource
+from pulserec.engine.sources.newest import NewestSource
 from pulserec.engine.sources.sequential import SequentialSource, sequential_scores
 from pulserec.engine.sources.session import SessionSource, latest_votes, session_votes
 from pulserec.engine.sources.text import TextSource
@@ -31,7 +32,7 @@ SOURCES: dict[str, Source] = {
     for source in (
         AnnSource(), FactorSource(), CovisitSource(), SequentialSource(), TrendingSource(),
         TextSource(), FastTrendingSource(), SessionSource(), CategoryTrendingSource(),
-        PopularSource(),
+        PopularSource(), NewestSource(),
     )
 }  # fmt: skip
 """Every candidate source by name."""
