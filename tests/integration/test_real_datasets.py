@@ -67,6 +67,9 @@ def test_ml_latest_small(dataset_dir: DatasetDir) -> None:
         "Tags: pixar, fun"
     )
     assert int(items["categories"].map(len).eq(0).sum()) == 34  # "(no genres listed)"
+    # released: the year in the title, where it has one
+    assert items["created_at"].iloc[0] == 788918400.0  # 1995-01-01
+    assert int(items["created_at"].isna().sum()) == 12  # "Babylon 5", "Moonlight", ...
 
 
 def test_mind_sample(dataset_dir: DatasetDir) -> None:

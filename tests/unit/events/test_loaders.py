@@ -243,6 +243,8 @@ def test_movielens_latest_with_tags(tmp_path: Path) -> None:
         "American President, The (1995)\nGenres: Comedy, Drama",
         "Nothing (2000)",
     ]
+    # released: 1 January of the title's year
+    assert items["created_at"].tolist() == [788918400.0, 788918400.0, 946684800.0]
 
 
 def test_movielens_latest_without_tags_file(tmp_path: Path) -> None:

@@ -177,7 +177,8 @@ def load_movielens_latest(path: PathLike | None = None, *, verbose: bool = True)
     Tags are aggregated per movie: the distinct tags (case-insensitively, first
     spelling kept, in file order) go into ``attributes["tags"]`` and into the
     item text after the title and genres. ``tags.csv`` is optional. Genre
-    ``(no genres listed)`` gives no category.
+    ``(no genres listed)`` gives no category. ``created_at`` is 1 January of the year in
+    the title (:func:`title_years`).
 
     Parameters
     ----------
@@ -240,8 +241,26 @@ def _movies_items(movies: pd.DataFrame, path: Path, tags: pd.DataFrame | None) -
         join_text(title, categories, extra),
         categories,
         [{"tags": t} for t in tag_lists],
-        np.full(len(movies), np.nan),
+        title_years(title),
     )
+
+
+def title_years(titles: pd.Series) -> np.ndarray:
+    """1 January of the year a MovieLens title ends with (``Toy Story (1995)``, or the
+    first year of a range, ``(2005-2007)``), in seconds since the epoch: the release time
+    these files give; NaN for a title without one.
+
+    Examples
+    --------
+    >>> titles = ["Heat (1995)", "Fargo (1996) ", "Babylon 5", "X (2005–2007)"]
+    >>> years = title_years(pd.Series(titles))
+    >>> [pd.Timestamp(s, unit="s").isoformat() if s == s else None for s in years]
+    ['1995-01-01T00:00:00', '1996-01-01T00:00:00', None, '2005-01-01T00:00:00']
+    """
+    year = titles.str.extract(r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$", expand=False)
+    stamps = pd.to_datetime(year, format="%Y", errors="coerce", utc=True)
+    seconds: np.ndarray = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    return seconds
 
 
 def _read_genre_names(path: Path) -> tuple[str, ...]:
