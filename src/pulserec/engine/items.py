@@ -52,6 +52,9 @@ class LiveItems:
         """Category (and text topic key) -> code."""
         self.categorised = np.zeros(0, dtype=bool)
         """Whether each item has a category of the catalog's."""
+        self._by_time: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        """Per group code, its items with a publication time and the times, oldest first
+        (:meth:`published_members`); dropped whenever items or groups change."""
         self.text_topics: TextTopics | None = None
         """The text topics the items without a category join (fitted at each refit)."""
         self.has_text = np.zeros(0, dtype=bool)
@@ -103,6 +106,7 @@ class LiveItems:
         if self.text_topics is not None and topical.any():
             group[topical] = self._topic_codes(self.text_topics.assign(self.text[idx[topical]]))
         self.category_groups.assign(idx, group)
+        self._by_time.clear()
         return idx, self.pending.pop(it.item_id for it in items)
 
     def set_text_topics(
@@ -124,6 +128,7 @@ class LiveItems:
             group[~self.has_text[:n]] = -1  # its text gone since the fit read it
         plain = np.flatnonzero(~self.categorised[:n])
         self.category_groups.assign(plain, group[plain])
+        self._by_time.clear()
 
     def _topic_codes(self, topics: np.ndarray) -> np.ndarray:
         """The codes of text topics ``topics`` (a code is made on a topic's first use)."""
@@ -149,6 +154,21 @@ class LiveItems:
         The grouping is kept up to date per upsert (:class:`~pulserec.engine.groups.Groups`),
         so a request reads a category without regrouping the catalog."""
         return self.category_groups.members(code)
+
+    def published_members(self, code: int) -> tuple[np.ndarray, np.ndarray]:
+        """The items of the group ``code`` that have a publication time (``created_at``)
+        and those times, oldest first (of equal times, the item listed first comes last;
+        deleted items included: the ranking leaves them out). Kept until the next upsert
+        or regrouping, so a request reads a sorted list."""
+        found = self._by_time.get(code)
+        if found is None:
+            members = self.category_members(code)
+            times = self.properties.column("created_at").values[members]
+            known = ~np.isnan(times)
+            members, times = members[known], times[known]
+            order = np.lexsort((-members, times))  # of equal times, the first listed last
+            found = self._by_time[code] = (members[order], times[order])
+        return found
 
     @property
     def text_rows(self) -> tuple[np.ndarray, np.ndarray] | None:

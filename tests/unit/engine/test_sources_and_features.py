@@ -1087,6 +1087,18 @@ def test_the_newest_source_proposes_the_latest_published_items_of_the_users_cate
     names = [eng.catalog.at(int(i)).item_id for i in found]
     # newest first; the catalog items without a publication time are not proposed
     assert names == ["jazz-today", "jazz-week", "jazz-old"]
+    # an item published since is proposed at once (the sorted lists follow upserts)
+    eng.upsert_items([Item("jazz-now", categories=("jazz",), created_at=now - 60.0)])
+    request = eng.ranker.request(None, eng.states.get("a"), "a")
+    found = SOURCES["newest"].candidates(request, 20)
+    assert found is not None
+    assert eng.catalog.at(int(found[0])).item_id == "jazz-now"
+    allowed = np.zeros(len(eng.catalog), dtype=bool)  # a filter: only jazz-week
+    allowed[eng.catalog.idx("jazz-week")] = True
+    request.restrict(allowed)
+    found = SOURCES["newest"].candidates(request, 20)
+    assert found is not None and found.tolist() == [eng.catalog.idx("jazz-week")]
+    request.restrict(None)
     stranger = eng.ranker.request(None, None, "stranger")
     assert SOURCES["newest"].candidates(stranger, 20) is None
     named = ("jazz-today", "jazz-week", "jazz-tomorrow", "hiking-new", "jazz-3")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from pulserec.engine.arrays import top_indices
 from pulserec.engine.sources.base import Request
 from pulserec.engine.sources.trending import recent_categories
 
@@ -63,13 +62,10 @@ class NewestSource:
         clock = now(request)
         pools = []
         for code, want in zip(codes.tolist(), quotas.tolist(), strict=True):
-            members = request.items.category_members(code)
+            members, times = request.items.published_members(code)
+            out = members[: np.searchsorted(times, clock, side="right")]  # out by now
             if request.allowed is not None:
-                members = members[request.keep(members)]
-            times = published(request, members)
-            out = times <= clock  # NaN compares False: unknown times are left out
-            if not out.any():
-                continue
-            members, times = members[out], times[out]
-            pools.append(members[top_indices(times, want)])
+                out = out[request.keep(out)]
+            if len(out):
+                pools.append(out[::-1][:want])  # the latest first
         return np.concatenate(pools) if pools else None
