@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from pulserec.engine.sources.base import Request
-from pulserec.engine.sources.trending import recent_categories
+from pulserec.engine.sources.trending import category_quotas
 
 DAY = 86400.0
 
@@ -48,17 +48,15 @@ def recency(request: Request, items: np.ndarray) -> np.ndarray:
 class NewestSource:
     """The latest published items of the categories the user took last, each category
     given a share of the list as large as its share of the user's latest items
-    (:func:`~pulserec.engine.sources.trending.recent_categories`; three at least)."""
+    (:func:`~pulserec.engine.sources.trending.category_quotas`)."""
 
     name = "newest"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        found = request.signal(recent_categories)
+        found = category_quotas(request, n)
         if found is None:
             return None
-        codes, shares = found
-        size = max(n // 2, 10)
-        quotas = np.maximum(np.round(size * shares / shares.sum()), 3).astype(int)
+        codes, quotas = found
         clock = now(request)
         pools = []
         for code, want in zip(codes.tolist(), quotas.tolist(), strict=True):

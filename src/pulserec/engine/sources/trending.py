@@ -157,6 +157,18 @@ def category_posterior(request: Request) -> tuple[np.ndarray, np.ndarray] | None
     return codes, stay * post + (1.0 - stay) / k
 
 
+def category_quotas(request: Request, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The codes of the categories the user took last and how many of a source's
+    ``n // 2`` candidates (ten at least) each gets: its share of the user's latest items
+    (:func:`recent_categories`), three at least; None for a user without categories."""
+    found = request.signal(recent_categories)
+    if found is None:
+        return None
+    codes, shares = found
+    size = max(n // 2, 10)
+    return codes, np.maximum(np.round(size * shares / shares.sum()), 3).astype(int)
+
+
 class CategoryTrendingSource:
     """The most trending items (3-day scale) of the categories the user took last, each
     category given a share of the list as large as its share of the user's latest items
@@ -168,13 +180,11 @@ class CategoryTrendingSource:
     name = "category"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        found = request.signal(recent_categories)
+        found = category_quotas(request, n)
         if found is None:
             return None
-        codes, shares = found
-        size = max(n // 2, 10)
+        codes, quotas = found
         scores = request.trending
-        quotas = np.maximum(np.round(size * shares / shares.sum()), 3).astype(int)
         pools = []
         for code, want in zip(codes.tolist(), quotas.tolist(), strict=True):
             members = request.items.category_members(code)
