@@ -24,6 +24,10 @@ into an engine backed by the in-memory log; then
   same user's next event (a user who comes back while the model set serves: the
   factor source's candidates are kept per user, the transformer runs again).
 
+The catalog's items are bare ids, or with ``--described`` each in one of 100
+categories with a publication time (the category and newest sources, the category and
+recency features then run, as on a shop's catalog).
+
 Timings are medians and 99th percentiles over ``--requests`` calls; the
 ``ratio`` column divides by a baseline measured in the same run (one
 ``numpy`` dot product of a 64-d query with 1,000 item vectors), so figures
@@ -89,6 +93,19 @@ def synthetic_models(n_items: int, n_users: int, seed: int) -> ModelSet:
         "synthetic", users, n_items, user_f, item_f, unit, cov, pop,
         DEFAULT_WEIGHTS.copy(), index, time.time(), features=NAMES,
     )  # fmt: skip
+
+
+def catalog(n_items: int, described: bool, seed: int) -> list[Item]:
+    """``n_items`` bare items, or (``described``) each in one of 100 categories and
+    published at a time over the year before the events, as a shop's catalog: the
+    ``category`` and ``newest`` sources and the category and recency features then run."""
+    if not described:
+        return [Item(f"i{j}") for j in range(n_items)]
+    rng = np.random.default_rng(seed + 1)
+    cats = rng.integers(0, 100, n_items).tolist()
+    published = (1_700_000_000.0 - rng.random(n_items) * 365 * 86400.0).tolist()
+    return [Item(f"i{j}", categories=(f"c{c}",), created_at=t)
+            for j, (c, t) in enumerate(zip(cats, published, strict=True))]  # fmt: skip
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -196,10 +213,11 @@ def run(
     sequential: bool = False,
     torch_forward: bool = False,
     transformer: Path | None = None,
+    described: bool = False,
 ) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     engine = Engine(config=get_settings().engine.to_engine_config())
-    engine.upsert_items([Item(f"i{j}") for j in range(n_items)])
+    engine.upsert_items(catalog(n_items, described, seed))
     t0 = time.perf_counter()
     engine.swap(synthetic_models(n_items, n_users, seed))
     build_s = time.perf_counter() - t0
@@ -332,6 +350,10 @@ def main() -> None:
         help="With --sequential: a saved, trained transformer (benchmarks/ann_index.py "
         "--fitted --save-transformer) instead of one fitted for an epoch on random events.",
     )  # fmt: skip
+    parser.add_argument(
+        "--described", action="store_true",
+        help="Items in 100 categories with publication times (bare items otherwise).",
+    )  # fmt: skip
     args = parser.parse_args()
     rows = [
         run(
@@ -342,6 +364,7 @@ def main() -> None:
             args.sequential,
             args.torch_forward,
             args.transformer,
+            args.described,
         )
         for n in args.items
     ]
