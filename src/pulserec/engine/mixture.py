@@ -47,7 +47,8 @@ CROWD_FEATURES = (
     "recency",
 )
 """What the crowd's expert reads: how much everyone takes an item lately, at each time
-scale, over the year, in its first hour, and its click-through rate."""
+scale, over the year, in its first hour, its click-through rate, and how newly it was
+published."""
 
 MIN_CROWD_SHARE = 0.01
 """A fitted crowd's share below which the linear blend is served: a mixture that hardly
