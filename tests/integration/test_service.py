@@ -613,6 +613,18 @@ def test_item_batches_are_all_or_nothing(client: TestClient) -> None:
     assert ok.json() == {"upserted": 1} and status(client)["items"] == 41
 
 
+def test_a_publication_time_in_milliseconds_is_422_naming_the_field(client: TestClient) -> None:
+    # in milliseconds it would read as a date centuries ahead: never out, never proposed
+    item = {"item_id": "late-1", "categories": ["jazz"], "created_at": 1.7e12}
+    r = client.put("/v1/items", json=item, headers=INGEST)
+    assert r.status_code == 422 and fields(r) == ["created_at"], r.text
+    assert "less than or equal to 4102444800" in r.json()["detail"][0]["message"]
+    assert client.get("/v1/items/late-1", headers=READ).status_code == 404
+    item["created_at"] = 1.7e9
+    assert client.put("/v1/items", json=item, headers=INGEST).status_code == 200
+    assert client.get("/v1/items/late-1", headers=READ).json()["created_at"] == 1.7e9
+
+
 @pytest.mark.parametrize(
     ("attributes", "message"),
     [

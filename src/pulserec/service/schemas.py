@@ -258,7 +258,15 @@ class ItemIn(_BodyEntry):
         default_factory=list, max_length=MAX_CATEGORIES
     )
     attributes: dict[str, AttributeValue] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
-    created_at: float | None = Field(None, ge=0.0, strict=True, allow_inf_nan=False)
+    created_at: float | None = Field(
+        None,
+        ge=0.0,
+        le=MAX_TIMESTAMP,
+        strict=True,
+        allow_inf_nan=False,
+        description="When the item was published, seconds since the epoch (UTC): the newest "
+        "items of a user's categories are proposed by it, and an item is not proposed before.",
+    )
 
     @field_validator("item_id")
     @classmethod
