@@ -37,7 +37,7 @@ def kinds(test: Sequence[Event], scored: np.ndarray, truth: Truth) -> np.ndarray
         if not scored[step]:
             continue
         item = int(event.item_id[1:])
-        if item in set(truth.hot[truth.window(event.timestamp)].tolist()):
+        if item in truth.hot[truth.window(event.timestamp)]:
             out.append(0)
         elif truth.topic[item] == truth.event_topic[(event.user_id, event.item_id)]:
             out.append(1)
@@ -85,13 +85,15 @@ def main() -> None:
         if plan.scored[step]:
             if plan.new_item[j] and kind[j] == 1:
                 first.append(taken.get(event.item_id, 0) == 0)
-                out = event.timestamp - (created[event.item_id] or -np.inf)
-                fresh.append(out <= 7 * 86400.0)
+                at = created[event.item_id]
+                fresh.append(at is not None and event.timestamp - at <= 7 * 86400.0)
             j += 1
         if plan.test_positive[step]:
             taken[event.item_id] = taken.get(event.item_id, 0) + 1
-    print(f"\nNew items of the user's topic ({len(first):,} events): {np.mean(first):.0%} the "
-          f"item's first take since the cut, {np.mean(fresh):.0%} published in the week before.")
+    print(
+        f"\nNew items of the user's topic ({len(first):,} events): {np.mean(first):.0%} the "
+        f"item's first take since the cut, {np.mean(fresh):.0%} published in the week before."
+    )
 
 
 if __name__ == "__main__":

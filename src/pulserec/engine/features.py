@@ -293,8 +293,10 @@ def category_recency(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """:func:`recency` times the user's latest items' share in the item's category: what
     was just published in what the user reads now."""
     col = recency(request, cands)
-    share = None if col is None else _category_share(request, recent_categories, cands)
-    return None if share is None or col is None else col * share
+    if col is None:
+        return None
+    share = _category_share(request, recent_categories, cands)
+    return None if share is None else col * share
 
 
 def latest_knn(request: Request, cands: np.ndarray) -> np.ndarray | None:

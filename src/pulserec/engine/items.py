@@ -155,6 +155,15 @@ class LiveItems:
         so a request reads a category without regrouping the catalog."""
         return self.category_groups.members(code)
 
+    def published(self, items: np.ndarray) -> np.ndarray:
+        """Each of ``items``' publication time, its ``created_at`` (seconds since the
+        epoch; NaN: unknown)."""
+        values: np.ndarray = self.properties.column("created_at").values
+        out = np.full(len(items), np.nan)
+        inside = items < len(values)
+        out[inside] = values[items[inside]]
+        return out
+
     def published_members(self, code: int) -> tuple[np.ndarray, np.ndarray]:
         """The items of the group ``code`` that have a publication time (``created_at``)
         and those times, oldest first (of equal times, the item listed first comes last;
@@ -163,7 +172,7 @@ class LiveItems:
         found = self._by_time.get(code)
         if found is None:
             members = self.category_members(code)
-            times = self.properties.column("created_at").values[members]
+            times = self.published(members)
             known = ~np.isnan(times)
             members, times = members[known], times[known]
             order = np.lexsort((-members, times))  # of equal times, the first listed last

@@ -21,15 +21,6 @@ from pulserec.engine.sources.trending import category_quotas
 DAY = 86400.0
 
 
-def published(request: Request, items: np.ndarray) -> np.ndarray:
-    """Each of ``items``' publication time (seconds since the epoch; NaN: unknown)."""
-    values: np.ndarray = request.items.properties.column("created_at").values
-    out = np.full(len(items), np.nan)
-    inside = items < len(values)
-    out[inside] = values[items[inside]]
-    return out
-
-
 def now(request: Request) -> float:
     """The engine's clock: the time of the latest event counted."""
     return float(request.live.trending.ref_ts)
@@ -38,7 +29,7 @@ def now(request: Request) -> float:
 def recency(request: Request, items: np.ndarray) -> np.ndarray:
     """``1 / (1 + days since publication)`` of each item: 1 for one published now, 0.5 a
     day later; 0 where the time is unknown (or still to come: not out yet)."""
-    age = (now(request) - published(request, items)) / DAY
+    age = (now(request) - request.items.published(items)) / DAY
     out = np.zeros(len(items))
     out_now = age >= 0  # NaN compares False: unknown
     out[out_now] = 1.0 / (1.0 + age[out_now])
