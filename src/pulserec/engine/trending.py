@@ -179,6 +179,12 @@ class Trending:
     def top(self, n: int, n_items: int) -> np.ndarray:
         """The ``n`` most trending items, recomputed after :data:`TOP_EVERY` events or
         once the counts have decayed for :data:`TOP_DRIFT` of the half-life, at most."""
+        return self.ranked(n, n_items)[0]
+
+    def ranked(self, n: int, n_items: int) -> tuple[np.ndarray, bool]:
+        """:meth:`top`'s list and whether it is untied: its values strictly decreasing,
+        none zero, and every item outside it below its last (then the items of any subset
+        of the catalog found in it are that subset's own top items, in order)."""
         found = self._top.get(n)
         if found is None or self._stale(found[0], n_items):
             if len(self._top) > 8:  # a few list sizes are asked for; keep it bounded
@@ -190,7 +196,7 @@ class Trending:
             if oldest > self._touched_from:
                 del self._touched[: oldest - self._touched_from]
                 self._touched_from = oldest
-        return found[1]
+        return found[1], found[2]
 
     def _top_n(self, n: int, n_items: int, previous: Cached | None) -> tuple[np.ndarray, bool]:
         """The ``n`` most trending items and whether that list is untied: from the

@@ -716,6 +716,48 @@ def test_the_category_source_proposes_what_trends_in_the_users_categories() -> N
     assert SOURCES["category"].candidates(stranger, 20) is None
 
 
+def test_the_category_source_reads_a_categorys_top_items_from_the_catalogs_top_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pulserec.engine.sources.trending as module
+
+    eng = Engine(config=replace(CFG, sequential=False))
+    eng.upsert_items([Item(f"{c}-{j}", categories=(c,)) for c in ("a", "b") for j in range(10)])
+    # the catalog's top six are a-0 .. a-5; b-0 and b-1 come later
+    crowd = [(f"a-{j}", 9 - j) for j in range(6)] + [("b-0", 3), ("b-1", 2)]
+    t = 100.0
+    for item, times in crowd:
+        for _ in range(times):
+            t += 1.0
+            eng.ingest(Event(f"crowd{t}", item, "click", t))
+    eng.ingest(Event("u", "a-9", "click", t + 1.0))
+    eng.ingest(Event("u", "b-5", "click", t + 2.0))
+    monkeypatch.setattr(module, "HEAD", 6)
+    scanned: list[int] = []
+    scan = module.scanned_top
+
+    def counted(request: Request, code: int, want: int) -> np.ndarray:
+        scanned.append(code)
+        return scan(request, code, want)
+
+    monkeypatch.setattr(module, "scanned_top", counted)
+    request = eng.ranker.request(None, eng.states.get("u"), "u")
+    quotas = module.category_quotas(request, 20)
+    assert quotas is not None
+    want_a = int(quotas[1][0])
+    assert 3 <= want_a <= 6  # a's share of the user's two items, inside the top six
+    found = SOURCES["category"].candidates(request, 20)
+    assert found is not None
+    names = [eng.catalog.at(int(i)).item_id for i in found]
+    # a's best from the top list; b has none there: a pass over its items, which finds
+    # the three that anyone took
+    assert names == [f"a-{j}" for j in range(want_a)] + ["b-0", "b-1", "b-5"]
+    assert scanned == [eng.items.category_codes["b"]]
+    # and the same as a pass over every category
+    reference = [scan(request, int(c), int(w)) for c, w in zip(*quotas, strict=True)]
+    assert found.tolist() == np.concatenate(reference).tolist()
+
+
 def test_an_item_with_only_categories_has_no_text_to_embed() -> None:
     from pulserec.engine.items import item_text
 

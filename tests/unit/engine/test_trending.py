@@ -63,6 +63,21 @@ def test_a_recomputed_top_list_is_the_one_the_whole_catalog_gives() -> None:
         assert recomputed > 50
 
 
+def test_a_top_list_is_untied_when_nothing_outside_it_equals_its_last() -> None:
+    trending = Trending(half_life_s=100.0)
+    for item, times in ((0, 3), (1, 2), (2, 1)):
+        for _ in range(times):
+            trending.add(item, 0.0)
+    assert trending.ranked(2, 4) == (trending.top(2, 4), True)
+    assert trending.ranked(2, 4)[0].tolist() == [0, 1]
+    tied = Trending(half_life_s=100.0)
+    for item in (0, 0, 1, 2):  # items 1 and 2 tie at the list's edge
+        tied.add(item, 0.0)
+    assert not tied.ranked(2, 4)[1]
+    assert not tied.ranked(3, 4)[1]  # item 3, never taken, is no one's 3rd: a zero
+    assert not trending.ranked(4, 4)[1]  # the whole catalog: nothing to tell apart
+
+
 def test_counts_decay_from_each_event_across_moves_of_the_anchor() -> None:
     """Counts kept at an anchor time read as the exactly decayed sums, before and after
     the anchor moves (an event per half-life for 60 half-lives: REBASE passes often)."""

@@ -193,15 +193,35 @@ class CategoryTrendingSource:
             return None
         codes, quotas = found
         scores = request.trending
+        # a category's top items are its items in the catalog's top list, where it has
+        # enough of them and the list is untied: one list for every category, where a
+        # pass over each category's items cost a tenth of a request at 100k items
+        head, untied = request.live.trending.ranked(HEAD, len(scores))
+        if untied and request.allowed is not None:
+            head = head[request.keep(head)]
+        head_codes = request.items.category[head] if untied else None
         pools = []
         for code, want in zip(codes.tolist(), quotas.tolist(), strict=True):
-            members = request.items.category_members(code)
-            if len(members) and members[-1] >= len(scores):  # ascending: check the last
-                members = members[members < len(scores)]
-            if request.allowed is not None:
-                members = members[request.keep(members)]
-            values = scores[members]
-            best = top_indices(values, want)
-            pools.append(members[best[values[best] > 0]])  # nobody took it lately: not trending
+            if head_codes is not None:
+                listed = head[head_codes == code][:want]
+                if len(listed) == want:
+                    pools.append(listed)
+                    continue
+            pools.append(scanned_top(request, code, want))
         proposed = np.concatenate(pools)  # one pool per category: never none
         return proposed if len(proposed) else None
+
+
+def scanned_top(request: Request, code: int, want: int) -> np.ndarray:
+    """The ``want`` most trending allowed items of the category ``code`` (3-day scale),
+    best first, none that nobody took lately: by a pass over the category's items."""
+    scores = request.trending
+    members = request.items.category_members(code)
+    if len(members) and members[-1] >= len(scores):  # ascending: check the last
+        members = members[members < len(scores)]
+    if request.allowed is not None:
+        members = members[request.keep(members)]
+    values = scores[members]
+    best = top_indices(values, want)
+    found: np.ndarray = members[best[values[best] > 0]]
+    return found
