@@ -24,12 +24,11 @@ machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 
-from engine import catalog, synthetic_models
+from engine import catalog, micro_table, synthetic_models
 from pulserec.config import DEFAULT_SEED, get_settings
 from pulserec.engine import Engine
 from pulserec.engine.sources import SOURCES
@@ -90,13 +89,8 @@ def main() -> None:
         t0 = time.perf_counter()
         category_posterior(request)
         times["category posterior"].append((time.perf_counter() - t0) * 1e6)
-    base = statistics.median(times[names[0]])
     print(f"{args.items:,} items, 100 categories, {args.users:,} users, {args.requests} requests\n")
-    print("| part | p50 µs | p99 µs | p50 ÷ pass over each category (unfiltered) |")
-    print("|---|---:|---:|---:|")
-    for name, values in times.items():
-        p50, p99 = statistics.median(values), float(np.percentile(values, 99))
-        print(f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / base:.2f} |")
+    print(micro_table(times, names[0], "pass over each category (unfiltered)"))
 
 
 if __name__ == "__main__":

@@ -108,6 +108,17 @@ def catalog(n_items: int, described: bool, seed: int) -> list[Item]:
             for j, (c, t) in enumerate(zip(cats, published, strict=True))]  # fmt: skip
 
 
+def micro_table(times: dict[str, list[float]], baseline: str, label: str) -> str:
+    """A markdown table of each part's median and 99th percentile (``times`` in µs) and
+    its median over the ``baseline`` part's, whose column is headed ``p50 ÷ label``."""
+    base = statistics.median(times[baseline])
+    lines = [f"| part | p50 µs | p99 µs | p50 ÷ {label} |", "|---|---:|---:|---:|"]
+    for name, values in times.items():
+        p50, p99 = statistics.median(values), float(np.percentile(values, 99))
+        lines.append(f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / base:.2f} |")
+    return "\n".join(lines)
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ms = sorted(s * 1000 for s in samples)
     return statistics.median(ms), ms[min(len(ms) - 1, int(0.99 * len(ms)))]

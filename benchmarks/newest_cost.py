@@ -15,12 +15,12 @@ percentiles in microseconds, wall clock; run it with ``nice`` on a shared machin
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from dataclasses import replace
 
 import numpy as np
 
+from engine import micro_table
 from pulserec.engine import Engine, EngineConfig
 from pulserec.engine.features import category_recency, recency
 from pulserec.engine.sources import SOURCES
@@ -67,13 +67,8 @@ def main() -> None:
         times["category source"].append((t1 - t0) * 1e6)
         times["newest source"].append((t2 - t1) * 1e6)
         times["recency features"].append((t3 - t2) * 1e6)
-    base = statistics.median(times["category source"])
     print(f"{args.items:,} items, {args.categories} categories, {args.requests} requests\n")
-    print("| part | p50 µs | p99 µs | p50 ÷ category source |")
-    print("|---|---:|---:|---:|")
-    for name, values in times.items():
-        p50, p99 = statistics.median(values), float(np.percentile(values, 99))
-        print(f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / base:.2f} |")
+    print(micro_table(times, "category source", "category source"))
 
 
 if __name__ == "__main__":
