@@ -127,9 +127,20 @@ def _log_counts(request: Request, counts: Trending, cands: np.ndarray) -> np.nda
     return np.log1p(counts.at(cands))  # type: ignore[no-any-return]
 
 
+def _trending_log(request: Request, cands: np.ndarray) -> np.ndarray:
+    """log(1 + each candidate's 3-day count), read by two features (through
+    ``request.of_candidates``: once a ranking pass)."""
+    return np.log1p(request.live.trending.at(cands))  # type: ignore[no-any-return]
+
+
+def _popular_log(request: Request, cands: np.ndarray) -> np.ndarray:
+    """log(1 + each candidate's slow count), read by three features, once a ranking pass."""
+    return np.log1p(request.live.popular.at(cands))  # type: ignore[no-any-return]
+
+
 def trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's live decayed interaction count)."""
-    return _log_counts(request, request.live.trending, cands)
+    return request.of_candidates(_trending_log, cands) if len(request.trending) else None
 
 
 def penalty(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -162,9 +173,9 @@ def popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's slowly decaying interaction count): what has been taken most
     this year or so; for newcomers only (:func:`~pulserec.engine.sources.trending.
     newcomer`)."""
-    if not newcomer(request):
+    if not newcomer(request) or not len(request.trending):
         return None
-    return _log_counts(request, request.live.popular, cands)
+    return request.of_candidates(_popular_log, cands)
 
 
 def session(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -205,23 +216,36 @@ def _category_share(
     return None if found is None else sparse_lookup(found, request.items.category[cands])
 
 
+def _recent_share(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """Each candidate's category's share of the user's latest items
+    (:func:`~pulserec.engine.sources.trending.recent_categories`), read by four features
+    (through ``request.of_candidates``: once a ranking pass)."""
+    return _category_share(request, recent_categories, cands)
+
+
+def _belief_share(request: Request, cands: np.ndarray) -> np.ndarray | None:
+    """The probability that the user's next choice is in each candidate's category
+    (:func:`~pulserec.engine.sources.trending.category_posterior`)."""
+    return _category_share(request, category_posterior, cands)
+
+
 def _in_categories(
     request: Request,
-    shares: Callable[[Request], tuple[np.ndarray, np.ndarray] | None],
-    counts: Trending,
+    share: Callable[[Request, np.ndarray], np.ndarray | None],
+    counts: Callable[[Request, np.ndarray], np.ndarray],
     cands: np.ndarray,
 ) -> np.ndarray | None:
-    """log(1 + each candidate's decayed count in ``counts``) times the weight the request
-    signal ``shares`` gives its category (None: the user's items have no category)."""
-    share = _category_share(request, shares, cands)
-    return None if share is None else np.log1p(counts.at(cands)) * share
+    """The candidates' ``counts`` column (log counts) times the weight ``share`` gives
+    each one's category (None: the user's items have no category)."""
+    weight = request.of_candidates(share, cands)
+    return None if weight is None else request.of_candidates(counts, cands) * weight
 
 
 def category_trending(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """What the crowd takes in the user's categories: log(1 + the item's trending count,
     3-day scale) times the user's latest items' share in the item's category, the newer
     weighing more (:func:`~pulserec.engine.sources.trending.recent_categories`)."""
-    return _in_categories(request, recent_categories, request.live.trending, cands)
+    return _in_categories(request, _recent_share, _trending_log, cands)
 
 
 def category_popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -229,7 +253,7 @@ def category_popular(request: Request, cands: np.ndarray) -> np.ndarray | None:
     (about a year): log(1 + the item's slow count) times the user's share in the item's
     category, as :func:`category_trending`; a category's lasting favourites, where three
     days hold too few events to tell them apart."""
-    return _in_categories(request, recent_categories, request.live.popular, cands)
+    return _in_categories(request, _recent_share, _popular_log, cands)
 
 
 def category_belief(request: Request, cands: np.ndarray) -> np.ndarray | None:
@@ -237,7 +261,7 @@ def category_belief(request: Request, cands: np.ndarray) -> np.ndarray | None:
     is in the item's category (:func:`~pulserec.engine.sources.trending.
     category_posterior`): :func:`category_popular` with a hot item weighing less than a
     category's own favourite as evidence of the user's category."""
-    return _in_categories(request, category_posterior, request.live.popular, cands)
+    return _in_categories(request, _belief_share, _popular_log, cands)
 
 
 APPEAL_PRIOR_COUNT = 0.5
@@ -277,7 +301,7 @@ def category_appeal(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """:func:`appeal` times the user's latest items' share in the item's category
     (:func:`~pulserec.engine.sources.trending.recent_categories`): a category's
     favourites, new ones included."""
-    share = _category_share(request, recent_categories, cands)
+    share = request.of_candidates(_recent_share, cands)
     return None if share is None else request.of_candidates(_appeal, cands) * share
 
 
@@ -295,7 +319,7 @@ def category_recency(request: Request, cands: np.ndarray) -> np.ndarray | None:
     col = recency(request, cands)
     if col is None:
         return None
-    share = _category_share(request, recent_categories, cands)
+    share = request.of_candidates(_recent_share, cands)
     return None if share is None else col * share
 
 
