@@ -147,13 +147,17 @@ class LiveItems:
         for the category signals."""
         return self.category_groups.codes
 
-    def category_members(self, code: int) -> np.ndarray:
+    def category_members(self, code: int, below: int | None = None) -> np.ndarray:
         """The indices of the items whose group has ``code`` (ascending, deleted
-        items included: the ranking leaves them out), read-only.
+        items included: the ranking leaves them out), read-only; only those under
+        ``below`` where given (a request ranking the first items of the catalog).
 
         The grouping is kept up to date per upsert (:class:`~pulserec.engine.groups.Groups`),
         so a request reads a category without regrouping the catalog."""
-        return self.category_groups.members(code)
+        members = self.category_groups.members(code)
+        if below is not None and len(members) and members[-1] >= below:  # ascending
+            members = members[members < below]
+        return members
 
     def published(self, items: np.ndarray) -> np.ndarray:
         """Each of ``items``' publication time, its ``created_at`` (seconds since the

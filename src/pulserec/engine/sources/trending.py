@@ -132,8 +132,7 @@ def category_posterior(request: Request) -> tuple[np.ndarray, np.ndarray] | None
     codes = np.array(sorted({c for c in cats.tolist() if c >= 0}), dtype=np.int64)
     # each category's slow counts and size, once however many of the items share it, in
     # one read of every member (a read per category cost more than its counts did)
-    groups = [request.items.category_members(code) for code in codes.tolist()]
-    groups = [g[g < n] if len(g) and g[-1] >= n else g for g in groups]  # ascending
+    groups = [request.items.category_members(code, below=n) for code in codes.tolist()]
     sizes = np.array([len(g) for g in groups])
     in_category = np.zeros(len(codes))
     filled = sizes > 0
@@ -216,9 +215,7 @@ def scanned_top(request: Request, code: int, want: int) -> np.ndarray:
     """The ``want`` most trending allowed items of the category ``code`` (3-day scale),
     best first, none that nobody took lately: by a pass over the category's items."""
     scores = request.trending
-    members = request.items.category_members(code)
-    if len(members) and members[-1] >= len(scores):  # ascending: check the last
-        members = members[members < len(scores)]
+    members = request.items.category_members(code, below=len(scores))
     if request.allowed is not None:
         members = members[request.keep(members)]
     values = scores[members]
