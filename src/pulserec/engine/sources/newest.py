@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from pulserec.engine.sources.base import Request
-from pulserec.engine.sources.trending import category_quotas
+from pulserec.engine.sources.trending import category_pools
 
 DAY = 86400.0
 
@@ -39,22 +39,19 @@ def recency(request: Request, items: np.ndarray) -> np.ndarray:
 class NewestSource:
     """The latest published items of the categories the user took last, each category
     given a share of the list as large as its share of the user's latest items
-    (:func:`~pulserec.engine.sources.trending.category_quotas`)."""
+    (:func:`~pulserec.engine.sources.trending.category_pools`)."""
 
     name = "newest"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        found = category_quotas(request, n)
-        if found is None:
-            return None
-        codes, quotas = found
         clock = now(request)
-        pools = []
-        for code, want in zip(codes.tolist(), quotas.tolist(), strict=True):
+
+        def pick(code: int, want: int) -> np.ndarray:
             members, times = request.items.published_members(code)
             out = members[: np.searchsorted(times, clock, side="right")]  # out by now
             if request.allowed is not None:
                 out = out[request.keep(out)]
-            if len(out):
-                pools.append(out[::-1][:want])  # the latest first
-        return np.concatenate(pools) if pools else None
+            latest: np.ndarray = out[::-1][:want]  # the latest first
+            return latest
+
+        return category_pools(request, n, pick)

@@ -3,6 +3,8 @@ and the same within the categories of what the user took last."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from pulserec.engine.arrays import top_indices
@@ -176,10 +178,26 @@ def category_quotas(request: Request, n: int) -> tuple[np.ndarray, np.ndarray] |
     return codes, np.maximum(np.round(size * shares / shares.sum()), 3).astype(int)
 
 
+def category_pools(
+    request: Request, n: int, pick: Callable[[int, int], np.ndarray]
+) -> np.ndarray | None:
+    """A source's list shared out among the categories the user took last
+    (:func:`category_quotas`): ``pick(code, want)`` gives up to ``want`` items of the
+    category ``code``, best first; their lists one after the other, in the categories'
+    order. None for a user without categories, or where no category has an item to give."""
+    found = category_quotas(request, n)
+    if found is None:
+        return None
+    codes, quotas = found
+    pools = [pick(code, want) for code, want in zip(codes.tolist(), quotas.tolist(), strict=True)]
+    proposed = np.concatenate(pools)  # one pool per category: never none
+    return proposed if len(proposed) else None
+
+
 class CategoryTrendingSource:
     """The most trending items (3-day scale) of the categories the user took last, each
     category given a share of the list as large as its share of the user's latest items
-    (:func:`recent_categories`; three at least). Ranking already weighs what the crowd
+    (:func:`category_pools`; three at least). Ranking already weighs what the crowd
     takes in the user's categories (the ``category_trending`` feature); with a few events
     a user, no other source proposes those items, so without this one the feature has
     nothing to lift."""
@@ -187,28 +205,24 @@ class CategoryTrendingSource:
     name = "category"
 
     def candidates(self, request: Request, n: int) -> np.ndarray | None:
-        found = category_quotas(request, n)
-        if found is None:
+        if request.signal(recent_categories) is None:
             return None
-        codes, quotas = found
-        scores = request.trending
         # a category's top items are its items in the catalog's top list, where it has
         # enough of them and the list is untied: one list for every category, where a
         # pass over each category's items cost a tenth of a request at 100k items
-        head, untied = request.live.trending.ranked(HEAD, len(scores))
+        head, untied = request.live.trending.ranked(HEAD, len(request.trending))
         if untied and request.allowed is not None:
             head = head[request.keep(head)]
         head_codes = request.items.category[head] if untied else None
-        pools = []
-        for code, want in zip(codes.tolist(), quotas.tolist(), strict=True):
+
+        def pick(code: int, want: int) -> np.ndarray:
             if head_codes is not None:
-                listed = head[head_codes == code][:want]
+                listed: np.ndarray = head[head_codes == code][:want]
                 if len(listed) == want:
-                    pools.append(listed)
-                    continue
-            pools.append(scanned_top(request, code, want))
-        proposed = np.concatenate(pools)  # one pool per category: never none
-        return proposed if len(proposed) else None
+                    return listed
+            return scanned_top(request, code, want)
+
+        return category_pools(request, n, pick)
 
 
 def scanned_top(request: Request, code: int, want: int) -> np.ndarray:
