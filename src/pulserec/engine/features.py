@@ -159,9 +159,15 @@ def sequential(request: Request, cands: np.ndarray) -> np.ndarray | None:
     return None if scores is None else scores.at(cands)
 
 
+def _fast_log(request: Request, cands: np.ndarray) -> np.ndarray:
+    """log(1 + each candidate's count of the last hour), read by two features, once a
+    ranking pass."""
+    return np.log1p(request.live.trending_fast.at(cands))  # type: ignore[no-any-return]
+
+
 def trending_fast(request: Request, cands: np.ndarray) -> np.ndarray | None:
     """log(1 + the item's fast-decaying interaction count): what is hot this hour."""
-    return _log_counts(request, request.live.trending_fast, cands)
+    return request.of_candidates(_fast_log, cands) if len(request.trending) else None
 
 
 def trending_now(request: Request, cands: np.ndarray) -> np.ndarray | None:
