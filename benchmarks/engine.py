@@ -152,13 +152,14 @@ def fit_transformer(events: list[Event], n_items: int, seed: int):  # type: igno
 
 
 def warm_engine(
-    n_items: int, n_users: int, seed: int, rng: np.random.Generator
+    n_items: int, n_users: int, seed: int, rng: np.random.Generator, described: bool = False
 ) -> tuple[Engine, ModelSet, ModelSet, float]:
-    """An engine on :func:`synthetic_models` whose users each have 20 events in memory, its
-    plain models, the same with a transformer fitted on 2,000 users' events, and the time
-    of the last event. The transformer's model set serves on return."""
+    """An engine on :func:`synthetic_models` (over :func:`catalog`) whose users each have
+    20 events in memory, its plain models, the same with a transformer fitted on 2,000
+    users' events, and the time of the last event. The transformer's model set serves on
+    return."""
     engine = Engine(config=get_settings().engine.to_engine_config())
-    engine.upsert_items([Item(f"i{j}") for j in range(n_items)])
+    engine.upsert_items(catalog(n_items, described, seed))
     engine.swap(synthetic_models(n_items, n_users, seed))
     ts = 1_700_000_000.0
     batch: list[Event] = []

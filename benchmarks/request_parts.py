@@ -1,18 +1,22 @@
-"""Wall time of each part of an after-event recommendation at 100k items, transformer on.
+"""Wall time of each part of an after-event recommendation at 100k items.
 
     python benchmarks/request_parts.py --items 100000 --users 20000 --requests 1500
+    python benchmarks/request_parts.py --plain --described
 
-The engine and models of ``benchmarks/engine.py --sequential``; each timed user sends an
-event and is ranked as a first visit (the factor source's kept lists are dropped first).
-Each candidate source, the transformer's forward pass, the feature matrix and the other
-parts of ``Ranker.recommend`` are wrapped with a timer; printed are each part's median,
-mean and 99th percentile over the requests (ms), slowest first. The wrappers cost a
-microsecond or two per part.
+The engine and models of ``benchmarks/engine.py --sequential`` (``--plain``: without the
+transformer; ``--described``: the catalog in categories with publication times, as
+``engine.py --described``); each timed user sends an event and is ranked as a first visit
+(the factor source's kept lists are dropped first).
+Each candidate source, the transformer's forward pass, the feature matrix, each of its
+columns and the other parts of ``Ranker.recommend`` are wrapped with a timer; printed are
+each part's median, mean and 99th percentile over the requests (ms), slowest first. The
+wrappers cost a microsecond or two per part.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from collections import defaultdict
@@ -23,10 +27,24 @@ import numpy as np
 
 from engine import warm_engine
 from pulserec.config import DEFAULT_SEED
+from pulserec.engine import features as features_module
 from pulserec.engine import rank as rank_module
+from pulserec.engine.features import Column
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import SOURCES
 from pulserec.types import Event
+
+
+def timed_column(column: Column, label: str, spent: dict[str, float]) -> Column:
+    """``column`` adding its seconds to ``spent[label]``."""
+
+    def wrapper(request: Any, cands: np.ndarray) -> np.ndarray | None:
+        t0 = time.perf_counter()
+        out = column(request, cands)
+        spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+        return out
+
+    return wrapper
 
 
 def main() -> None:
@@ -35,10 +53,15 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--plain", action="store_true", help="Without the transformer.")
+    parser.add_argument("--described", action="store_true",
+                        help="Items in 100 categories, with publication times.")  # fmt: skip
     args = parser.parse_args()
     n_items, n_users = args.items, args.users
     rng = np.random.default_rng(args.seed)
-    engine, _, _, ts = warm_engine(n_items, n_users, args.seed, rng)
+    engine, plain, _, ts = warm_engine(n_items, n_users, args.seed, rng, args.described)
+    if args.plain:
+        engine.models = plain
 
     spent: dict[str, float] = {}
 
@@ -62,6 +85,10 @@ def main() -> None:
     timed(rank_module.Ranker, "allowed", "seen/deleted mask")
     timed(rank_module, "mmr", "top k (mmr)")
     timed(engine.ranker.explainer, "reasons", "reasons")
+    features_module.FEATURES = tuple(
+        dataclasses.replace(f, column=timed_column(f.column, f"  feature {f.name}", spent))
+        for f in features_module.FEATURES
+    )
 
     parts: dict[str, list[float]] = defaultdict(list)
     for j in range(args.requests + 200):  # the first 200: warm-up
