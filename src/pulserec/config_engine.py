@@ -175,6 +175,20 @@ class EngineSettings(Section):
         "until the next refit, when those of the users active or read lately are searched "
         "again in batches (about 0.6 KB each at 100 candidates; 0: none).",
     )
+    list_cache_ttl_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Seconds a user's ranked list is kept for the same request again "
+        "(`engine/listcache.py`): the user's next event, a refit, a catalog or experiment "
+        "change miss at once, everyone else's events move it only after this long. For "
+        "reloads and repeated widgets; 0 ranks every request afresh.",
+    )
+    list_cache_users: int = Field(
+        default=20_000,
+        ge=0,
+        description="Users whose latest list `list_cache_ttl_s` keeps at most (about 1 KB "
+        "each at 10 items with reasons).",
+    )
     crowd_mixture: bool = Field(
         default=True,
         description="At each refit, also fit a two-expert blend (a crowd's expert on the "

@@ -43,6 +43,8 @@ class EngineConfig:
     )
     sequential_cache_mb: float = _DEFAULTS.sequential_cache_mb
     factor_cache_users: int = _DEFAULTS.factor_cache_users
+    list_cache_ttl_s: float = _DEFAULTS.list_cache_ttl_s
+    list_cache_users: int = _DEFAULTS.list_cache_users
     crowd_mixture: bool = _DEFAULTS.crowd_mixture
     text_topics: bool = _DEFAULTS.text_topics
     sequential_warm_start: bool = _DEFAULTS.sequential_warm_start

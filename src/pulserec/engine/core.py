@@ -51,6 +51,7 @@ from pulserec.engine.fold import Folder, Sentiment
 from pulserec.engine.ingest import IngestMixin
 from pulserec.engine.insight import Insight
 from pulserec.engine.items import LiveItems
+from pulserec.engine.listcache import ListCache
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.placing import Placer
 from pulserec.engine.rank import Ranker
@@ -127,6 +128,7 @@ class Engine(IngestMixin, RefitMixin, ServingMixin):
         self.folder = Folder(self.items, cfg.state, encoder, sentiment)
         self.sequential = SequentialScorer(self.items, cfg)
         self.factor_cache = FactorCache(cfg.factor_cache_users)
+        self.list_cache = ListCache(cfg.list_cache_ttl_s, cfg.list_cache_users)
         self.insight = Insight(self.items, cfg.state, cfg.random_state)
         self.ranker = Ranker(
             self.items, cfg, self.sequential, Explainer(self.items, self.insight, cfg.n_recent),
@@ -164,11 +166,12 @@ class Engine(IngestMixin, RefitMixin, ServingMixin):
     @models.setter
     def models(self, models: ModelSet | None) -> None:
         """Serve from ``models`` without touching user states (:meth:`swap` rebuilds them
-        too); the transformer's cached scores and the factor source's cached candidates
-        belong to the old models and are dropped."""
+        too); the transformer's cached scores, the factor source's cached candidates and
+        the kept lists belong to the old models and are dropped."""
         self._models = models
         self.sequential.serve(models)
         self.factor_cache.serve(models)
+        self.list_cache.clear()
 
     @property
     def pending(self) -> PendingItems:

@@ -40,6 +40,7 @@ from pulserec.engine.config import EngineConfig
 from pulserec.engine.fold import Folder
 from pulserec.engine.insight import Insight
 from pulserec.engine.items import LiveItems
+from pulserec.engine.listcache import ListCache
 from pulserec.engine.modelset import ModelSet, saved_versions, scrub_user
 from pulserec.engine.placing import Placer
 from pulserec.engine.sequential import SequentialScorer
@@ -68,6 +69,7 @@ class IngestMixin:
     folder: Folder
     sequential: SequentialScorer
     factor_cache: FactorCache
+    list_cache: ListCache
     insight: Insight
     placer: Placer
     states: MemoryStateStore
@@ -102,6 +104,7 @@ class IngestMixin:
     def _index_items(self, items: list[Item]) -> np.ndarray:
         with self._lock:
             idx, waiting = self.items.upsert(items)
+            self.list_cache.clear()  # a changed item may move any list
             for user_id in waiting:  # these users' events now move interests: rebuild them
                 self.states.delete(user_id)
                 self.insight.forget(user_id)
@@ -111,6 +114,7 @@ class IngestMixin:
         """Stop recommending an item (its events stay in the log)."""
         existed = self.storage.delete_item(item_id)
         with self._lock:
+            self.list_cache.clear()
             return self.items.delete(item_id) or existed
 
     def is_deleted(self, item_id: str) -> bool:
@@ -348,6 +352,7 @@ class IngestMixin:
                 self.insight.forget(who)
                 self.sequential.forget(who)
                 self.factor_cache.forget(who)
+                self.list_cache.forget(who)
             self.items.forget_user(session)
             self.placer.shown.forget(session)
         return len(moved)
@@ -367,6 +372,7 @@ class IngestMixin:
                 self.insight.forget(user_id)
                 self.sequential.forget(user_id)
                 self.factor_cache.forget(user_id)
+                self.list_cache.forget(user_id)
                 self.items.forget_user(user_id)
                 self.placer.shown.forget(user_id)
                 if self._forgotten is not None:

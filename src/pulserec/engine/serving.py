@@ -32,6 +32,7 @@ from pulserec.engine.explore import explore, novelty
 from pulserec.engine.features import NAMES
 from pulserec.engine.insight import Insight, Interests
 from pulserec.engine.items import LiveItems
+from pulserec.engine.listcache import ListCache
 from pulserec.engine.lookup import search, similar
 from pulserec.engine.modelset import ModelSet
 from pulserec.engine.placing import Placer
@@ -55,6 +56,7 @@ class ServingMixin:
     ranker: Ranker
     placer: Placer
     insight: Insight
+    list_cache: ListCache
     models: ModelSet | None
     last_seq: int
     _lock: threading.RLock
@@ -104,10 +106,23 @@ class ServingMixin:
         variant = self.online.assign(user_id)[1] if self.online is not None else None
         o = variant.overrides if variant is not None else Overrides()
         diversity, sources, factors = o.ranking(diversity, self.config.sources)
+        exclude = list(exclude)
+        # only the plain request's list is kept: rules, filters and exploration vary it
+        plain = not (category or exclude or filter or boost or placement or context_item)
+        keep = self.list_cache.enabled and plain and not o.exploration
         with self._lock:
             self.catch_up()
             models = self.models
-            request = self.ranker.request(models, self.states.get(user_id), user_id)
+            state = self.states.get(user_id)
+            key = None
+            if keep:
+                key = (
+                    k, diversity, exclude_seen, sources, tuple(sorted((factors or {}).items())),
+                    models.version if models is not None else None,
+                    (state.n_events, state.seq) if state is not None else None,
+                )  # fmt: skip
+            kept = self.list_cache.get(user_id, key) if key is not None else None
+            request = self.ranker.request(models, state, user_id)
             context = None
             if context_item is not None:
                 if self.items.is_deleted(context_item):
@@ -115,12 +130,16 @@ class ServingMixin:
                 context = self.catalog.idx(context_item)
                 exclude = [*exclude, context_item]
             chosen = self.placer.get(placement) if placement is not None else None
-            if chosen is None:
+            if kept is not None:
+                picked, scores, reasons = kept
+            elif chosen is None:
                 picked, scores, reasons = self.ranker.recommend(
                     request, k, diversity=diversity, category=category, exclude=exclude,
                     exclude_seen=exclude_seen, filter=filter, boost=boost, context=context,
                     sources=sources, weight_factors=factors,
                 )  # fmt: skip
+                if key is not None:
+                    self.list_cache.put(user_id, key, (picked, scores, reasons))
             else:
                 picked, scores, reasons = self.placer.rank(
                     request, chosen, k, diversity=diversity, category=category,
