@@ -484,6 +484,25 @@ def test_recommendations_change_on_the_next_call_after_events(client: TestClient
     assert not {"hiking-3", "hiking-4", "hiking-5"} & set(after)  # seen items are left out
 
 
+def test_kept_lists_answer_again_and_the_users_events_still_change_them(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(engine={"list_cache_ttl_s": 60.0})
+    first = client.get("/v1/users/newbie/recommendations", params={"k": 10}, headers=READ)
+    again = client.get("/v1/users/newbie/recommendations", params={"k": 10}, headers=READ)
+    assert again.json()["items"] == first.json()["items"]
+    assert again.json()["recommendation_id"] != first.json()["recommendation_id"]
+    clicks = [click("newbie", f"hiking-{j}") for j in (3, 4, 5)]
+    client.post("/v1/events", json={"events": clicks}, headers=INGEST)
+    after = rec_ids(client, "newbie", k=10)  # the user's events: ranked afresh at once
+    assert sum(i.startswith("hiking") for i in after) >= 8
+    assert not {"hiking-3", "hiking-4", "hiking-5"} & set(after)
+    text = client.get("/metrics", headers=ADMIN).text
+    assert "pulserec_list_cache_hits_total 1.0" in text
+    assert "pulserec_list_cache_misses_total 2.0" in text
+    assert "pulserec_list_cache_users 1.0" in text
+
+
 def test_recommendation_filters(client: TestClient) -> None:
     assert len(rec_ids(client, "u1", k=3)) == 3
     assert all(i.startswith("jazz") for i in rec_ids(client, "u1", k=5, category="jazz"))

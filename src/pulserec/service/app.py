@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, on_empty: Callable[[Engine], None] | None 
                 metrics.watch_pending(lambda: pending_items(runtime.engine))
                 metrics.watch_online(lambda: runtime.engine.online)
                 metrics.watch_gc(lambda: GC_PAUSES)
+                metrics.watch_lists(lambda: getattr(runtime.engine, "list_cache", None))
                 log.info(
                     "pulserec serving %s (%d items, model %s)",
                     settings.resolved_storage_url,

@@ -16,6 +16,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pulserec.engine.listcache import ListCache
 from pulserec.online import OnlineLoop
 from pulserec.online.log import WRITE_BUCKETS
 from pulserec.service.heap import GcCollector, GcPauses
@@ -47,6 +48,8 @@ class Metrics:
         Stored events flagged as spam.
     pending : PendingCollector
         The engine's users waiting for unknown items (see :meth:`watch_pending`).
+    lists : ListCacheCollector
+        The engine's kept lists (see :meth:`watch_lists`).
     """
 
     def __init__(self) -> None:
@@ -84,6 +87,8 @@ class Metrics:
         self.registry.register(self.online)
         self.gc = GcCollector()
         self.registry.register(self.gc)
+        self.lists = ListCacheCollector()
+        self.registry.register(self.lists)
 
     def watch_pending(self, source: Callable[[], PendingItems | None]) -> None:
         """Export the pending-items bound: ``source()`` is read at each scrape."""
@@ -96,6 +101,10 @@ class Metrics:
     def watch_gc(self, source: Callable[[], GcPauses | None]) -> None:
         """Export the collector's pauses: ``source()`` is read at each scrape."""
         self.gc.source = source
+
+    def watch_lists(self, source: Callable[[], ListCache | None]) -> None:
+        """Export the kept lists' hits and misses: ``source()`` is read at each scrape."""
+        self.lists.source = source
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
@@ -132,6 +141,41 @@ class PendingCollector(Collector):
             "pulserec_pending_dropped",
             "(unknown item, user) pairs forgotten to stay within engine.max_pending.",
             value=pending.dropped,
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        """Nothing: the registry then never collects at registration time."""
+        return iter(())
+
+
+class ListCacheCollector(Collector):
+    """Reads the engine's :class:`~pulserec.engine.listcache.ListCache` at scrape time.
+
+    Exports ``pulserec_list_cache_hits_total`` and ``pulserec_list_cache_misses_total``
+    (plain requests answered from a kept list, and ranked afresh, since start) and
+    ``pulserec_list_cache_users`` (lists kept now); nothing while the cache is off.
+    """
+
+    def __init__(self) -> None:
+        self.source: Callable[[], ListCache | None] = lambda: None
+
+    def collect(self) -> Iterator[Metric]:
+        """The three metrics of the current source."""
+        cache = self.source()
+        if cache is None or not cache.enabled:
+            return
+        yield CounterMetricFamily(
+            "pulserec_list_cache_hits",
+            "Plain recommendation requests answered from a kept list.",
+            value=cache.hits,
+        )
+        yield CounterMetricFamily(
+            "pulserec_list_cache_misses",
+            "Plain recommendation requests ranked afresh while lists are kept.",
+            value=cache.misses,
+        )
+        yield GaugeMetricFamily(
+            "pulserec_list_cache_users", "Users whose latest list is kept.", value=len(cache)
         )
 
     def describe(self) -> Iterator[Metric]:
