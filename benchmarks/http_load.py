@@ -264,7 +264,9 @@ def prepare(work: Path, dataset: str, dataset_dir: Path, storage_url: str | None
         if storage.counts()["events"] == 0:
             ds = load_dataset(dataset, dataset_dir, verbose=False)
             storage.upsert_items(list(Catalog.from_frame(ds.items)))
-            storage.append(list(to_events(ds.events)))
+            events = list(to_events(ds.events))
+            for start in range(0, len(events), 5000):  # one Redis call each, within its timeout
+                storage.append(events[start : start + 5000])
     finally:
         storage.close()
     return True
