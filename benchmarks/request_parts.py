@@ -29,18 +29,17 @@ from engine import warm_engine
 from pulserec.config import DEFAULT_SEED
 from pulserec.engine import features as features_module
 from pulserec.engine import rank as rank_module
-from pulserec.engine.features import Column
 from pulserec.engine.sequential import SequentialScorer
 from pulserec.engine.sources import SOURCES
 from pulserec.types import Event
 
 
-def timed_column(column: Column, label: str, spent: dict[str, float]) -> Column:
-    """``column`` adding its seconds to ``spent[label]``."""
+def timer(func: Callable[..., Any], label: str, spent: dict[str, float]) -> Callable[..., Any]:
+    """``func`` adding the seconds of each call to ``spent[label]``."""
 
-    def wrapper(request: Any, cands: np.ndarray) -> np.ndarray | None:
+    def wrapper(*a: Any, **k: Any) -> Any:
         t0 = time.perf_counter()
-        out = column(request, cands)
+        out = func(*a, **k)
         spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
         return out
 
@@ -66,15 +65,7 @@ def main() -> None:
     spent: dict[str, float] = {}
 
     def timed(owner: Any, name: str, label: str) -> None:
-        inner: Callable[..., Any] = getattr(owner, name)
-
-        def wrapper(*a: Any, **k: Any) -> Any:
-            t0 = time.perf_counter()
-            out = inner(*a, **k)
-            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
-            return out
-
-        setattr(owner, name, wrapper)
+        setattr(owner, name, timer(getattr(owner, name), label, spent))
 
     for name, source in SOURCES.items():
         timed(source, "candidates", f"source {name}")
@@ -86,7 +77,7 @@ def main() -> None:
     timed(rank_module, "mmr", "top k (mmr)")
     timed(engine.ranker.explainer, "reasons", "reasons")
     features_module.FEATURES = tuple(
-        dataclasses.replace(f, column=timed_column(f.column, f"  feature {f.name}", spent))
+        dataclasses.replace(f, column=timer(f.column, f"  feature {f.name}", spent))
         for f in features_module.FEATURES
     )
 
